@@ -1,0 +1,192 @@
+"""Plain domain values shared by the functional core.
+
+Everything here is immutable data: the recommendation, the money comparison and the
+regulatory dates are pure functions over these values (see ``recommend.py``,
+``money.py``, ``regulatory.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Action(StrEnum):
+    """What the recommendation (or the analyst) proposes."""
+
+    DISCOUNT = "discount"  # discount for payment within the month
+    POSTPONEMENT = "postponement"  # the bill moves to a new due date
+    INSTALMENTS = "instalments"  # the open debt split into instalments
+    REFUSAL = "refusal"  # no relief; said privately and respectfully
+    ASK_INFO = "ask_info"  # ask for more information (in writing)
+
+    @property
+    def label(self) -> str:
+        """Portuguese label for analysts and records."""
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
+    Action.DISCOUNT: "Desconto para pagamento no mês",
+    Action.POSTPONEMENT: "Adiamento do vencimento",
+    Action.INSTALMENTS: "Parcelamento",
+    Action.REFUSAL: "Recusa",
+    Action.ASK_INFO: "Pedir mais informações",
+})
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    name: str
+    document: str
+    person_type: str  # "PF" | "PJ"
+    monthly_fee: Decimal
+    customer_since: date
+    phone: str = ""
+    email: str = ""
+    neighbourhood: str = ""
+    city: str = ""
+    plan: str = ""
+    business_kind: str = ""
+    contract_status: str = ""
+
+
+@dataclass(frozen=True)
+class ReliefRequest:
+    request_id: str
+    customer_id: str
+    received_at: datetime
+    channel: str  # schema.CHANNELS
+    asked: str  # schema.ASKS
+    evidence_file: str = ""
+    small_business: bool | None = None
+    at_risk: bool | None = None
+    at_risk_category: str = ""
+    at_risk_consent: bool | None = None
+    proposed_date: date | None = None
+    proposed_amount: Decimal | None = None
+
+    @property
+    def documented(self) -> bool:
+        return bool(self.evidence_file)
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """The analyst's answers to the practice's checklist.
+
+    ``None`` means "not answered yet". ``extra`` holds the answers to the items the
+    team added in the criteria file, keyed by the item's ``key``.
+    """
+
+    documented: bool | None = None  # the request was explained in writing
+    channel: str = ""
+    small_business: bool | None = None  # a small business that depends on the connection
+    at_risk: bool | None = None  # a resident at risk (volunteered)
+    at_risk_category: str = ""  # schema.AT_RISK_CATEGORIES; never a diagnosis
+    at_risk_consent: bool = False  # volunteered and agreed to its use
+    asked: str = "not_said"  # schema.ASKS
+    proposed_date: date | None = None
+    proposed_amount: Decimal | None = None
+    notes: str = ""
+    extra: Mapping[str, bool | None] = field(default_factory=dict)
+
+    @classmethod
+    def from_request(cls, request: ReliefRequest) -> Checklist:
+        """The intake answers known when the request arrived."""
+        return cls(
+            documented=request.documented,
+            channel=request.channel,
+            small_business=request.small_business,
+            at_risk=request.at_risk,
+            at_risk_category=request.at_risk_category,
+            at_risk_consent=bool(request.at_risk_consent),
+            asked=request.asked,
+            proposed_date=request.proposed_date,
+            proposed_amount=request.proposed_amount,
+        )
+
+
+@dataclass(frozen=True)
+class HistoryFeatures:
+    """One customer's payment history, as computed by ``history.features``."""
+
+    customer_id: str
+    bills: int = 0  # bills due so far (cancelled and renegotiated excluded)
+    on_time_share: float | None = None  # None when there is no bill due yet
+    mean_days_late: float = 0.0
+    worst_days_late: int = 0
+    months_as_customer: int = 0
+    open_debt: Decimal = Decimal("0.00")
+    open_bills: int = 0
+    open_months: float = 0.0  # open debt / monthly fee
+    recent_on_time_share: float | None = None  # last N months (criteria)
+    earlier_on_time_share: float | None = None
+    trend: float | None = None  # recent minus earlier on-time share
+    longest_on_time_run: int = 0
+    earlier_reliefs: int = 0  # bills that came from a relief arrangement
+    reliefs_broken: int = 0  # of those, not paid by their due date
+    punctuality_band: str = "new"  # "good" | "fair" | "poor" | "new"
+
+    @property
+    def earlier_relief_kept(self) -> bool | None:
+        if self.earlier_reliefs == 0:
+            return None
+        return self.reliefs_broken == 0
+
+
+@dataclass(frozen=True)
+class Instalment:
+    number: int
+    due_date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The terms of an option; which fields apply depends on the action."""
+
+    amount: Decimal = Decimal("0.00")  # the debt the option concerns
+    discount_percent: Decimal | None = None
+    pay_by: date | None = None  # discount: pay by this date
+    new_due_date: date | None = None  # postponement
+    instalments: tuple[Instalment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A short Portuguese sentence and the criterion (criteria-file key) behind it."""
+
+    text: str
+    criterion: str
+
+
+@dataclass(frozen=True)
+class OptionValue:
+    """One row of the money comparison."""
+
+    action: Action
+    terms: Terms
+    probability: float  # probability the customer pays as agreed
+    expected: Decimal  # expected amount received
+    present_value: Decimal  # expected amount discounted at the region's cost of money
+    months_to_payment: float
+    allowed: bool = True  # within the criteria and the practice's rules
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    action: Action
+    terms: Terms
+    reasons: tuple[Reason, ...]
+    options: tuple[OptionValue, ...]
+    criteria_version: str
+    criteria_hash: str
+    score: float = 0.0
+    missing: tuple[str, ...] = ()  # checklist items still unanswered
