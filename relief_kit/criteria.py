@@ -218,7 +218,8 @@ def _check_consistency(sections: Mapping[str, Mapping[str, Any]], fail) -> None:
                        f"item desconhecido {item!r}; use um de: {', '.join(_CHECKLIST_ITEMS)}.")
     state = sections["suspension"]["state"]
     if state and (len(state) != 2 or not state.isalpha()):
-        raise fail("suspension.state", f"deve ser a sigla da UF, como \"MG\" (encontrado {state!r}).")
+        raise fail("suspension.state",
+                   f"deve ser a sigla da UF, como \"MG\" (encontrado {state!r}).")
 
 
 def _extra_items(checklist: Any, fail) -> tuple[ExtraItem, ...]:

@@ -46,7 +46,9 @@ AT_RISK_CATEGORIES = ("idoso", "doenca_cronica", "deficiencia", "outro")
 #: Small-business kinds the sample generator and the checklist know.
 BUSINESS_KINDS = ("padaria", "salao", "oficina", "loja", "mercearia", "escritorio", "outro")
 #: Contract/connection status, when the ERP tells it.
-CONTRACT_STATUSES = ("", "active", "blocked_manual", "blocked_auto", "blocked_financial", "disabled")
+CONTRACT_STATUSES = (
+    "", "active", "blocked_manual", "blocked_auto", "blocked_financial", "disabled",
+)
 
 CUSTOMERS = "customers.csv"
 INVOICES = "invoices.csv"
