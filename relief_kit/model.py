@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Protocol
 
 
 class Action(StrEnum):
@@ -190,3 +191,11 @@ class Recommendation:
     criteria_hash: str
     score: float = 0.0
     missing: tuple[str, ...] = ()  # checklist items still unanswered
+
+
+class PaymentProbabilities(Protocol):
+    """Calibrated chance that a customer pays as agreed (see ``calibration.py``)."""
+
+    def probability(self, band: str, action: Action) -> float:
+        """For a punctuality band ("good", "fair", "poor", "new") and an option."""
+        ...
