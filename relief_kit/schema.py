@@ -55,6 +55,10 @@ INVOICES = "invoices.csv"
 REQUESTS = "requests.csv"
 EVIDENCE_DIR = "evidence"
 STORE = "cases.sqlite"
+#: Optional ``export.toml`` in a data folder: ``as_of = 2026-11-20`` (the date the data
+#: was exported: history features and regulatory dates are computed as of that day
+#: unless a command is given ``--today``) and ``source = "sample" | "ixc" | ...``.
+FOLDER_INFO = "export.toml"
 
 CUSTOMER_COLUMNS: tuple[Column, ...] = (
     Column("customer_id", Kind.ID, doc="Identifier in the provider's system"),
