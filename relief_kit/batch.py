@@ -192,9 +192,10 @@ def is_up_to_date(job: CaseJob) -> bool:
     """The archived case.json records the same fingerprint as the job."""
     case_json = Path(job.archive) / job.request_id / "case.json"
     try:
-        return json.loads(case_json.read_text(encoding="utf-8")).get("fingerprint") == job.fingerprint
+        recorded = json.loads(case_json.read_text(encoding="utf-8")).get("fingerprint")
     except (OSError, ValueError):
         return False
+    return recorded == job.fingerprint
 
 
 # --------------------------------------------------------------------------- workers
