@@ -51,3 +51,24 @@ def number(value: float | int | None, digits: int = 1) -> str:
 
 def yes_no(value: bool | None) -> str:
     return {True: "Sim", False: "Não", None: "Não respondido"}[value]
+
+
+def terms_text(action, terms) -> str:
+    """The terms of an option in one Portuguese line, for tables and panels."""
+    from .model import Action
+
+    action = Action(action)
+    if action is Action.DISCOUNT and terms.discount_percent is not None:
+        to_pay = terms.amount * (1 - terms.discount_percent / 100)
+        return (f"{number(float(terms.discount_percent), 0)}% de desconto: pagar "
+                f"{money(to_pay.quantize(terms.amount))} até {day(terms.pay_by)}")
+    if action is Action.POSTPONEMENT and terms.new_due_date is not None:
+        return f"{money(terms.amount)} com novo vencimento em {day(terms.new_due_date)}"
+    if action is Action.INSTALMENTS and terms.instalments:
+        parts = "; ".join(f"{money(i.amount)} em {day(i.due_date)}" for i in terms.instalments)
+        return f"{len(terms.instalments)} parcelas: {parts}"
+    if action is Action.REFUSAL:
+        return f"sem acordo sobre {money(terms.amount)}"
+    if action is Action.ASK_INFO:
+        return "pedir ao cliente a explicação por escrito e as informações que faltam"
+    return "—"
