@@ -208,14 +208,18 @@ def _flatten(record: Mapping, prefix: str = "") -> Iterator[tuple[str, object]]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             yield from _flatten(value, name + ".")
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            for index, item in enumerate(value):  # Hubsoft: "servicos.0.nome"
+                yield from _flatten(item, f"{name}.{index}.")
         else:
             yield name, value
 
 
 def read_json(data: bytes, label: str, records_key: str | None = None) -> SourceTable:
     """A saved API response: ``{"page", "total", "registros": [...]}`` (IXC), a list,
-    or the list under ``records_key`` (``"faturas"`` for Hubsoft). Nested objects become
-    dotted columns (``cliente.cpf_cnpj``)."""
+    or the list under ``records_key`` (``"clientes"`` for Hubsoft). Nested objects become
+    dotted columns (``cliente.cpf_cnpj``), lists of objects numbered ones
+    (``servicos.0.nome``)."""
     text, _ = decode_text(data)
     try:
         document = json.loads(text)
