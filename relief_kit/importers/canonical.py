@@ -68,6 +68,17 @@ def machine_money(text: str) -> Decimal | None:
     return rounded
 
 
+def read_date(text: str) -> date | None:
+    """:func:`tables.parse_date`, with a fast path for the ISO dates ERPs write."""
+    value = text.strip() if text else ""
+    if len(value) == 10 and value[4] == "-" and value[7] == "-" and value != "0000-00-00":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass  # parse_date explains what is wrong
+    return parse_date(value)
+
+
 class Cells:
     """Reads one source row's cells, recording each unusable value as a problem.
 
@@ -81,7 +92,7 @@ class Cells:
         self.report = report
         self.ok = True
         self._money = money or (machine_money if row.json else parse_money)
-        self._day = day or parse_date
+        self._day = day or read_date
 
     def text(self, column: str) -> str:
         return self.row.get(column)

@@ -55,6 +55,17 @@ INTERNET_STATUSES = {
     "D": "disabled", "AA": "",
 }
 PHONE_COLUMNS = ("whatsapp", "telefone_celular", "fone", "telefone_comercial")
+#: The columns read from each table; IXC tables have dozens more, dropped on reading.
+READ = {
+    "clientes": {"id", "razao", "nome", "cnpj_cpf", "tipo_pessoa", "email", "bairro", "cidade",
+                 "data_cadastro", *PHONE_COLUMNS},
+    "fn_areceber": {"id", "id_cliente", "data_emissao", "data_vencimento", "valor",
+                    "valor_recebido", "valor_aberto", "pagamento_data", "pagamento_valor",
+                    "status", "titulo_renegociado", "estornado"},
+    "cliente_contrato": {"id", "id_cliente", "status", "status_internet", "contrato",
+                         "data_ativacao"},
+    "cidade": {"id", "nome"},
+}
 
 
 def _yes(text: str) -> bool:
@@ -62,7 +73,7 @@ def _yes(text: str) -> bool:
 
 
 def _read_all(paths: Sequence[Path], label: str) -> SourceTable:
-    return combine([read_source(Path(p)) for p in paths], label)
+    return combine([read_source(Path(p), keep=READ[label]) for p in paths], label)
 
 
 def import_ixc(clientes: Sequence[Path], areceber: Sequence[Path],

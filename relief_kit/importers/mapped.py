@@ -273,9 +273,10 @@ def _read(mapping: Mapping, name: str, source: Path, cache: dict) -> SourceTable
         None if fmt["delimiter"] == "auto" else fmt["delimiter"],
         None if fmt["encoding"] == "auto" else fmt["encoding"],
     )
-    key = (source, *options)
+    key = (source, name)
     if key not in cache:
-        cache[key] = read_source(source, *options)
+        keep = {c for names in mapping.tables[name]["columns"].values() for c in names}
+        cache[key] = read_source(source, *options, keep=keep)
     return cache[key]
 
 

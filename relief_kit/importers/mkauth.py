@@ -38,11 +38,16 @@ BILL_COLUMNS = ("id", "login", "datavenc", "valor", "status")
 PERSON_TYPES = {"fisica": "PF", "física": "PF", "juridica": "PJ", "jurídica": "PJ",
                 "f": "PF", "j": "PJ"}
 OPEN_STATUSES = ("aberto", "vencido")
+#: The columns read; the rest (passwords among them) are dropped on reading.
+CUSTOMER_READ = {"id", "login", "nome", "cpf_cnpj", "fone", "celular", "email", "bairro",
+                 "cidade", "plano", "bloqueado", "pessoa", "data_ins"}
+BILL_READ = {"id", "login", "datavenc", "datapag", "valor", "valorpag", "status", "deltitulo"}
 
 
 def import_mkauth(clientes: Path, lancamentos: Path) -> ImportResult:
     """Read ``sis_cliente`` and ``sis_lanc`` exports and map them to canonical rows."""
-    result = map_mkauth(read_source(Path(clientes)), read_source(Path(lancamentos)))
+    result = map_mkauth(read_source(Path(clientes), keep=CUSTOMER_READ),
+                        read_source(Path(lancamentos), keep=BILL_READ))
     result.files = [Path(clientes).name, Path(lancamentos).name]
     result.report.files = result.files
     return result

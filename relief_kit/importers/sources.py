@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import InputError, cell_error
@@ -60,6 +61,7 @@ def read_bytes(path: Path, limit: int = MAX_SOURCE_BYTES) -> bytes:
         raise InputError(f"{path}: não foi possível ler o arquivo ({exc.strerror}).")
 
 
+@lru_cache(maxsize=4096)
 def normalise_header(name: object) -> str:
     """Column names compare without case, stray spaces or a BOM."""
     return " ".join(str(name or "").replace("\ufeff", "").split()).lower()
@@ -111,6 +113,9 @@ def require_columns(table: SourceTable, required: Iterable[str], what: str) -> N
 
 def _cell_text(value: object) -> str:
     """An XLSX/JSON cell as the text a CSV export would have held."""
+    if type(value) is str:  # the common case first: a whole ERP table goes through here
+        text = value.strip()
+        return "" if text in _NULLS else text
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -143,7 +148,8 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def read_csv_text(text: str, label: str, delimiter: str | None = None) -> SourceTable:
+def read_csv_text(text: str, label: str, delimiter: str | None = None,
+                  keep: Collection[str] | None = None) -> SourceTable:
     """CSV text → rows keyed by normalised header; line numbers as a spreadsheet shows them.
 
     The physical line of each record is kept, so a quoted value spanning lines does
@@ -167,14 +173,15 @@ def read_csv_text(text: str, label: str, delimiter: str | None = None) -> Source
             number, start = start, reader.line_num + 1
             if not any(v.strip() for v in record):
                 continue
-            values = {c: _cell_text(v) for c, v in zip(columns, record, strict=False) if c}
+            values = {c: _cell_text(v) for c, v in zip(columns, record, strict=False)
+                      if c and (keep is None or c in keep)}
             table.rows.append(Row(label, number, values))
     except csv.Error as exc:
         raise InputError(f"{label}, linha {reader.line_num}: CSV malformado ({exc}).")
     return table
 
 
-def read_xlsx(data: bytes, label: str) -> SourceTable:
+def read_xlsx(data: bytes, label: str, keep: Collection[str] | None = None) -> SourceTable:
     """The first sheet of a workbook; the first non-empty row is the header."""
     import openpyxl
 
@@ -194,7 +201,8 @@ def read_xlsx(data: bytes, label: str) -> SourceTable:
                 columns = [normalise_header(v) for v in cells]
                 table.columns = [c for c in columns if c]
                 continue
-            values = {c: v for c, v in zip(columns, texts, strict=False) if c}
+            values = {c: v for c, v in zip(columns, texts, strict=False)
+                      if c and (keep is None or c in keep)}
             table.rows.append(Row(label, number, values))
     finally:
         book.close()
@@ -215,7 +223,8 @@ def _flatten(record: Mapping, prefix: str = "") -> Iterator[tuple[str, object]]:
             yield name, value
 
 
-def read_json(data: bytes, label: str, records_key: str | None = None) -> SourceTable:
+def read_json(data: bytes, label: str, records_key: str | None = None,
+              keep: Collection[str] | None = None) -> SourceTable:
     """A saved API response: ``{"page", "total", "registros": [...]}`` (IXC), a list,
     or the list under ``records_key`` (``"clientes"`` for Hubsoft). Nested objects become
     dotted columns (``cliente.cpf_cnpj``), lists of objects numbered ones
@@ -254,23 +263,28 @@ def read_json(data: bytes, label: str, records_key: str | None = None) -> Source
     for number, record in enumerate(records, start=1):
         if not isinstance(record, Mapping):
             raise InputError(f"{label}, registro {number}: esperado um objeto JSON.")
-        values = {normalise_header(k): _cell_text(v) for k, v in _flatten(record)}
+        values = {normalise_header(k): v for k, v in _flatten(record)}
         seen.update(dict.fromkeys(values))
+        values = {k: _cell_text(v) for k, v in values.items() if keep is None or k in keep}
         table.rows.append(Row(label, number, values, json=True))
     table.columns = list(seen)
     return table
 
 
 def read_source(path: Path, records_key: str | None = None, delimiter: str | None = None,
-                encoding: str | None = None) -> SourceTable:
-    """Any supported source file by its extension: .json, .xlsx/.xlsm, else CSV text."""
+                encoding: str | None = None, keep: Collection[str] | None = None) -> SourceTable:
+    """Any supported source file by its extension: .json, .xlsx/.xlsm, else CSV text.
+
+    ``keep``: the only columns whose values are kept (an ERP table has dozens the kit
+    never reads); every column name is still listed, for the required-column check.
+    """
     data = read_bytes(path)
     label = path.name
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return read_json(data, label, records_key)
+        return read_json(data, label, records_key, keep)
     if suffix in (".xlsx", ".xlsm"):
-        return read_xlsx(data, label)
+        return read_xlsx(data, label, keep)
     if suffix == ".xls":
         raise InputError(f"{label}: formato .xls antigo; salve a planilha como .xlsx ou .csv.")
     if encoding:
@@ -280,7 +294,7 @@ def read_source(path: Path, records_key: str | None = None, delimiter: str | Non
             raise InputError(f"{label}: não está na codificação {encoding} ({exc}).")
     else:
         text, _ = decode_text(data)
-    return read_csv_text(text, label, delimiter)
+    return read_csv_text(text, label, delimiter, keep)
 
 
 def combine(tables: list[SourceTable], label: str) -> SourceTable:
