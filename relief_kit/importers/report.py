@@ -61,7 +61,7 @@ class ImportReport:
             for reason, rows in count.skipped.most_common():
                 out.append(f"  - {rows} {reason}")
         if self.notes:
-            out.append("Valores calculados:")
+            out.append("Observações:")
             out.extend(f"  - {rows} cliente(s): {note}" for note, rows in self.notes.items())
         if self.warnings:
             out.append(f"Avisos ({len(self.warnings)}):")
