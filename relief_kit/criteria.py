@@ -68,6 +68,7 @@ _SPECS: dict[str, dict[str, _Spec]] = {
     },
     "postponement": {"default_days": _int(1, 180), "max_days": _int(1, 180)},
     "instalments": {
+        "first_due_days": _int(1, 60),
         "max_count": _int(1, 24),
         "min_amount": _num(0, 100_000),
         "min_debt_months": _num(0, 60),
