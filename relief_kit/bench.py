@@ -1,0 +1,125 @@
+"""The speed targets of DESIGN.md, measured in one run and printed as ratios.
+
+    python -m relief_kit.bench [--only features,recommend,batch] [--customers N] ...
+
+Each section prints what it measured and whether the target is met. Figures depend on
+the machine; the ratios are what the targets are about.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {}
+
+
+def section(name: str):
+    def register(function):
+        SECTIONS[name] = function
+        return function
+    return register
+
+
+def _timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+@section("features")
+def bench_features(options: argparse.Namespace) -> None:
+    """History features for N customers × M months, against a per-customer loop."""
+    from .calibration import calibrate
+    from .criteria import load_criteria
+    from .history import features
+    from .sample import generate
+
+    criteria = load_criteria()
+    as_of = date(2026, 11, 20)
+    portfolio, seconds = _timed(generate, customers=options.customers, months=options.months,
+                                requests=10, seed=1, as_of=as_of)
+    invoices, customers = portfolio.invoices, portfolio.customers
+    print(f"  carteira sintética: {len(customers):,} clientes, {len(invoices):,} faturas "
+          f"(gerada em {seconds:.1f} s)")
+    frame, vectorised = _timed(features, invoices, customers, criteria, as_of)
+    _, calibration = _timed(calibrate, invoices, customers, criteria, as_of)
+    # The straightforward alternative: the same features, one customer at a time.
+    subset_ids = customers["customer_id"].iloc[: options.loop_customers]
+    grouped = dict(tuple(invoices.groupby("customer_id", sort=False)))
+    started = time.perf_counter()
+    for customer_id in subset_ids:
+        bills = grouped.get(customer_id)
+        one = customers[customers["customer_id"] == customer_id]
+        if bills is not None:
+            features(bills, one, criteria, as_of)
+    loop = (time.perf_counter() - started) / len(subset_ids) * len(customers)
+    print(f"  features vetorizadas: {vectorised:.2f} s; calibração: {calibration:.2f} s")
+    print(f"  laço por cliente: {loop:.1f} s (medido em {len(subset_ids):,} clientes e "
+          f"extrapolado para {len(customers):,})")
+    print(f"  razão laço / vetorizado: {loop / vectorised:.0f}x; meta 'alguns segundos': "
+          f"{'atingida' if vectorised < 5 else 'NÃO atingida'} ({len(frame):,} linhas)")
+
+
+@section("recommend")
+def bench_recommend(options: argparse.Namespace) -> None:
+    """One recommendation (what a widget change recomputes) and a replay of many cases."""
+    from .calibration import calibrate
+    from .criteria import load_criteria
+    from .history import features, features_of
+    from .model import Checklist
+    from .recommend import recommend
+    from .sample import generate
+
+    criteria = load_criteria()
+    as_of = date(2026, 11, 20)
+    portfolio = generate(customers=2000, months=24, requests=200, seed=2, as_of=as_of)
+    frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
+    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, as_of)
+    requests = portfolio.requests.to_dict("records")
+    customers = portfolio.customers.set_index("customer_id")
+    cases = []
+    from .tables import Portfolio
+    view = Portfolio(None, portfolio.customers, portfolio.invoices, portfolio.requests, as_of)
+    for row in requests:
+        request = view.request(row["request_id"])
+        cases.append((view.customer(request.customer_id),
+                      features_of(frame, request.customer_id), request,
+                      Checklist.from_request(request)))
+    timings = []
+    for customer, feats, request, checklist in cases:
+        started = time.perf_counter()
+        recommend(customer, feats, request, checklist, criteria, as_of, calibration)
+        timings.append(time.perf_counter() - started)
+    median = statistics.median(timings) * 1000
+    replay = sum(timings) / len(timings) * options.replay_cases
+    print(f"  uma recomendação: mediana {median:.2f} ms (meta do widget: bem abaixo de 100 ms)")
+    print(f"  replay de {options.replay_cases:,} casos: ~{replay:.1f} s "
+          f"(estimado de {len(cases)} casos; meta: segundos) — {len(customers):,} clientes")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m relief_kit.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"sections, comma-separated: {', '.join(SECTIONS)}")
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--loop-customers", type=int, default=300)
+    parser.add_argument("--replay-cases", type=int, default=10_000)
+    parser.add_argument("--cases", type=int, default=12, help="batch: cases per measurement")
+    parser.add_argument("--workers", type=int, default=2, help="batch: worker threads")
+    options = parser.parse_args(argv)
+    for name in options.only.split(","):
+        name = name.strip()
+        if name not in SECTIONS:
+            parser.error(f"unknown section {name!r}; use: {', '.join(SECTIONS)}")
+        print(f"[{name}] {SECTIONS[name].__doc__.splitlines()[0]}")
+        SECTIONS[name](options)
+
+
+if __name__ == "__main__":
+    main()
