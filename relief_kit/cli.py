@@ -121,3 +121,124 @@ def import_csv(mapping: Path, sources, out: Path, as_of: str | None) -> None:
 
     check_destination(out)
     _finish_import(run(mapping, sources), out, as_of)
+
+
+# --------------------------------------------------------------------------- batch & demo
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+
+
+def _today(option: str | None, folder_as_of=None):
+    """--today, else the data folder's as-of date (export.toml), else the machine's."""
+    from datetime import date
+
+    from .errors import InputError
+    from .tables import ValueProblem, parse_date
+
+    if option:
+        try:
+            return parse_date(option)
+        except ValueProblem as exc:
+            raise InputError(f"--today: {exc}")
+    return folder_as_of or date.today()
+
+
+def _print_recommendations(folder: Path, criteria_path: Path | None, today: str | None) -> None:
+    import pandas as pd
+
+    from .criteria import load_criteria
+    from .replay import recommend_all, recommendations_table
+    from .tables import load_folder
+
+    portfolio = load_folder(folder)
+    criteria = load_criteria(criteria_path)
+    cases = recommend_all(portfolio, criteria, as_of=_today(today, portfolio.as_of))
+    table = recommendations_table(cases)
+    with pd.option_context("display.max_colwidth", 90, "display.width", 200,
+                           "display.max_rows", None):
+        click.echo(table.drop(columns=["razões"]).to_string(index=False))
+    click.echo("")
+    for case in cases:
+        rec = case.recommendation
+        click.echo(f"{case.request_id} — {rec.action.label}")
+        for reason in rec.reasons:
+            click.echo(f"    • {reason.text} [{reason.criterion}]")
+    click.echo(f"\nCritérios: versão {criteria.version}, SHA-256 {criteria.short_hash}…")
+
+
+@main.command("recommend")
+@click.argument("folder", type=EXISTING_DIR)
+@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,
+              help="Arquivo de critérios (padrão: data/criteria.toml).")
+@click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
+def recommend_command(folder: Path, criteria_path: Path | None, today: str | None) -> None:
+    """Mostra a recomendação e as razões de cada pedido da pasta."""
+    _print_recommendations(folder, criteria_path, today)
+
+
+@main.command("batch")
+@click.argument("folder", type=EXISTING_DIR)
+@click.option("--archive", type=DIR, required=True, help="Pasta do arquivo de registros.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Casos em paralelo (padrão: o número de núcleos).")
+@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None)
+@click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
+@click.option("--isolated", is_flag=True, help="Um kernel novo para cada caso.")
+@click.option("--force", is_flag=True, help="Reescreve também os casos já em dia.")
+def batch_command(folder: Path, archive: Path, workers: int | None, criteria_path: Path | None,
+                  today: str | None, isolated: bool, force: bool) -> None:
+    """Escreve (ou atualiza) um registro por pedido no arquivo."""
+    result = _run_batch(folder, archive, workers=workers, criteria_path=criteria_path,
+                        today=today, isolated=isolated, force=force)
+    if result.failed:
+        sys.exit(1)
+
+
+def _run_batch(folder: Path, archive: Path, **options):
+    from tqdm import tqdm
+
+    from .batch import run_batch
+    from .tables import read_folder_info
+
+    as_of, _ = read_folder_info(folder)
+    today = options.pop("today", None)
+    with tqdm(desc="Registros", unit="caso", leave=True) as bar:
+        def progress(outcome):
+            bar.update(1)
+            if outcome.status == "failed":
+                bar.write(f"falhou: {outcome.request_id}: {outcome.message}")
+
+        result = run_batch(folder, archive, today=_today(today, as_of).isoformat(),
+                           progress=progress, **options)
+    click.echo(result.summary())
+    for outcome in result.failed:
+        click.echo(f"falhou: {outcome.request_id}: {outcome.message}", err=True)
+    return result
+
+
+@main.command("demo")
+@click.argument("folder", type=DIR, default=Path("demo-output"), required=False)
+def demo_command(folder: Path) -> None:
+    """Dados de exemplo, recomendações, registros e relatório de reunião de uma vez."""
+    import shutil
+
+    from .errors import InputError
+
+    data = folder / "dados"
+    archive = folder / "arquivo"
+    if folder.exists() and any(folder.iterdir()) and not data.is_dir():
+        raise InputError(f"{folder}: a pasta existe e não é de uma demonstração anterior; "
+                         "escolha outra pasta.")
+    if not data.is_dir():
+        shutil.copytree(SAMPLE, data)
+    click.echo(f"1. Dados de exemplo em {data}\n")
+    _print_recommendations(data, None, None)
+    click.echo(f"\n2. Registros dos casos em {archive}")
+    result = _run_batch(data, archive, workers=None, criteria_path=None, isolated=False,
+                        force=False)
+    click.echo("\nOnde olhar:")
+    click.echo(f"  - registros: {archive}/<pedido>/record.html (abra no navegador)")
+    click.echo(f"  - verificar a integridade: relief-kit verify {archive}")
+    click.echo(f"  - revisar um caso no JupyterLab: relief-kit review {data}")
+    if result.failed:
+        sys.exit(1)
