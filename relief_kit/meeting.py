@@ -1,0 +1,224 @@
+"""The team meeting: how the criteria played out, without names.
+
+Pure functions over the portfolio's frames, the recorded decisions and the
+recommendations; each returns a small table (and ``charts.py``-style figures are drawn
+by ``meeting_report``). Nothing here carries a name, a document, a phone, an e-mail,
+an address or free text: customers and analysts appear as keyed pseudonyms
+(``pseudonyms.py``), neighbourhoods only where at least ``MIN_GROUP`` requests share
+them, and the at-risk household only as counts over groups of at least ``MIN_GROUP``
+cases (LGPD: sensitive data, never per case).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from .model import Action
+
+MIN_GROUP = 5
+ACTION_ORDER = [a.value for a in Action]
+ACTION_LABEL = {a.value: a.label for a in Action}
+CHANNEL_LABEL = {"whatsapp": "WhatsApp", "email": "e-mail", "phone": "telefone",
+                 "in_person": "presencial"}
+ASK_LABEL = {"discount": "desconto", "new_date": "nova data", "instalments": "parcelamento",
+             "not_said": "não disse"}
+BAND_LABEL = {"good": "boa", "fair": "regular", "poor": "fraca", "new": "cliente novo"}
+
+
+def requests_over_time(requests: pd.DataFrame) -> pd.DataFrame:
+    """Requests per month by channel and by what was asked, and the share documented."""
+    month = requests["received_at"].dt.to_period("M").astype(str)
+    by_channel = pd.crosstab(month, requests["channel"].map(CHANNEL_LABEL))
+    by_ask = pd.crosstab(month, requests["asked"].map(ASK_LABEL))
+    documented = requests["evidence_file"].ne("").groupby(month).mean()
+    table = pd.concat([by_channel, by_ask], axis=1, keys=["canal", "pedido"])
+    table[("documentado", "por escrito")] = documented
+    table.index.name = "mês"
+    return table
+
+
+def decisions_by_item(cases: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Decided actions by each checklist item and by analyst (pseudonymous).
+
+    ``cases`` has one row per decided request with columns action, small_business,
+    at_risk, band, analyst. Groups smaller than ``MIN_GROUP`` are shown as "<5"
+    for the at-risk item.
+    """
+    tables = {}
+    if cases.empty:
+        return tables
+    action = cases["action"].map(ACTION_LABEL)
+    tables["pequeno negócio"] = pd.crosstab(cases["small_business"].map(_yes_no), action)
+    at_risk = pd.crosstab(cases["at_risk"].map(_yes_no), action)
+    tables["morador em situação de risco"] = at_risk.astype(object).where(
+        at_risk >= MIN_GROUP, f"<{MIN_GROUP}")
+    tables["pontualidade"] = pd.crosstab(cases["band"].map(BAND_LABEL), action)
+    tables["analista"] = pd.crosstab(cases["analyst"], action)
+    return tables
+
+
+def _yes_no(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "não respondido"
+    return "sim" if bool(value) else "não"
+
+
+def agreements_kept(decisions: pd.DataFrame, invoices: pd.DataFrame, as_of: date,
+                    grace_days: int) -> pd.DataFrame:
+    """Was each agreement kept? From the customer's bills after the decision.
+
+    An agreement is judged once its last date (pay-by, new due date, last instalment)
+    plus the grace days has passed: kept when the bills open at the decision were
+    paid by then, or — for instalments — when the arrangement bills created after the
+    decision were each paid on time. Columns: request_id, customer_id, action,
+    analyst, segment, deadline, judged, kept.
+    """
+    rows = []
+    as_of_ts = pd.Timestamp(as_of)
+    grace = pd.Timedelta(days=grace_days)
+    for decision in decisions.itertuples():
+        if decision.action not in ("discount", "postponement", "instalments"):
+            continue
+        deadline = pd.Timestamp(decision.deadline) if pd.notna(decision.deadline) else None
+        judged = deadline is not None and deadline + grace < as_of_ts
+        kept = None
+        if judged:
+            bills = invoices[invoices["customer_id"] == decision.customer_id]
+            decided = pd.Timestamp(decision.decided_at).normalize()
+            if decision.action == "instalments":
+                plan = bills[(bills["arrangement"] == "instalment")
+                             & (bills["due_date"] >= decided)]
+                kept = bool(len(plan)) and bool(
+                    (plan["paid_on"].notna()
+                     & (plan["paid_on"] <= plan["due_date"] + grace)).all())
+            else:
+                owed = bills[(bills["due_date"] <= decided)
+                             & (bills["paid_on"].isna() | (bills["paid_on"] >= decided))
+                             & ~bills["status"].isin(["cancelled", "renegotiated"])]
+                kept = bool(len(owed)) and bool(
+                    (owed["paid_on"].notna() & (owed["paid_on"] <= deadline + grace)).all())
+        rows.append({"request_id": decision.request_id, "customer_id": decision.customer_id,
+                     "action": decision.action, "analyst": decision.analyst,
+                     "segment": decision.segment, "deadline": deadline, "judged": judged,
+                     "kept": kept})
+    return pd.DataFrame(rows, columns=["request_id", "customer_id", "action", "analyst",
+                                       "segment", "deadline", "judged", "kept"])
+
+
+def kept_summary(agreements: pd.DataFrame, by: str) -> pd.DataFrame:
+    judged = agreements[agreements["judged"]]
+    if judged.empty:
+        return pd.DataFrame(columns=["acordos julgados", "cumpridos", "taxa"])
+    group = judged.groupby(judged[by].map(ACTION_LABEL) if by == "action" else judged[by])
+    table = pd.DataFrame({"acordos julgados": group.size(),
+                          "cumpridos": group["kept"].sum().astype(int)})
+    table["taxa"] = table["cumpridos"] / table["acordos julgados"]
+    return table
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The what-if: every case under the current and the proposed criteria."""
+
+    changed: pd.DataFrame  # pseudonymous rows of the cases whose action changes
+    transitions: pd.DataFrame  # from → to counts
+    total: int
+    money_current: float  # sum of the present value of the recommended options
+    money_proposed: float
+
+
+def what_if(current: list, proposed: list, pseudonym: Callable[[str, str], str]) -> Replay:
+    """Compare two lists of ``replay.CaseRecommendation`` for the same requests."""
+    rows = []
+    money_now = money_then = 0.0
+    for now, then in zip(current, proposed, strict=True):
+        a, b = now.recommendation, then.recommendation
+        pv_now, pv_then = _chosen_value(a), _chosen_value(b)
+        money_now += pv_now
+        money_then += pv_then
+        if a.action != b.action or a.terms != b.terms:
+            rows.append({"caso": pseudonym("request", now.request_id),
+                         "cliente": pseudonym("customer", now.customer_id),
+                         "de": a.action.label, "para": b.action.label,
+                         "valor presente antes": pv_now, "valor presente depois": pv_then,
+                         "diferença": pv_then - pv_now})
+    changed = pd.DataFrame(rows, columns=["caso", "cliente", "de", "para",
+                                          "valor presente antes", "valor presente depois",
+                                          "diferença"])
+    transitions = (changed.groupby(["de", "para"]).size().rename("casos").reset_index()
+                   if len(changed) else pd.DataFrame(columns=["de", "para", "casos"]))
+    return Replay(changed, transitions, len(current), round(money_now, 2),
+                  round(money_then, 2))
+
+
+def _chosen_value(recommendation) -> float:
+    for option in recommendation.options:
+        if option.action == recommendation.action:
+            return float(option.present_value)
+    return 0.0  # asking for information has no value yet
+
+
+def consistency(cases: pd.DataFrame, pseudonym: Callable[[str, str], str]) -> pd.DataFrame:
+    """Alike cases (same band and checklist answers) that got different decisions."""
+    if cases.empty:
+        return pd.DataFrame(columns=["pontualidade", "pequeno negócio", "documentado",
+                                     "casos", "decisões diferentes"])
+    keys = ["band", "small_business", "documented", "at_risk"]
+    frame = cases.assign(**{k: cases[k].map(_yes_no) for k in keys[1:]})
+    rows = []
+    for values, group in frame.groupby(keys, dropna=False):
+        actions = group["action"].map(ACTION_LABEL)
+        if actions.nunique() > 1:
+            rows.append({
+                "pontualidade": BAND_LABEL.get(values[0], values[0]),
+                "pequeno negócio": values[1], "documentado": values[2],
+                "casos": len(group),
+                "decisões diferentes": "; ".join(
+                    f"{label}: {n}" for label, n in actions.value_counts().items()),
+                "analistas": ", ".join(sorted(set(group["analyst"]))),
+            })
+    return pd.DataFrame(rows)
+
+
+def bursts(requests: pd.DataFrame, customers: pd.DataFrame, factor: float = 3.0,
+           minimum: int = 3) -> pd.DataFrame:
+    """Neighbourhood-weeks with requests far above that neighbourhood's usual week.
+
+    A burst is a week with at least ``minimum`` requests and ``factor`` times the
+    median weekly count of the portfolio. Neighbourhoods with fewer than ``MIN_GROUP``
+    requests in all are shown as "outros bairros".
+    """
+    if requests.empty:
+        return pd.DataFrame(columns=["bairro", "semana", "pedidos", "semana típica"])
+    place = requests.merge(customers[["customer_id", "neighbourhood"]], on="customer_id",
+                           how="left")["neighbourhood"].fillna("")
+    totals = place.value_counts()
+    shown = place.where(place.map(totals) >= MIN_GROUP, "outros bairros")
+    week = requests["received_at"].dt.to_period("W-SUN").dt.start_time.dt.date
+    counts = pd.crosstab(shown.to_numpy(), week.to_numpy())
+    weekly = pd.Series(counts.to_numpy().ravel())
+    typical = max(float(np.median(weekly[weekly > 0])) if (weekly > 0).any() else 0.0, 1.0)
+    rows = []
+    for neighbourhood, row in counts.iterrows():
+        for week_start, n in row.items():
+            if n >= minimum and n >= factor * typical:
+                rows.append({"bairro": neighbourhood, "semana": week_start, "pedidos": int(n),
+                             "semana típica": typical})
+    return pd.DataFrame(rows, columns=["bairro", "semana", "pedidos", "semana típica"])
+
+
+def calibration_check(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Predicted payment probability against what happened, per band."""
+    if outcomes.empty:
+        return pd.DataFrame(columns=["faixa", "faturas", "previsto", "observado"])
+    group = outcomes.groupby("band")
+    table = pd.DataFrame({"faturas": group.size(), "previsto": group["predicted"].mean(),
+                          "observado": group["paid_within_window"].mean()})
+    table.index = table.index.map(lambda b: BAND_LABEL.get(b, b))
+    table.index.name = "faixa"
+    return table.reset_index()
