@@ -222,3 +222,166 @@ def calibration_check(outcomes: pd.DataFrame) -> pd.DataFrame:
     table.index = table.index.map(lambda b: BAND_LABEL.get(b, b))
     table.index.name = "faixa"
     return table.reset_index()
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class MeetingInputs:
+    """Everything the report is computed from (no file access below this point)."""
+
+    portfolio: object  # tables.Portfolio
+    criteria: object  # criteria.Criteria (current)
+    proposed: object | None  # criteria.Criteria to compare, or None
+    decisions: pd.DataFrame  # latest decision per request (see decisions_frame)
+    as_of: date
+
+
+def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
+    """Per decided action: cases, amount concerned, discounts given, present values."""
+    if decisions.empty:
+        return pd.DataFrame(columns=["ação", "casos", "valor em jogo", "descontos concedidos",
+                                     "valor presente da decisão",
+                                     "valor presente da alternativa recomendada"])
+    table = decisions.groupby(decisions["action"].map(ACTION_LABEL)).agg(
+        casos=("request_id", "size"), **{
+            "valor em jogo": ("amount", "sum"),
+            "descontos concedidos": ("discount_given", "sum"),
+            "valor presente da decisão": ("decided_value", "sum"),
+            "valor presente da alternativa recomendada": ("recommended_value", "sum"),
+        })
+    table.index.name = "ação"
+    return table.reset_index()
+
+
+def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) -> dict:
+    """Every section's table, keyed by section title (pseudonymous throughout)."""
+    from .calibration import calibrate
+    from .replay import recommend_all
+
+    portfolio, criteria = inputs.portfolio, inputs.criteria
+    decisions = inputs.decisions.assign(
+        analyst=inputs.decisions["analyst"].map(lambda a: pseudonym("analyst", a)))
+    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, inputs.as_of)
+    current = recommend_all(portfolio, criteria, as_of=inputs.as_of, calibration=calibration,
+                            answers=dict(zip(decisions["request_id"], decisions["checklist"],
+                                             strict=True)))
+    tables: dict = {"Pedidos ao longo do tempo": requests_over_time(portfolio.requests)}
+    for title, table in decisions_by_item(decisions).items():
+        tables[f"Decisões por {title}"] = table
+    agreements = agreements_kept(decisions, portfolio.invoices, inputs.as_of,
+                                 int(criteria["punctuality.grace_days"]))
+    tables["Acordos cumpridos, por ação"] = kept_summary(agreements, "action")
+    tables["Acordos cumpridos, por segmento"] = kept_summary(agreements, "segment")
+    tables["Acordos cumpridos, por analista"] = kept_summary(agreements, "analyst")
+    tables["Dinheiro"] = money_summary(decisions)
+    if inputs.proposed is not None:
+        proposed_calibration = calibrate(portfolio.invoices, portfolio.customers,
+                                         inputs.proposed, inputs.as_of)
+        replay = what_if(current, recommend_all(
+            portfolio, inputs.proposed, as_of=inputs.as_of, calibration=proposed_calibration,
+            answers={c.request_id: c.checklist for c in current}), pseudonym)
+        tables["E se: transições"] = replay.transitions
+        tables["E se: casos que mudam"] = replay.changed
+        tables["E se: resumo"] = pd.DataFrame([{
+            "casos": replay.total, "mudam": len(replay.changed),
+            "valor presente atual": replay.money_current,
+            "valor presente proposto": replay.money_proposed,
+            "efeito": round(replay.money_proposed - replay.money_current, 2)}])
+    tables["Casos parecidos com decisões diferentes"] = consistency(decisions, pseudonym)
+    tables["Picos de pedidos"] = bursts(portfolio.requests, portfolio.customers)
+    tables["Calibração: previsto e observado"] = calibration_check(calibration.outcomes)
+    return tables
+
+
+NOTES = {
+    "Decisões por morador em situação de risco": (
+        f"Dado sensível (LGPD): só contagens; grupos com menos de {MIN_GROUP} casos "
+        f"aparecem como <{MIN_GROUP}."),
+    "Picos de pedidos": (
+        "Semanas de um bairro muito acima da semana típica: sinal de que correu a notícia "
+        f"de um 'desconto para todos'. Bairros com menos de {MIN_GROUP} pedidos aparecem "
+        "juntos como 'outros bairros'."),
+    "Acordos cumpridos, por ação": (
+        "Um acordo é julgado quando o seu último prazo, com a tolerância, já passou."),
+    "Calibração: previsto e observado": (
+        "A chance de pagamento que a comparação de valores usa, contra o que aconteceu."),
+}
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    """A table as escaped HTML, numbers in pt-BR (money-looking columns as R$)."""
+    from . import formatting as fmt
+
+    def cell(column: str, value):
+        if not isinstance(value, float | np.floating):
+            return value
+        if np.isnan(value):
+            return "—"
+        name = column.lower()
+        if any(word in name for word in ("taxa", "previsto", "observado", "por escrito")):
+            return fmt.percent(float(value))
+        if any(word in name for word in ("valor", "desconto", "diferença", "efeito")):
+            return fmt.money(float(value))
+        return fmt.number(float(value))
+
+    shown = table.copy()
+    for column in shown.columns:
+        shown[column] = [cell(str(column), v) for v in shown[column]]
+    return shown.to_html(escape=True, index=not isinstance(table.index, pd.RangeIndex),
+                         border=0, na_rep="—")
+
+
+def _chart(title: str, table: pd.DataFrame) -> str | None:
+    """A bar chart (PNG, base64) for the sections that read better as one."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if table.empty:
+        return None
+    if title == "Pedidos ao longo do tempo":
+        data = table["canal"] if "canal" in table.columns.get_level_values(0) else None
+    elif title.startswith("Decisões por pontualidade"):
+        data = table
+    elif title.startswith("Calibração"):
+        data = table.set_index("faixa")[["previsto", "observado"]]
+    else:
+        return None
+    if data is None or data.empty:
+        return None
+    figure, axes = plt.subplots(figsize=(7, 3.2), dpi=90)
+    data.plot(kind="bar", ax=axes, rot=0)
+    axes.set_title(title)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
+                   generated: str) -> str:
+    """The meeting report as one self-contained HTML page (no network, no names)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from . import __version__
+    from . import formatting as fmt
+    from .batch import TEMPLATES
+
+    tables = meeting_tables(inputs, pseudonym)
+    sections = [{"title": title, "note": NOTES.get(title, ""), "empty": table.empty,
+                 "table": "" if table.empty else _html_table(table),
+                 "chart": _chart(title, table)} for title, table in tables.items()]
+    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                              autoescape=select_autoescape(["html", "j2"]))
+    return environment.get_template("meeting/report.html.j2").render(
+        sections=sections, as_of=fmt.day(inputs.as_of), requests=len(inputs.portfolio.requests),
+        decided=len(inputs.decisions), criteria=inputs.criteria, proposed=inputs.proposed,
+        version=__version__, generated=generated)
