@@ -1,0 +1,158 @@
+"""The meeting's numbers on small hand-made portfolios whose answers are known."""
+
+from dataclasses import replace
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from relief_kit.meeting import (
+    agreements_kept,
+    bursts,
+    calibration_check,
+    consistency,
+    decisions_by_item,
+    kept_summary,
+    requests_over_time,
+    what_if,
+)
+from relief_kit.model import Action, Checklist
+from relief_kit.pseudonyms import Pseudonymizer, load_or_create_key
+from relief_kit.recommend import recommend
+from relief_kit.replay import CaseRecommendation
+from tests.portfolio_builder import bill, invoices
+from tests.test_recommend import ANSWERED, EVEN, FAIR, GOOD, PF, REQUEST
+
+T = pd.Timestamp
+PSEUDONYM = Pseudonymizer(b"k" * 32)
+
+
+def _requests(rows):
+    return pd.DataFrame([{"request_id": r, "customer_id": c, "received_at": T(at),
+                          "channel": ch, "asked": a, "evidence_file": e}
+                         for r, c, at, ch, a, e in rows])
+
+
+def test_requests_over_time_counts_and_documented_share():
+    table = requests_over_time(_requests([
+        ("r1", "c1", "2026-10-02", "whatsapp", "discount", "r1.txt"),
+        ("r2", "c2", "2026-10-20", "phone", "not_said", ""),
+        ("r3", "c3", "2026-11-05", "email", "new_date", "r3.eml"),
+    ]))
+    assert table.loc["2026-10", ("canal", "WhatsApp")] == 1
+    assert table.loc["2026-10", ("canal", "telefone")] == 1
+    assert table.loc["2026-10", ("documentado", "por escrito")] == 0.5
+    assert table.loc["2026-11", ("pedido", "nova data")] == 1
+
+
+def _cases(*rows):
+    return pd.DataFrame([{"request_id": f"r{i}", "action": a, "small_business": sb,
+                          "at_risk": ar, "band": b, "documented": True, "analyst": an}
+                         for i, (a, sb, ar, b, an) in enumerate(rows)])
+
+
+def test_at_risk_counts_below_five_are_suppressed():
+    cases = _cases(*[("discount", False, True, "good", "A")] * 2,
+                   *[("refusal", False, False, "poor", "B")] * 6)
+    tables = decisions_by_item(cases)
+    at_risk = tables["morador em situação de risco"]
+    assert at_risk.loc["sim", "Desconto para pagamento no mês"] == "<5"
+    assert at_risk.loc["não", "Recusa"] == 6
+    assert tables["pontualidade"].loc["fraca", "Recusa"] == 6
+
+
+def test_consistency_finds_alike_cases_with_different_decisions():
+    cases = _cases(("discount", True, False, "good", "A"), ("refusal", True, False, "good", "B"),
+                   ("refusal", False, False, "poor", "A"), ("refusal", False, False, "poor", "B"))
+    table = consistency(cases, PSEUDONYM)
+    assert len(table) == 1
+    assert table.iloc[0]["casos"] == 2 and "Recusa: 1" in table.iloc[0]["decisões diferentes"]
+
+
+def test_agreement_kept_when_old_bills_are_paid_by_the_new_date():
+    bills = invoices(bill("c1", "2026-09-10", paid="2026-10-12"),
+                     bill("c2", "2026-09-10"),
+                     bill("c3", "2026-09-10", paid="2026-09-10", arrangement=""),
+                     bill("c3", "2026-10-25", paid="2026-10-25", arrangement="instalment"),
+                     bill("c3", "2026-11-10", arrangement="instalment"))
+    decisions = pd.DataFrame([
+        {"request_id": "r1", "customer_id": "c1", "action": "postponement", "analyst": "A",
+         "segment": "PF", "decided_at": T("2026-10-01"), "deadline": T("2026-10-15")},
+        {"request_id": "r2", "customer_id": "c2", "action": "discount", "analyst": "A",
+         "segment": "PF", "decided_at": T("2026-10-01"), "deadline": T("2026-10-11")},
+        {"request_id": "r3", "customer_id": "c3", "action": "instalments", "analyst": "B",
+         "segment": "PJ", "decided_at": T("2026-10-01"), "deadline": T("2026-11-10")},
+        {"request_id": "r4", "customer_id": "c1", "action": "discount", "analyst": "B",
+         "segment": "PF", "decided_at": T("2026-11-18"), "deadline": T("2026-11-28")},
+    ])
+    result = agreements_kept(decisions, bills, date(2026, 11, 20), grace_days=5).set_index(
+        "request_id")
+    assert result.loc["r1", "kept"] is True
+    assert result.loc["r2", "kept"] is False
+    assert result.loc["r3", "kept"] is False  # the November instalment is still unpaid
+    assert not result.loc["r4", "judged"]
+    summary = kept_summary(result.reset_index(), "analyst")
+    assert summary.loc["A", "cumpridos"] == 1 and summary.loc["A", "taxa"] == 0.5
+
+
+def test_burst_in_one_neighbourhood_is_flagged_and_small_ones_pooled():
+    rows = [(f"r{i}", f"c{i}", f"2026-{m:02d}-0{1 + i % 5}", "whatsapp", "discount", "x")
+            for i, m in enumerate(range(1, 11))]
+    rows += [(f"b{i}", f"b{i}", "2026-11-03", "whatsapp", "discount", "x") for i in range(6)]
+    customers = pd.DataFrame({"customer_id": [r[1] for r in rows],
+                              "neighbourhood": ["Centro"] * 10 + ["Vila Nova"] * 6})
+    table = bursts(_requests(rows), customers)
+    assert table["bairro"].tolist() == ["Vila Nova"]
+    assert table.iloc[0]["pedidos"] == 6
+
+
+def test_what_if_with_identical_criteria_changes_nothing():
+    from relief_kit.criteria import load_criteria
+
+    criteria = load_criteria()
+    cases = [CaseRecommendation("r1", "c1", ANSWERED, recommend(
+        PF, f, REQUEST, ANSWERED, criteria, date(2026, 11, 20), EVEN)) for f in (GOOD, FAIR)]
+    again = [replace(c) for c in cases]
+    replay = what_if(cases, again, PSEUDONYM)
+    assert replay.changed.empty and replay.money_current == replay.money_proposed
+
+
+def test_what_if_reports_changes_pseudonymously():
+    from relief_kit.criteria import load_criteria
+
+    criteria = load_criteria()
+    before = [CaseRecommendation("r1", "c1", ANSWERED, recommend(
+        PF, FAIR, REQUEST, ANSWERED, criteria, date(2026, 11, 20), EVEN))]
+    generous = Checklist(**{**ANSWERED.__dict__, "small_business": True})
+    after = [CaseRecommendation("r1", "c1", generous, recommend(
+        PF, FAIR, REQUEST, generous, criteria, date(2026, 11, 20), EVEN))]
+    replay = what_if(before, after, PSEUDONYM)
+    row = replay.changed.iloc[0]
+    assert (row["de"], row["para"]) == (Action.REFUSAL.label, Action.POSTPONEMENT.label)
+    assert row["cliente"] == PSEUDONYM("customer", "c1") and "c1" not in row["cliente"]
+
+
+def test_calibration_check_compares_predicted_and_observed():
+    outcomes = pd.DataFrame({"band": ["good", "good", "poor"], "predicted": [0.9, 0.9, 0.4],
+                             "paid_within_window": [True, False, False]})
+    table = calibration_check(outcomes).set_index("faixa")
+    assert table.loc["boa", "observado"] == 0.5 and table.loc["boa", "previsto"] == 0.9
+
+
+def test_pseudonym_key_is_created_once_private_and_stable(tmp_path):
+    path = tmp_path / "conf" / "key"
+    first = load_or_create_key(path)
+    assert load_or_create_key(path) == first
+    assert (path.stat().st_mode & 0o777) == 0o600
+    a, b = Pseudonymizer(first), Pseudonymizer(b"other-key-000000")
+    assert a("customer", "c1") == a("customer", "c1") != b("customer", "c1")
+
+
+@pytest.mark.parametrize("broken", ["", "zz", "abcd"])
+def test_unreadable_key_is_one_clear_line(tmp_path, broken):
+    from relief_kit.errors import InputError
+
+    path = tmp_path / "key"
+    path.write_text(broken)
+    with pytest.raises(InputError, match="chave de pseudônimos"):
+        load_or_create_key(path)
