@@ -7,14 +7,18 @@ would have to guess at, with a message the caller turns into a one-line error.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import io
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
+import numpy as np
 import pandas as pd
 
 from . import schema
@@ -185,7 +189,11 @@ def write_table(frame: pd.DataFrame, folder: str | Path, table: str) -> Path:
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a data folder: an error (unusable) or a warning."""
+    """One problem found in a data folder: an error (unusable) or a warning.
+
+    ``row`` is the line as a spreadsheet shows it (the header is line 1, the first data
+    row line 2); None when the problem concerns the whole file.
+    """
 
     severity: str  # "erro" | "aviso"
     file: str
@@ -205,153 +213,329 @@ class Problem:
         return cell_error(str(Path(folder) / self.file), self.row, self.column, self.message)
 
 
-_FIRST_LINE = 2  # the header is line 1 of the file, as a spreadsheet shows it
+#: The header is line 1 of a file, as a spreadsheet shows it: data row ``i`` (the
+#: frame's index, blank lines counted) is line ``i + 2``.
+FIRST_LINE = 2
+_ZERO_DATES = ("0000-00-00", "00/00/0000", "0000-00-00 00:00:00", "00/00/0000 00:00:00")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BR_DAY = re.compile(r"^\d{2}/\d{2}/\d{4}$")
+_PLAIN_MONEY = re.compile(r"^-?\d+(\.\d{1,2})?$")
+_COMMA_MONEY = re.compile(r"^-?\d+,\d{1,2}$")
+# A date outside this range is a typing slip (0205 for 2025), and pandas cannot hold it.
+_YEARS = range(1900, 2200)
 
 
-def _read_text_table(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """A CSV of unknown encoding and separator as a frame of stripped strings."""
-    from .importers.sources import decode_text, normalise_header, sniff_delimiter
+def line_numbers(frame: pd.DataFrame) -> pd.Series:
+    """The spreadsheet line of each row of a frame read here (header = line 1)."""
+    return pd.Series(frame.index + FIRST_LINE, index=frame.index)
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A table file decoded: its text, separator and header as written."""
+
+    text: str
+    sep: str
+    header: list[str]
+    data: bytes = b""  # the file as read, handed to pandas' C parser as is (faster)
+    encoding: str = "utf-8"
+
+
+def _read_text(path: Path) -> tuple[_Text | None, list[Problem]]:
+    from .importers.sources import decode_text, sniff_delimiter
 
     name = path.name
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None, [Problem("erro", name, None, None,
-                              "arquivo ausente; crie-o ou importe os dados do ERP")]
+                              "arquivo ausente; crie-o ou importe os dados do ERP "
+                              "(relief-kit import)")]
+    except IsADirectoryError:
+        return None, [Problem("erro", name, None, None,
+                              "é uma pasta, não um arquivo CSV; troque-a pelo arquivo")]
     except OSError as exc:
-        return None, [Problem("erro", name, None, None, f"não foi possível ler ({exc.strerror})")]
-    text, _ = decode_text(data)
-    first = text.split("\n", 1)[0].rstrip("\r")
+        return None, [Problem("erro", name, None, None,
+                              f"não foi possível ler ({exc.strerror}); confira as permissões")]
+    text, encoding = decode_text(data)
+    end = text.find("\n")
+    first = (text if end < 0 else text[:end]).rstrip("\r")
     if not first.strip():
         return None, [Problem("erro", name, 1, None,
                               "arquivo vazio: falta a linha de cabeçalho com os nomes das colunas")]
+    sep = sniff_delimiter(first)
+    header = next(csv.reader([first], delimiter=sep))
+    return _Text(text, sep, header, data, encoding), []
+
+
+def _frame_of(source: _Text, name: str, text: str | None = None,
+              index: list[int] | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """CSV text → frame of unstripped strings, columns named as the schema names them."""
+    from .importers.sources import normalise_header
+
+    if text is None and source.encoding in ("utf-8", "utf-8-sig", "cp1252"):
+        buffer, encoding = io.BytesIO(source.data), source.encoding
+    else:
+        buffer, encoding = io.StringIO(source.text if text is None else text), None
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=sniff_delimiter(first), dtype=str, keep_default_na=False,
-            skipinitialspace=False, engine="c",
+            buffer, encoding=encoding, sep=source.sep, dtype=object, keep_default_na=False,
+            skip_blank_lines=False, index_col=False, engine="c",
         )
     except (pd.errors.ParserError, ValueError) as exc:
-        message = str(exc).strip().splitlines()[0]
+        message = str(exc).strip().splitlines()[-1]
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+        if found and index is None:
+            expected, line, seen = (int(g) for g in found.groups())
+            return None, [Problem(
+                "erro", name, line, None,
+                f"a linha tem {seen} campos e o cabeçalho {expected}; confira separadores e "
+                f"aspas (um '{source.sep}' dentro de um texto precisa estar entre aspas)")]
         return None, [Problem("erro", name, None, None,
                               f"CSV malformado ({message}); confira separadores e aspas")]
     frame.columns = [normalise_header(c) for c in frame.columns]
-    for column in frame.columns:
-        frame[column] = frame[column].str.strip()
+    if index is not None:
+        frame.index = pd.Index(index[:len(frame)])
     return frame, []
 
 
-def _vector_dates(values: pd.Series) -> pd.Series:
-    """ISO and dd/mm/aaaa dates (a time part allowed); what fails stays NaT."""
-    text = values.str.slice(0, 19)
-    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    missing = iso.isna() & values.ne("")
-    if missing.any():
-        br = pd.to_datetime(values[missing].str.slice(0, 19), format="%d/%m/%Y %H:%M:%S",
-                            errors="coerce")
-        still = br.isna()
-        if still.any():
-            br[still] = pd.to_datetime(values[missing][still].str.slice(0, 16),
-                                       format="%d/%m/%Y %H:%M", errors="coerce")
-        still = br.isna()
-        if still.any():
-            br[still] = pd.to_datetime(values[missing][still].str.slice(0, 10),
-                                       format="%d/%m/%Y", errors="coerce")
-        iso[missing] = br
-    return iso
+def _header_problems(source: _Text, table: str, name: str) -> list[Problem]:
+    from .importers.sources import normalise_header
+
+    problems = []
+    names = [normalise_header(c) for c in source.header]
+    wanted = set(schema.column_names(table))
+    for column in sorted({n for n in names if n in wanted and names.count(n) > 1}):
+        problems.append(Problem("erro", name, 1, column,
+                                "coluna repetida no cabeçalho; deixe só uma"))
+    for column in schema.required_columns(table):
+        if column not in names:
+            problems.append(Problem("erro", name, 1, column,
+                                    "coluna obrigatória ausente no cabeçalho; acrescente-a"))
+    return problems
 
 
-def _typed_column(frame: pd.DataFrame, column: schema.Column, file: str,
-                  problems: list[Problem]) -> pd.Series:
-    values = frame[column.name]
-    empty = values.eq("")
-    line = frame.index.to_series() + _FIRST_LINE
+def _factorized(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, stripped distinct values): parse each distinct text once, not each cell.
 
-    def report(bad: pd.Series, parse) -> None:
-        for index in bad[bad].index:
-            try:
-                parse(values[index])
-            except ValueProblem as exc:
-                problems.append(Problem("erro", file, int(line[index]), column.name, str(exc)))
+    A portfolio repeats the same few fees, dates and statuses millions of times, so the
+    parsers below run over the distinct values and the result is spread back by code.
+    """
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    distinct = np.array([u.strip() for u in uniques.tolist()] + [""], dtype=object)
+    codes = np.where(codes < 0, len(distinct) - 1, codes)  # a short row's missing cells
+    return codes, distinct
 
-    if column.required:
-        for index in empty[empty].index:
-            problems.append(Problem("erro", file, int(line[index]), column.name,
-                                    "valor obrigatório vazio; preencha-o"))
-    kind = column.kind
+
+def _parse_distinct(distinct: np.ndarray, kind: schema.Kind
+                    ) -> tuple[np.ndarray, dict[int, str]]:
+    """Values parsed from distinct texts, and the message of each one that failed."""
+    texts = pd.Series(distinct, dtype=object)
+    failed: dict[int, str] = {}
     if kind is schema.Kind.MONEY:
-        plain = pd.to_numeric(values.where(~empty), errors="coerce")
-        # Only text with a comma, thousands dots, "R$" or spaces needs the full parser.
-        slow = plain.isna() & ~empty | values.str.contains(r"^\d{1,3}\.\d{3}$", regex=True)
-        for index in slow[slow].index:
+        parsed = pd.Series(np.nan, index=texts.index, dtype="float64")
+        plain = texts.str.match(_PLAIN_MONEY.pattern).astype(bool)
+        parsed[plain] = pd.to_numeric(texts[plain])
+        comma = texts.str.match(_COMMA_MONEY.pattern).astype(bool)
+        parsed[comma] = pd.to_numeric(texts[comma].str.replace(",", ".", regex=False))
+        for position in np.flatnonzero(~(plain | comma) & texts.ne("")):
             try:
-                parsed = parse_money(values[index])
+                value = parse_money(distinct[position])
             except ValueProblem as exc:
-                problems.append(Problem("erro", file, int(line[index]), column.name, str(exc)))
-                parsed = None
-            plain[index] = float(parsed) if parsed is not None else float("nan")
-        return plain.astype("float64")
+                failed[position] = str(exc)
+            else:
+                parsed[position] = float(value) if value is not None else np.nan
+        return parsed.to_numpy(), failed
     if kind in (schema.Kind.DATE, schema.Kind.DATETIME):
-        zero = values.isin(["0000-00-00", "00/00/0000", "0000-00-00 00:00:00"])
-        parsed = _vector_dates(values.where(~zero, ""))
-        bad = parsed.isna() & ~empty & ~zero
-        report(bad, parse_datetime if kind is schema.Kind.DATETIME else parse_date)
+        parsed = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[ns]")
+        for pattern, fmt in ((_ISO_DAY, "%Y-%m-%d"), (_BR_DAY, "%d/%m/%Y")):
+            shaped = texts.str.match(pattern.pattern).astype(bool)
+            parsed[shaped] = pd.to_datetime(texts[shaped], format=fmt, errors="coerce")
+        parser = parse_datetime if kind is schema.Kind.DATETIME else parse_date
+        for position in np.flatnonzero(parsed.isna().to_numpy() & texts.ne("").to_numpy()):
+            text = distinct[position]
+            try:
+                value = parser(text)
+            except ValueProblem as exc:
+                failed[position] = str(exc)
+                continue
+            if value is None:
+                continue
+            if value.year not in _YEARS:
+                failed[position] = f"data improvável {text!r}; confira o ano"
+                continue
+            parsed[position] = pd.Timestamp(value)
         if kind is schema.Kind.DATE:
             parsed = parsed.dt.normalize()
-        return parsed.astype("datetime64[ns]")
+        return parsed.to_numpy(), failed
     if kind is schema.Kind.BOOL:
-        lowered = values.str.lower()
-        result = pd.Series(pd.NA, index=values.index, dtype="boolean")
-        result[lowered.isin(_TRUE)] = True
-        result[lowered.isin(_FALSE)] = False
-        report(result.isna() & ~empty, parse_bool)
-        return result
+        parsed = np.full(len(distinct), None, dtype=object)
+        for position, text in enumerate(distinct):
+            try:
+                parsed[position] = parse_bool(text)
+            except ValueProblem as exc:
+                failed[position] = str(exc)
+        return parsed, failed
     if kind is schema.Kind.INT:
-        parsed = pd.to_numeric(values.where(~empty), errors="coerce")
-        for index in (parsed.isna() & ~empty).pipe(lambda s: s[s].index):
-            problems.append(Problem("erro", file, int(line[index]), column.name,
-                                    f"número inteiro inválido {values[index]!r}"))
-        return parsed.round().astype("Int64")
-    if kind is schema.Kind.CHOICE:
-        lowered = values.str.lower()
-        if column.name == "person_type":
-            lowered = values.str.upper()
-        allowed = set(column.choices) | ({""} if not column.required else set())
-        for index in (~lowered.isin(allowed) & ~empty).pipe(lambda s: s[s].index):
-            shown = ", ".join(c for c in column.choices if c)
-            problems.append(Problem("erro", file, int(line[index]), column.name,
-                                    f"valor desconhecido {values[index]!r}; use um de: {shown}"))
-        return lowered
-    return values
+        parsed = np.full(len(distinct), None, dtype=object)
+        for position, text in enumerate(distinct):
+            if text and re.fullmatch(r"-?\d+", text):
+                parsed[position] = int(text)
+            elif text:
+                failed[position] = f"número inteiro inválido {text!r} (use só algarismos)"
+        return parsed, failed
+    raise AssertionError(kind)
+
+
+_DTYPES = {
+    schema.Kind.MONEY: "float64", schema.Kind.DATE: "datetime64[ns]",
+    schema.Kind.DATETIME: "datetime64[ns]", schema.Kind.BOOL: "boolean",
+    schema.Kind.INT: "Int64",
+}
+
+
+def _typed_column(codes: np.ndarray, distinct: np.ndarray, index: pd.Index,
+                  column: schema.Column, file: str, problems: list[Problem]) -> pd.Series:
+    """One column's text → its typed values; each cell that cannot be read is a problem."""
+    kind = column.kind
+    failed: dict[int, str] = {}
+    if kind in (schema.Kind.TEXT, schema.Kind.ID):
+        parsed = distinct
+    elif kind is schema.Kind.CHOICE:
+        # PF/PJ are written in capitals everywhere; every other choice is a lower-case word.
+        parsed = np.array([t.upper() if column.name == "person_type" else t.lower()
+                           for t in distinct], dtype=object)
+        allowed = set(column.choices) | {""}
+        shown = ", ".join(c for c in column.choices if c)
+        failed = {i: f"valor desconhecido {t!r}; use um de: {shown}"
+                  for i, t in enumerate(distinct) if parsed[i] not in allowed}
+    else:
+        parsed, failed = _parse_distinct(distinct, kind)
+    if column.required:
+        failed.update({i: "valor obrigatório vazio; preencha-o"
+                       for i, t in enumerate(distinct) if not t})
+    if failed:
+        bad = np.isin(codes, np.fromiter(failed, dtype=codes.dtype, count=len(failed)))
+        for position in np.flatnonzero(bad):
+            problems.append(Problem("erro", file, int(index[position]) + FIRST_LINE,
+                                    column.name, failed[int(codes[position])]))
+    result = pd.Series(parsed[codes], index=index, name=column.name)
+    return result.astype(_DTYPES.get(kind, "str"))
+
+
+def _typed_frame(raw: pd.DataFrame, table: str, file: str,
+                 problems: list[Problem]) -> pd.DataFrame:
+    """Blank lines dropped, the schema's columns typed, other columns ignored."""
+    columns = schema.TABLES[table]
+    factors = {}
+    blank = np.ones(len(raw), dtype=bool)
+    for column in columns:
+        if column.name in raw.columns:
+            values = raw[column.name]
+            if isinstance(values, pd.DataFrame):  # a repeated header (already reported)
+                values = values.iloc[:, 0]
+            codes, distinct = _factorized(values)
+        else:
+            # A column missing from the header is reported once, not once per row.
+            codes, distinct = np.zeros(len(raw), dtype=np.intp), np.array([""], dtype=object)
+            column = dataclasses.replace(column, required=False)
+        factors[column.name] = column, codes, distinct
+        blank &= (distinct == "")[codes]
+    index = raw.index[~blank]
+    return pd.DataFrame(
+        {name: _typed_column(codes[~blank], distinct, index, column, file, problems)
+         for name, (column, codes, distinct) in factors.items()},
+        index=index,
+    )
+
+
+def _empty_frame(table: str) -> pd.DataFrame:
+    columns = schema.TABLES[table]
+    return pd.DataFrame({c.name: pd.Series(dtype=_DTYPES.get(c.kind, "str")) for c in columns})
 
 
 def read_table(path: str | Path, table: str) -> tuple[pd.DataFrame, list[Problem]]:
     """Read one canonical table with typed columns and every problem found.
 
-    Money is float64 (NaN when empty), dates datetime64 (NaT), answers the nullable
-    "boolean" dtype, identifiers, text and choices stripped strings ("" when empty).
-    A missing required column is one problem; unknown extra columns are ignored.
+    Accepts what Brazilian spreadsheets write: UTF-8 with or without BOM or
+    Windows-1252, ``;`` ``,`` or tab separators, CRLF, decimal commas, dd/mm/aaaa or ISO
+    dates. Money is float64 (NaN when empty), dates datetime64 (NaT), answers the
+    nullable "boolean" dtype, identifiers, text and choices stripped strings ("" when
+    empty). A missing required column is one problem; unknown extra columns are
+    ignored. The frame's index ``i`` is line ``i + 2`` of the file (blank lines, which
+    are dropped, keep their numbers).
     """
     path = Path(path)
-    columns = schema.TABLES[table]
-    frame, problems = _read_text_table(path)
-    if frame is None:
-        return pd.DataFrame(columns=[c.name for c in columns]), problems
     file = path.name
-    for column in columns:
-        if column.name not in frame.columns:
-            if column.required:
-                problems.append(Problem("erro", file, 1, column.name,
-                                        "coluna obrigatória ausente no cabeçalho; acrescente-a"))
-            frame[column.name] = ""
-    typed = pd.DataFrame(index=frame.index)
-    for column in columns:
-        typed[column.name] = _typed_column(frame, column, file, problems)
+    source, problems = _read_text(path)
+    if source is None:
+        return _empty_frame(table), problems
+    problems += _header_problems(source, table, file)
+    raw, found = _frame_of(source, file)
+    problems += found
+    if raw is None:
+        return _empty_frame(table), problems
+    typed = _typed_frame(raw, table, file, problems)
+    if typed.empty:
+        problems.append(Problem("aviso", file, None, None,
+                                "arquivo só com o cabeçalho, sem nenhuma linha de dados"))
     return typed, problems
+
+
+def _rows_with(source: _Text, table: str, file: str, key: str, wanted: set[str],
+               problems: list[Problem]) -> pd.DataFrame:
+    """Only the rows whose ``key`` is in ``wanted``, found in the text before any parsing.
+
+    The lines holding one of the wanted values are cut out of the text (a fast
+    substring search) and only those are parsed; the exact key comparison follows, so
+    a value inside another (``C1`` in ``C12``) does no harm. A quoted value spanning
+    lines, or a value too common to search for, falls back to reading everything.
+    """
+    text = source.text
+    starts: set[int] = set()
+    searchable = bool(wanted) and all(wanted) and \
+        sum(text.count(value) for value in wanted) <= 50_000
+    for value in wanted if searchable else ():
+        at = text.find(value)
+        while at >= 0:
+            starts.add(text.rfind("\n", 0, at) + 1)
+            at = text.find(value, at + len(value))
+    header_end = text.find("\n")
+    header_end = len(text) if header_end < 0 else header_end
+    starts.discard(0)  # the header
+    lines, numbers, counted, line = [], [], 0, 1
+    for start in sorted(starts):
+        line += text.count("\n", counted, start)
+        counted = start
+        end = text.find("\n", start)
+        piece = text[start:len(text) if end < 0 else end].rstrip("\r")
+        if piece.count('"') % 2:
+            searchable = False
+            break
+        lines.append(piece)
+        numbers.append(line - FIRST_LINE)
+    if searchable:
+        part = text[:header_end].rstrip("\r") + "\n" + "\n".join(lines) + "\n"
+        raw, found = _frame_of(source, file, part, numbers)
+    else:
+        raw, found = _frame_of(source, file)
+    problems += found
+    if raw is None:
+        return _empty_frame(table)
+    if key not in raw.columns:
+        return _empty_frame(table)
+    keys = raw[key].str.strip()
+    return _typed_frame(raw[keys.isin(wanted)], table, file, problems)
 
 
 @dataclass
 class Portfolio:
-    """A data folder read into typed frames, with accessors for one case's values."""
+    """A data folder read into typed frames, with accessors for one case's values.
+
+    The frames keep the index of :func:`read_table` (index ``i`` is line ``i + 2`` of
+    its file). Look-ups by id are indexed once, so a loop over every request of a large
+    portfolio does not scan the tables each time.
+    """
 
     folder: Path
     customers: pd.DataFrame
@@ -360,14 +544,33 @@ class Portfolio:
     as_of: date | None = None
     source: str = ""
 
-    def _row(self, frame: pd.DataFrame, key: str, value: str, what: str) -> pd.Series:
-        rows = frame[frame[key] == value]
-        if rows.empty:
-            raise InputError(f"{self.folder}: {what} {value!r} não encontrado.")
-        return rows.iloc[0]
+    def __post_init__(self) -> None:
+        self._lookups: dict[str, tuple[pd.DataFrame, dict]] = {}
+
+    def _positions(self, name: str, frame: pd.DataFrame, key: str, grouped: bool) -> dict:
+        cached = self._lookups.get(name)
+        if cached is None or cached[0] is not frame:
+            if grouped:
+                positions = frame.groupby(key, sort=False).indices if len(frame) else {}
+            else:
+                positions = {}
+                for position, value in enumerate(frame[key].tolist()):
+                    positions.setdefault(value, position)  # the first of a repeated id
+            cached = (frame, positions)
+            self._lookups[name] = cached
+        return cached[1]
+
+    def _row(self, name: str, frame: pd.DataFrame, key: str, value: str, what: str
+             ) -> pd.Series:
+        position = self._positions(name, frame, key, grouped=False).get(value)
+        if position is None:
+            raise InputError(f"{self.folder}: {what} {value!r} não encontrado; confira o "
+                             f"{key} ou rode relief-kit check {self.folder}")
+        return frame.iloc[position]
 
     def customer(self, customer_id: str) -> Customer:
-        row = self._row(self.customers, "customer_id", customer_id, "cliente")
+        """The customer as a domain value (Decimal fee, date of the contract start)."""
+        row = self._row("customers", self.customers, "customer_id", customer_id, "cliente")
         return Customer(
             customer_id=row["customer_id"], name=row["name"], document=row["document"],
             person_type=row["person_type"], monthly_fee=_decimal(row["monthly_fee"]),
@@ -377,7 +580,8 @@ class Portfolio:
         )
 
     def request(self, request_id: str) -> ReliefRequest:
-        row = self._row(self.requests, "request_id", request_id, "pedido")
+        """The request as a domain value (datetime received, bool|None answers)."""
+        row = self._row("requests", self.requests, "request_id", request_id, "pedido")
         return ReliefRequest(
             request_id=row["request_id"], customer_id=row["customer_id"],
             received_at=row["received_at"].to_pydatetime(), channel=row["channel"],
@@ -390,7 +594,10 @@ class Portfolio:
         )
 
     def invoices_of(self, customer_id: str) -> pd.DataFrame:
-        return self.invoices[self.invoices["customer_id"] == customer_id]
+        """That customer's bills, in file order (empty when there are none)."""
+        positions = self._positions("invoices", self.invoices, "customer_id", grouped=True)
+        found = positions.get(customer_id)
+        return self.invoices.iloc[found if found is not None else []]
 
     def evidence_path(self, request: ReliefRequest) -> Path | None:
         """The written request's file, refusing names that climb out of ``evidence/``."""
@@ -399,17 +606,37 @@ class Portfolio:
         return evidence_path(self.folder, request.evidence_file)
 
 
+class EvidencePathError(InputError):
+    """An ``evidence_file`` that would read outside ``evidence/``; ``reason`` is the
+    message without the file and column, for a located :class:`Problem`."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{schema.REQUESTS}, coluna evidence_file: {name!r}: {reason}")
+        self.reason = reason
+
+
 def evidence_path(folder: str | Path, name: str) -> Path:
-    """``folder/evidence/name``, refusing '..', absolute paths and links that leave it."""
-    base = (Path(folder) / schema.EVIDENCE_DIR).resolve()
-    relative = Path(name)
-    if relative.is_absolute() or ".." in relative.parts:
-        raise InputError(f"{schema.REQUESTS}: evidence_file {name!r}: o arquivo deve estar "
-                         f"dentro de {schema.EVIDENCE_DIR}/ (sem '..' nem caminho absoluto).")
-    resolved = (base / relative).resolve()
+    """``folder/evidence/name``, refusing what would read a file outside it.
+
+    Refused with :class:`EvidencePathError`: '..' segments, absolute paths (POSIX or
+    Windows, ``C:\\``), NUL bytes, and links (of the file, or of ``evidence/`` itself)
+    that resolve outside the data folder's ``evidence/``: a data folder handed over by
+    someone else must not be able to copy ``/etc/passwd`` into a case archive. The file
+    need not exist.
+    """
+    inside = f"{schema.EVIDENCE_DIR}/"
+    posix, windows = PurePosixPath(name), PureWindowsPath(name)
+    if not name.strip() or "\x00" in name:
+        raise EvidencePathError(name, f"nome de arquivo inválido; escreva o nome do arquivo "
+                                      f"dentro de {inside}")
+    if posix.is_absolute() or windows.anchor or ".." in posix.parts or ".." in windows.parts:
+        raise EvidencePathError(name, f"o arquivo deve estar dentro de {inside} (sem '..' nem "
+                                      f"caminho absoluto); escreva o caminho a partir de {inside}")
+    base = Path(folder).resolve() / schema.EVIDENCE_DIR
+    resolved = (base / posix).resolve()
     if not resolved.is_relative_to(base):
-        raise InputError(f"{schema.REQUESTS}: evidence_file {name!r}: o link aponta para fora "
-                         f"de {schema.EVIDENCE_DIR}/; copie o arquivo para dentro da pasta.")
+        raise EvidencePathError(name, f"um link aponta para fora de {inside}; copie o arquivo "
+                                      f"para dentro de {inside}")
     return resolved
 
 
@@ -437,20 +664,28 @@ def read_folder_info(folder: str | Path) -> tuple[date | None, str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{path}: não foi possível ler ({exc}).")
+        raise InputError(f"{path}: não foi possível ler ({exc}); corrija ou apague o arquivo.")
     as_of = data.get("as_of")
     if isinstance(as_of, datetime):
         as_of = as_of.date()
     if as_of is not None and not isinstance(as_of, date):
-        raise InputError(f"{path}: as_of: deve ser uma data como 2026-11-20.")
+        raise InputError(f"{path}: as_of: deve ser uma data sem aspas, como as_of = 2026-11-20.")
     return as_of, str(data.get("source", ""))
 
 
-def read_portfolio(folder: str | Path) -> tuple[Portfolio, list[Problem]]:
-    """Every table of a folder and every problem the readers found."""
-    folder = Path(folder)
+def _check_folder_exists(folder: Path) -> None:
+    if not folder.exists():
+        raise InputError(f"{folder}: pasta de dados não encontrada; confira o caminho.")
     if not folder.is_dir():
-        raise InputError(f"{folder}: pasta de dados não encontrada.")
+        raise InputError(f"{folder}: não é uma pasta; indique a pasta que contém "
+                         f"{schema.CUSTOMERS}, {schema.INVOICES} e {schema.REQUESTS}.")
+
+
+def read_portfolio(folder: str | Path) -> tuple[Portfolio, list[Problem]]:
+    """Every table of a folder and every problem the readers found (nothing raised
+    for the content; only a missing folder or an unreadable export.toml raise)."""
+    folder = Path(folder)
+    _check_folder_exists(folder)
     frames, problems = {}, []
     for table in schema.TABLES:
         frames[table], found = read_table(folder / table, table)
@@ -461,52 +696,63 @@ def read_portfolio(folder: str | Path) -> tuple[Portfolio, list[Problem]]:
     return portfolio, problems
 
 
-def load_folder(folder: str | Path) -> Portfolio:
-    """Read a data folder; any error stops here with one line (``check`` lists all)."""
-    portfolio, problems = read_portfolio(folder)
+def _raise_errors(folder: Path, problems: list[Problem]) -> None:
     errors = [p for p in problems if p.is_error]
     if errors:
-        more = f" (e mais {len(errors) - 1} problemas: rode relief-kit check {folder})" \
-            if len(errors) > 1 else ""
+        more = (f" ... e mais {len(errors) - 1} problemas: rode relief-kit check {folder}"
+                if len(errors) > 1 else "")
         raise InputError(errors[0].located(folder) + more)
+
+
+def _read_subset(folder: Path, request_ids: set[str]) -> Portfolio:
+    problems: list[Problem] = []
+    frames = {}
+    wanted = {schema.REQUESTS: ("request_id", request_ids)}
+    customer_ids: set[str] = set()
+    for table in (schema.REQUESTS, schema.CUSTOMERS, schema.INVOICES):
+        source, found = _read_text(folder / table)
+        problems += found
+        if source is None:
+            frames[table] = _empty_frame(table)
+            continue
+        problems += _header_problems(source, table, table)
+        key, values = wanted.get(table, ("customer_id", customer_ids))
+        frames[table] = _rows_with(source, table, table, key, values, problems)
+        if table == schema.REQUESTS:
+            customer_ids = set(frames[table]["customer_id"]) - {""}
+    _raise_errors(folder, problems)
+    missing = request_ids - set(frames[schema.REQUESTS]["request_id"])
+    if missing:
+        raise InputError(f"{folder / schema.REQUESTS}: pedido {sorted(missing)[0]!r} não "
+                         f"encontrado; confira o request_id")
+    unknown = customer_ids - set(frames[schema.CUSTOMERS]["customer_id"])
+    if unknown:
+        raise InputError(f"{folder / schema.CUSTOMERS}: cliente {sorted(unknown)[0]!r} de um "
+                         f"pedido não encontrado; rode relief-kit check {folder}")
+    as_of, source_name = read_folder_info(folder)
+    return Portfolio(folder, frames[schema.CUSTOMERS], frames[schema.INVOICES],
+                     frames[schema.REQUESTS], as_of, source_name)
+
+
+def load_folder(folder: str | Path, *, request_ids: Iterable[str] | None = None) -> Portfolio:
+    """Read a data folder; any error stops here with one line (``check`` lists all).
+
+    With ``request_ids``, the portfolio holds only those requests, their customers and
+    those customers' bills, and only those rows are parsed and validated.
+    """
+    folder = Path(folder)
+    if request_ids is not None:
+        _check_folder_exists(folder)
+        return _read_subset(folder, {str(r) for r in request_ids})
+    portfolio, problems = read_portfolio(folder)
+    _raise_errors(folder, problems)
     return portfolio
-
-
-def _typed_rows(folder: Path, table: str, key: str, value: str,
-                problems: list[Problem]) -> pd.DataFrame:
-    raw, found = _read_text_table(folder / table)
-    problems += found
-    if raw is None:
-        return pd.DataFrame(columns=schema.column_names(table))
-    raw = raw[raw[key] == value] if key in raw.columns else raw.iloc[0:0]
-    for column in schema.TABLES[table]:
-        if column.name not in raw.columns:
-            raw = raw.assign(**{column.name: ""})
-    return pd.DataFrame(
-        {c.name: _typed_column(raw, c, table, problems) for c in schema.TABLES[table]},
-        index=raw.index,
-    )
 
 
 def load_case(folder: str | Path, request_id: str) -> Portfolio:
     """Only what one case needs: its request, its customer and that customer's bills.
 
-    Rows are filtered on the raw text before any value is parsed, so a case of a large
-    portfolio does not pay for parsing everyone's bills.
+    Rows are picked out of the raw text before any value is parsed, so a case of a
+    large portfolio does not pay for parsing everyone's bills (see ``_rows_with``).
     """
-    folder = Path(folder)
-    problems: list[Problem] = []
-    requests = _typed_rows(folder, schema.REQUESTS, "request_id", request_id, problems)
-    if requests.empty and not problems:
-        raise InputError(f"{folder / schema.REQUESTS}: pedido {request_id!r} não encontrado.")
-    customer_id = requests.iloc[0]["customer_id"] if not requests.empty else ""
-    customers = _typed_rows(folder, schema.CUSTOMERS, "customer_id", customer_id, problems)
-    invoices = _typed_rows(folder, schema.INVOICES, "customer_id", customer_id, problems)
-    errors = [p for p in problems if p.is_error]
-    if errors:
-        raise InputError(errors[0].located(folder))
-    if customers.empty:
-        raise InputError(f"{folder / schema.CUSTOMERS}: cliente {customer_id!r} do pedido "
-                         f"{request_id} não encontrado.")
-    as_of, source = read_folder_info(folder)
-    return Portfolio(folder, customers, invoices, requests, as_of, source)
+    return load_folder(folder, request_ids=[request_id])
