@@ -242,3 +242,32 @@ def demo_command(folder: Path) -> None:
     click.echo(f"  - revisar um caso no JupyterLab: relief-kit review {data}")
     if result.failed:
         sys.exit(1)
+
+
+# --------------------------------------------------------------------------- check
+
+
+@main.command("check")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--today", default=None, metavar="DATA",
+              help="Data de hoje para as regras de datas, dd/mm/aaaa ou aaaa-mm-dd "
+                   "(padrão: a data de export.toml, senão hoje).")
+def check_command(folder: Path, today: str | None) -> None:
+    """Confere uma pasta de dados: uma linha por problema, com arquivo, linha e coluna.
+
+    Sai com código 1 se houver algum erro; avisos não impedem o uso da pasta.
+    """
+    from .check import inspect_folder, summary
+    from .errors import InputError
+    from .tables import read_folder_info
+
+    try:
+        as_of = read_folder_info(folder)[0] if folder.is_dir() else None
+    except InputError:
+        as_of = None  # inspect_folder reports the broken export.toml as a problem
+    portfolio, problems = inspect_folder(folder, _today(today, as_of))
+    for problem in problems:
+        click.echo(str(problem))
+    click.echo(summary(problems, portfolio))
+    if any(problem.is_error for problem in problems):
+        sys.exit(1)
