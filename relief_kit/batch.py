@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 from . import __version__, schema
@@ -137,7 +138,8 @@ def plan_jobs(
 
     portfolio = load_folder(data_dir)
     criteria = load_criteria(criteria_path)
-    calibration = calibration_for(data_dir, criteria)
+    as_of_date = portfolio.as_of if not today else date.fromisoformat(today)
+    calibration = calibration_for(data_dir, criteria, as_of_date or date.today())
     shared = hashlib.sha256()
     for part in (
         __version__.encode(),

@@ -107,3 +107,24 @@ def case_facts(
         "generated_at_text": fmt.moment(generated_at),
     }
     return facts
+
+
+def facts_of(case, generated_at: datetime | None = None) -> dict:
+    """The facts of a ``case.Case`` (what the notebook hands to the batch)."""
+    from .documents import mask_document
+
+    return case_facts(
+        request=case.request, customer=case.customer, features=case.features,
+        checklist=case.checklist, recommendation=case.recommendation, decision=case.decision,
+        regulatory=case.regulatory, provider=case.provider,
+        criteria_source=case.criteria.source, as_of=case.today,
+        generated_at=generated_at or datetime.now().replace(microsecond=0),
+        masked_document=mask_document(case.customer.document),
+    )
+
+
+def publish_facts(case) -> None:
+    """Display the facts as an output the batch reads and the record does not show."""
+    from IPython.display import display
+
+    display({FACTS_MIMETYPE: facts_of(case)}, raw=True)
