@@ -244,6 +244,37 @@ def demo_command(folder: Path) -> None:
         sys.exit(1)
 
 
+# --------------------------------------------------------------------------- sample
+
+
+@main.command("sample")
+@click.argument("folder", type=DIR)
+@click.option("--customers", default=300, show_default=True, type=click.IntRange(min=1),
+              help="Número de clientes.")
+@click.option("--months", default=24, show_default=True, type=click.IntRange(1, 240),
+              help="Meses de faturas até a data de referência.")
+@click.option("--requests", "requests_", default=40, show_default=True,
+              type=click.IntRange(min=0), help="Número de pedidos de ajuda.")
+@click.option("--seed", default=7, show_default=True, type=click.IntRange(min=0),
+              help="Semente: os mesmos números geram os mesmos arquivos.")
+@click.option("--today", default=None, metavar="DATA",
+              help="Data de referência, dd/mm/aaaa ou aaaa-mm-dd (padrão: hoje).")
+def sample_command(folder: Path, customers: int, months: int, requests_: int, seed: int,
+                   today: str | None) -> None:
+    """Grava em FOLDER uma carteira sintética realista (dados fictícios).
+
+    Só escreve numa pasta nova, vazia ou de uma amostra anterior: nunca sobre dados reais.
+    """
+    from .sample import check_sample_destination, describe, generate, write_sample
+
+    check_sample_destination(folder)  # before the work, not after it
+    portfolio = generate(customers, months, requests_, seed, as_of=_today(today))
+    write_sample(folder, portfolio)
+    for line in describe(portfolio):
+        click.echo(line)
+    click.echo(f"Pasta de dados: {folder}")
+
+
 # --------------------------------------------------------------------------- check
 
 
