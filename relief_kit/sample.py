@@ -798,9 +798,12 @@ def _requests(rng: np.random.Generator, text_seed: int, p: _People, invoices: pd
     category = np.where(volunteers, np.array(list(_AT_RISK_SHARES), dtype=object)[
         rng.choice(len(_AT_RISK_SHARES), k, p=_normalise(_AT_RISK_SHARES.values()))], "")
     consent = volunteers & (rng.random(k) < 0.85)
-    not_at_risk = ~volunteers & (rng.random(k) < 0.35)
-    small_business = np.where(business, np.where(rng.random(k) < 0.8, True, None),
-                              np.where(rng.random(k) < 0.45, False, None))
+    # The intake asks every written request both questions; a call or a visit is often
+    # noted down before anyone asked them.
+    written = evidence_kind != ""
+    not_at_risk = ~volunteers & (rng.random(k) < np.where(written, 0.75, 0.3))
+    known = rng.random(k) < np.where(written, 0.85, 0.4)
+    small_business = np.where(known, business, None)
 
     text_rng = random.Random(text_seed)
     fragments = sample_evidence.load_fragments()
