@@ -34,6 +34,12 @@ from .tables import (
 )
 
 ERROR, WARNING = "erro", "aviso"
+#: Late charges the law allows on a bill (Anatel RGC, Res. 765/2023 art. 78 §3): a fine
+#: of up to 2 % and interest of up to 1 % a month plus inflation correction, taken here
+#: as up to 1 % a month more (monthly IPCA has stayed below that in most months).
+#: Legal limits, not team criteria: they do not belong in the criteria file.
+LATE_FINE = 0.02
+LATE_MONTHLY_CHARGES = 0.01 + 0.01
 
 
 def _flag(problems: list[Problem], frame: pd.DataFrame, mask: pd.Series, severity: str,
@@ -135,10 +141,17 @@ def _invoice_rules(problems: list[Problem], invoices: pd.DataFrame, customer_ids
     _unknown_customer(problems, invoices, file, customer_ids)
     _negative(problems, invoices, file, "amount")
     _negative(problems, invoices, file, "amount_paid")
-    overpaid = invoices["amount_paid"] > invoices["amount"] + 0.005
+    # A late payment legitimately carries the fine, interest and inflation correction
+    # (RGC art. 78 §3), so only more than the law lets a bill grow is suspicious.
+    months_late = ((invoices["paid_on"] - invoices["due_date"]).dt.days.clip(lower=0)
+                   .fillna(0) / 30)
+    ceiling = (invoices["amount"] * (1 + LATE_FINE + LATE_MONTHLY_CHARGES * months_late))
+    overpaid = (invoices["amount"] >= 0) & (invoices["amount_paid"] > ceiling.round(2) + 0.005)
+    invoices = invoices.assign(_ceiling=ceiling)
     _flag(problems, invoices, overpaid, WARNING, file, "amount_paid", lambda row: (
-        f"valor pago {fmt.money(row['amount_paid'])} maior que o valor da fatura "
-        f"{fmt.money(row['amount'])}; confira (juros e multa pagos entram em amount_paid)"))
+        f"valor pago {fmt.money(row['amount_paid'])} maior que a fatura de "
+        f"{fmt.money(row['amount'])} com multa, juros e correção permitidos (até "
+        f"{fmt.money(round(row['_ceiling'], 2))}); confira o valor pago e o valor da fatura"))
     early = invoices["due_date"] < invoices["issued_on"]
     _flag(problems, invoices, early, ERROR, file, "due_date", lambda row: (
         f"vencimento {fmt.day(row['due_date'])} antes da emissão "

@@ -32,6 +32,11 @@ _SEPARATORS = re.compile(r"[\s.\-/]")
 # Spreadsheets and ERPs write documents with dots, dashes, slashes and spaces (also the
 # en dash some word processors substitute); anything else makes it a different thing.
 _DOCUMENT_SHAPE = re.compile(r"^[0-9A-Za-z.\-/\s\u2013]+$")
+# With letters (the alphanumeric CNPJ) only the bare or the official layout is taken, so
+# that "CPF 529.982.247-25" is not read as a 14-character CNPJ.
+_LETTERED_CNPJ = re.compile(
+    r"^[0-9A-Z]{14}$|^[0-9A-Z]{2}\.[0-9A-Z]{3}\.[0-9A-Z]{3}/[0-9A-Z]{4}-\d{2}$"
+)
 
 
 def bare_document(text: str) -> str:
@@ -55,7 +60,8 @@ def document_kind(text: str) -> str | None:
     if len(bare) == 11 and bare.isdigit():
         return "CPF"
     if len(bare) == 14 and bare[-2:].isdigit() and bare.isalnum() and bare.isascii():
-        return "CNPJ"
+        if bare.isdigit() or _LETTERED_CNPJ.match(value.upper()):
+            return "CNPJ"
     return None
 
 

@@ -138,7 +138,8 @@ def parse_bool(text: str) -> bool | None:
 
 
 def _canonical_text(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+    if value is None or value is pd.NA or value is pd.NaT or (
+            isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, bool):
         return "sim" if value else "não"
@@ -295,7 +296,7 @@ def _frame_of(source: _Text, name: str, text: str | None = None,
                               f"CSV malformado ({message}); confira separadores e aspas")]
     frame.columns = [normalise_header(c) for c in frame.columns]
     if index is not None:
-        frame.index = pd.Index(index[:len(frame)])
+        frame.index = pd.Index(index, dtype="int64")
     return frame, []
 
 
@@ -479,7 +480,13 @@ def read_table(path: str | Path, table: str) -> tuple[pd.DataFrame, list[Problem
     if typed.empty:
         problems.append(Problem("aviso", file, None, None,
                                 "arquivo só com o cabeçalho, sem nenhuma linha de dados"))
-    return typed, problems
+    return typed, sorted(problems, key=_problem_order(table))
+
+
+def _problem_order(table: str):
+    """Problems by line, then by column in the table's order (as a person reads them)."""
+    rank = {name: i for i, name in enumerate(schema.column_names(table))}
+    return lambda p: (p.row or 0, rank.get(p.column or "", -1))
 
 
 def _rows_with(source: _Text, table: str, file: str, key: str, wanted: set[str],
@@ -515,7 +522,7 @@ def _rows_with(source: _Text, table: str, file: str, key: str, wanted: set[str],
         lines.append(piece)
         numbers.append(line - FIRST_LINE)
     if searchable:
-        part = text[:header_end].rstrip("\r") + "\n" + "\n".join(lines) + "\n"
+        part = text[:header_end].rstrip("\r") + "\n" + "".join(f"{p}\n" for p in lines)
         raw, found = _frame_of(source, file, part, numbers)
     else:
         raw, found = _frame_of(source, file)
