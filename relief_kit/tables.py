@@ -141,7 +141,7 @@ def _canonical_text(value) -> str:
     if value is None or value is pd.NA or value is pd.NaT or (
             isinstance(value, float) and pd.isna(value)):
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return "sim" if value else "não"
     if isinstance(value, datetime | pd.Timestamp):
         if isinstance(value, pd.Timestamp):
@@ -156,6 +156,24 @@ def _canonical_text(value) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+def _canonical_column(values: pd.Series, kind: schema.Kind) -> pd.Series:
+    """A column as canonical text; dates, money and answers without a per-cell loop."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if kind is schema.Kind.DATE:
+            return values.dt.strftime("%Y-%m-%d").fillna("")
+        text = values.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
+        return text.str.replace(" 00:00:00", "", regex=False)
+    if pd.api.types.is_float_dtype(values) and kind is schema.Kind.MONEY:
+        return values.map("{:.2f}".format).where(values.notna(), "")
+    if pd.api.types.is_bool_dtype(values) or isinstance(values.dtype, pd.BooleanDtype):
+        return values.map({True: "sim", False: "não"}).astype(object).where(
+            values.notna(), "")
+    text = [_canonical_text(v) for v in values]
+    if kind is schema.Kind.DATE:
+        text = [t[:10] for t in text]
+    return pd.Series(text, index=values.index, dtype=object)
 
 
 def write_table(frame: pd.DataFrame, folder: str | Path, table: str) -> Path:
@@ -174,11 +192,7 @@ def write_table(frame: pd.DataFrame, folder: str | Path, table: str) -> Path:
         if column not in frame.columns:
             out[column] = ""
             continue
-        values = frame[column]
-        if kinds[column] is schema.Kind.DATE:
-            out[column] = [_canonical_text(v)[:10] for v in values]
-        else:
-            out[column] = [_canonical_text(v) for v in values]
+        out[column] = _canonical_column(frame[column], kinds[column])
     path = Path(folder) / table
     path.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
@@ -221,7 +235,7 @@ _ZERO_DATES = ("0000-00-00", "00/00/0000", "0000-00-00 00:00:00", "00/00/0000 00
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BR_DAY = re.compile(r"^\d{2}/\d{2}/\d{4}$")
 _PLAIN_MONEY = re.compile(r"^-?\d+(\.\d{1,2})?$")
-_COMMA_MONEY = re.compile(r"^-?\d+,\d{1,2}$")
+_COMMA_MONEY = re.compile(r"^-?\d+,\d{1,2}$|^-?\d{1,3}(\.\d{3})+,\d{1,2}$")  # 89,90 1.149,90
 # A date outside this range is a typing slip (0205 for 2025), and pandas cannot hold it.
 _YEARS = range(1900, 2200)
 
@@ -338,7 +352,8 @@ def _parse_distinct(distinct: np.ndarray, kind: schema.Kind
         plain = texts.str.match(_PLAIN_MONEY.pattern).astype(bool)
         parsed[plain] = pd.to_numeric(texts[plain])
         comma = texts.str.match(_COMMA_MONEY.pattern).astype(bool)
-        parsed[comma] = pd.to_numeric(texts[comma].str.replace(",", ".", regex=False))
+        parsed[comma] = pd.to_numeric(texts[comma].str.replace(".", "", regex=False)
+                                      .str.replace(",", ".", regex=False))
         for position in np.flatnonzero(~(plain | comma) & texts.ne("")):
             try:
                 value = parse_money(distinct[position])
@@ -540,8 +555,9 @@ class Portfolio:
     """A data folder read into typed frames, with accessors for one case's values.
 
     The frames keep the index of :func:`read_table` (index ``i`` is line ``i + 2`` of
-    its file). Look-ups by id are indexed once, so a loop over every request of a large
-    portfolio does not scan the tables each time.
+    its file). Look-ups by id are indexed once per frame, so a loop over every request
+    of a large portfolio does not scan the tables each time; treat the frames as
+    read-only (assign a new frame rather than changing one in place).
     """
 
     folder: Path
@@ -706,8 +722,9 @@ def read_portfolio(folder: str | Path) -> tuple[Portfolio, list[Problem]]:
 def _raise_errors(folder: Path, problems: list[Problem]) -> None:
     errors = [p for p in problems if p.is_error]
     if errors:
-        more = (f" ... e mais {len(errors) - 1} problemas: rode relief-kit check {folder}"
-                if len(errors) > 1 else "")
+        others = len(errors) - 1
+        more = (f" ... e mais {others} problema{'s' if others > 1 else ''}: rode "
+                f"relief-kit check {folder}" if others else "")
         raise InputError(errors[0].located(folder) + more)
 
 
