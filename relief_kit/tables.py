@@ -364,8 +364,12 @@ def _parse_distinct(distinct: np.ndarray, kind: schema.Kind
         return parsed.to_numpy(), failed
     if kind in (schema.Kind.DATE, schema.Kind.DATETIME):
         parsed = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[ns]")
-        for pattern, fmt in ((_ISO_DAY, "%Y-%m-%d"), (_BR_DAY, "%d/%m/%Y")):
+        for pattern, fmt, year in ((_ISO_DAY, "%Y-%m-%d", slice(0, 4)),
+                                   (_BR_DAY, "%d/%m/%Y", slice(6, 10))):
             shaped = texts.str.match(pattern.pattern).astype(bool)
+            # An unlikely year is left to the scalar parser below, which explains it.
+            shaped &= texts[shaped].str[year].astype(int).isin(_YEARS).reindex(
+                texts.index, fill_value=False)
             parsed[shaped] = pd.to_datetime(texts[shaped], format=fmt, errors="coerce")
         parser = parse_datetime if kind is schema.Kind.DATETIME else parse_date
         for position in np.flatnonzero(parsed.isna().to_numpy() & texts.ne("").to_numpy()):

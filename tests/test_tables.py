@@ -321,7 +321,7 @@ def test_load_folder_stops_at_the_first_error_and_counts_the_others(tmp_path):
         load_folder(tmp_path)
     assert str(caught.value) == (
         f"{tmp_path / 'invoices.csv'}, linha 2, coluna amount: valor não numérico 'x' "
-        f"(esperado como 1.149,90) ... e mais 1 problemas: rode relief-kit check {tmp_path}")
+        f"(esperado como 1.149,90) ... e mais 1 problema: rode relief-kit check {tmp_path}")
 
 
 def test_a_missing_folder_is_one_line(tmp_path):
@@ -411,3 +411,61 @@ def test_evidence_in_a_subfolder_is_fine(tmp_path):
     write_folder(tmp_path)
     assert evidence_path(tmp_path, "2026/11/pedido.eml") == \
         (tmp_path / "evidence" / "2026" / "11" / "pedido.eml").resolve()
+
+
+# --------------------------------------------------------------------------- one semantics
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from relief_kit.tables import ValueProblem, parse_date, parse_money  # noqa: E402
+
+_money_text = st.text(alphabet="0123456789.,-R$ ", max_size=12)
+_date_text = st.one_of(
+    st.dates().map(lambda d: d.strftime("%d/%m/%Y")), st.dates().map(date.isoformat),
+    st.text(alphabet="0123456789/-: ", max_size=19))
+
+
+def _cells(path: Path, column: str, texts: list[str]) -> tuple[pd.DataFrame, list[Problem]]:
+    rows = [dict(INVOICES[1], invoice_id=f"F{i}", **{column: text})
+            for i, text in enumerate(texts)]
+    write_rows(path, schema.INVOICES, rows, sep=";")
+    return read_table(path, schema.INVOICES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_money_text, min_size=1, max_size=8))
+def test_the_column_reader_agrees_with_parse_money_on_any_text(tmp_path_factory, texts):
+    path = tmp_path_factory.mktemp("money") / "invoices.csv"
+    frame, problems = _cells(path, "amount_paid", texts)
+    by_line = {p.row: p.message for p in problems if p.column == "amount_paid"}
+    for line, text in zip(frame.index + 2, texts, strict=True):
+        try:
+            expected = parse_money(text)
+        except ValueProblem as exc:
+            assert by_line[line] == str(exc)
+            continue
+        assert line not in by_line
+        value = frame.loc[line - 2, "amount_paid"]
+        assert (pd.isna(value) if expected is None else value == float(expected))
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(_date_text, min_size=1, max_size=8))
+def test_the_column_reader_agrees_with_parse_date_on_any_text(tmp_path_factory, texts):
+    path = tmp_path_factory.mktemp("dates") / "invoices.csv"
+    frame, problems = _cells(path, "paid_on", texts)
+    by_line = {p.row: p.message for p in problems if p.column == "paid_on"}
+    for line, text in zip(frame.index + 2, texts, strict=True):
+        try:
+            expected = parse_date(text)
+        except ValueProblem as exc:
+            assert by_line[line] == str(exc)
+            continue
+        value = frame.loc[line - 2, "paid_on"]
+        if expected is None:
+            assert pd.isna(value) and line not in by_line
+        elif expected.year < 1900 or expected.year >= 2200:
+            assert by_line[line] == f"data improvável {text.strip()!r}; confira o ano"
+        else:
+            assert line not in by_line and value == pd.Timestamp(expected)
