@@ -367,7 +367,7 @@ def _chart(title: str, table: pd.DataFrame) -> str | None:
 
 
 def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
-                   generated: str) -> str:
+                   generated: str, archived: int = 0) -> str:
     """The meeting report as one self-contained HTML page (no network, no names)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -384,4 +384,74 @@ def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
     return environment.get_template("meeting/report.html.j2").render(
         sections=sections, as_of=fmt.day(inputs.as_of), requests=len(inputs.portfolio.requests),
         decided=len(inputs.decisions), criteria=inputs.criteria, proposed=inputs.proposed,
-        version=__version__, generated=generated)
+        version=__version__, generated=generated, archived=archived)
+
+
+# --------------------------------------------------------------------------- the shell
+
+
+def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
+                    calibration) -> pd.DataFrame:
+    """One row per decided request (its latest decision) with what the report needs.
+
+    The present values are those of the money comparison under ``criteria``: the
+    decided option's and the recommended option's, for the same answers.
+    """
+    from .history import features, features_of
+    from .recommend import is_small_business, recommend
+
+    columns = ["request_id", "customer_id", "action", "analyst", "decided_at", "deadline",
+               "segment", "small_business", "at_risk", "band", "documented", "checklist",
+               "amount", "discount_given", "decided_value", "recommended_value"]
+    known = set(portfolio.requests["request_id"])
+    decisions = [d for d in decisions if d.request_id in known]
+    if not decisions:
+        return pd.DataFrame(columns=columns)
+    frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
+    rows = []
+    for decision in decisions:
+        request = portfolio.request(decision.request_id)
+        customer = portfolio.customer(request.customer_id)
+        feats = features_of(frame, customer.customer_id)
+        checklist = decision.checklist
+        rec = recommend(customer, feats, request, checklist, criteria, as_of, calibration)
+        values = {o.action.value: float(o.present_value) for o in rec.options}
+        terms = decision.terms
+        deadline = (terms.pay_by or terms.new_due_date
+                    or (terms.instalments[-1].due_date if terms.instalments else None))
+        discount = (float(terms.amount * terms.discount_percent / 100)
+                    if terms.discount_percent is not None else 0.0)
+        small = is_small_business(customer, checklist, criteria)
+        rows.append({
+            "request_id": decision.request_id, "customer_id": customer.customer_id,
+            "action": decision.action, "analyst": decision.analyst,
+            "decided_at": pd.Timestamp(decision.decided_at), "deadline": deadline,
+            "segment": "pequeno negócio" if small else customer.person_type,
+            "small_business": checklist.small_business, "at_risk": checklist.at_risk,
+            "band": feats.punctuality_band, "documented": checklist.documented,
+            "checklist": checklist, "amount": float(terms.amount),
+            "discount_given": discount,
+            "decided_value": values.get(decision.action, 0.0),
+            "recommended_value": values.get(rec.action.value, 0.0),
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
+                 today: date | None = None) -> MeetingInputs:
+    """Read a data folder, its case store and the criteria files for the meeting."""
+    from .calibration import calibrate
+    from .criteria import load_criteria
+    from .store import open_store
+    from .tables import load_folder
+
+    portfolio = load_folder(data_dir)
+    criteria = load_criteria(criteria_path)
+    proposed = load_criteria(proposed_path) if proposed_path else None
+    as_of = today or portfolio.as_of or date.today()
+    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, as_of)
+    with open_store(data_dir) as store:
+        latest = store.latest_decisions()
+    return MeetingInputs(portfolio, criteria, proposed,
+                         decisions_frame(portfolio, latest, criteria, as_of, calibration),
+                         as_of)
