@@ -302,3 +302,39 @@ def check_command(folder: Path, today: str | None) -> None:
     click.echo(summary(problems, portfolio))
     if any(problem.is_error for problem in problems):
         sys.exit(1)
+
+
+@main.command("meeting")
+@click.argument("folder", type=EXISTING_DIR)
+@click.option("--archive", type=DIR, required=True, help="Pasta do arquivo de registros.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Arquivo HTML do relatório.")
+@click.option("--proposed", type=EXISTING_FILE, default=None,
+              help="Critérios propostos, para o 'e se'.")
+@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None)
+@click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
+def meeting_command(folder: Path, archive: Path, out: Path, proposed: Path | None,
+                    criteria_path: Path | None, today: str | None) -> None:
+    """Relatório da reunião da equipe, sem nomes (pseudônimos)."""
+    _write_meeting(folder, archive, out, proposed, criteria_path, today)
+
+
+def _write_meeting(folder: Path, archive: Path, out: Path, proposed: Path | None,
+                   criteria_path: Path | None, today: str | None) -> None:
+    from datetime import datetime
+
+    from . import formatting as fmt
+    from .meeting import build_inputs, meeting_report
+    from .pseudonyms import pseudonymizer
+    from .tables import read_folder_info
+
+    as_of, _ = read_folder_info(folder)
+    inputs = build_inputs(folder, criteria_path=criteria_path, proposed_path=proposed,
+                          today=_today(today, as_of))
+    records = sum(1 for p in archive.glob("*/case.json")) if archive.is_dir() else 0
+    html = meeting_report(inputs, pseudonymizer(), fmt.moment(datetime.now()),
+                          archived=records)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    click.echo(f"Relatório da reunião: {out} ({len(inputs.decisions)} decisões, "
+               f"{records} registros no arquivo).")
