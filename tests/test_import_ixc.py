@@ -268,3 +268,20 @@ def test_reimport_updates_tables_and_keeps_the_intake_requests(tmp_path):
     assert run("--clientes", P1, "--areceber", BILLS[0], "--out", out).exit_code == 0
     assert (out / "requests.csv").read_text(encoding="utf-8") == intake
     assert not [p for p in out.iterdir() if p.name.startswith(".import-")]
+
+
+def test_document_that_lost_its_leading_zeros_in_a_spreadsheet_is_restored_if_valid(tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["id", "razao", "cnpj_cpf", "tipo_pessoa"])
+    sheet.append(["101", "Antônia Melo", 170342301, "F"])  # 001.703.423-01 as a number
+    sheet.append(["102", "Padaria Pão Quente Ltda", 55597971000152, "J"])
+    sheet.append(["103", "Número Errado", 170342302, "F"])
+    path = tmp_path / "cliente.xlsx"
+    book.save(path)
+    result = import_ixc([path], [BILLS[0]])
+    assert {c["customer_id"]: c["document"] for c in result.customers} == {
+        "101": "001.703.423-01", "102": "55.597.971/0001-52"}
+    assert [str(e) for e in result.report.errors] == [
+        "cliente.xlsx, linha 4, coluna cnpj_cpf: CPF inválido '170342302' "
+        "(dígitos verificadores não conferem)"]

@@ -145,42 +145,30 @@ def best_phone(candidates: Iterable[str]) -> str:
     return given[0] if given else ""
 
 
-_PERSON_BY_LENGTH = {11: "PF", 14: "PJ"}
-
-
 def read_document(text: str) -> tuple[str, str]:
     """A CPF or CNPJ, formatted or bare → (formatted, "PF" | "PJ").
 
     Leading zeros a spreadsheet dropped (``1234567890`` for ``012.345.678-90``) are put
     back only when the check digits then agree. Raises ValueProblem otherwise.
     """
-    from stdnum.br import cnpj, cpf  # TODO(documents.py): use relief_kit.documents
-
-    def is_valid_document(d: str) -> bool:
-        return (cpf if len(d) == 11 else cnpj).is_valid(d) and len(set(d)) > 1
-
-    def format_document(d: str) -> str:
-        return (cpf if len(d) == 11 else cnpj).format(d)
+    from ..documents import bare_document, document_kind, format_document, is_valid_document
 
     value = (text or "").strip()
     if not value:
         raise ValueProblem("CPF/CNPJ vazio (obrigatório)")
-    if re.search(r"[^\d.\-/\s]", value):
-        raise ValueProblem(f"CPF/CNPJ com caracteres inválidos {value!r}")
-    digits = re.sub(r"\D", "", value)
-    candidates = [digits]
-    if 9 <= len(digits) <= 10:
-        candidates.append(digits.zfill(11))
-    elif 12 <= len(digits) <= 13:
-        candidates.append(digits.zfill(14))
+    candidates = [value]
+    bare = bare_document(value)
+    if bare.isdigit() and 9 <= len(bare) <= 10:
+        candidates.append(bare.zfill(11))
+    elif bare.isdigit() and 12 <= len(bare) <= 13:
+        candidates.append(bare.zfill(14))
     for candidate in candidates:
-        if len(candidate) in _PERSON_BY_LENGTH and is_valid_document(candidate):
-            return format_document(candidate), _PERSON_BY_LENGTH[len(candidate)]
-    if len(digits) not in _PERSON_BY_LENGTH and len(candidates) == 1:
-        raise ValueProblem(
-            f"CPF/CNPJ com {len(digits)} dígitos {value!r} (CPF tem 11, CNPJ tem 14)"
-        )
-    kind = "CNPJ" if len(candidates[-1]) == 14 else "CPF"
+        if is_valid_document(candidate):
+            kind = document_kind(candidate)
+            return format_document(candidate), "PF" if kind == "CPF" else "PJ"
+    kind = document_kind(value) or document_kind(candidates[-1])
+    if kind is None:
+        raise ValueProblem(f"CPF/CNPJ {value!r} não é CPF (11 dígitos) nem CNPJ (14)")
     raise ValueProblem(f"{kind} inválido {value!r} (dígitos verificadores não conferem)")
 
 
