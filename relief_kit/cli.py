@@ -52,14 +52,24 @@ def _as_of(value: str | None):
 
 
 def _finish_import(result, out: Path, as_of: str | None) -> None:
-    """Write the folder, print the summary, exit 1 when a required value was unusable."""
+    """Write the folder, print the summary and what ``relief-kit check`` finds wrong in
+    it; exit 1 when a required value was unusable or the folder does not pass."""
+    from .check import check_folder
     from .importers.folder import write_import
 
-    write_import(result, out, _as_of(as_of))
+    day = _as_of(as_of)
+    write_import(result, out, day)
     for line in result.report.lines():
         click.echo(line)
+    errors = [p for p in check_folder(out, day) if p.is_error]
+    if errors:
+        click.echo(f"relief-kit check: {len(errors)} erro(s) na pasta importada:")
+        for problem in errors[:50]:
+            click.echo(f"  - {problem.located(out)}")
+        if len(errors) > 50:
+            click.echo(f"  ... e mais {len(errors) - 50}: rode relief-kit check {out}")
     click.echo(f"Pasta de dados: {out}")
-    if result.report.failed:
+    if result.report.failed or errors:
         sys.exit(1)
 
 
