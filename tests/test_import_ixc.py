@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from relief_kit.check import check_folder
 from relief_kit.cli import main
 from relief_kit.errors import InputError
 from relief_kit.importers.ixc import import_ixc
@@ -23,8 +24,12 @@ CONTRACTS = FIXTURES / "cliente_contrato.json"
 CITIES = FIXTURES / "cidade.json"
 
 
+def run_as_of(day: str, *args: str | Path):
+    return CliRunner().invoke(main, ["import", "ixc", *map(str, args), "--as-of", day])
+
+
 def run(*args: str | Path):
-    return CliRunner().invoke(main, ["import", "ixc", *map(str, args), "--as-of", "2024-04-20"])
+    return run_as_of("2024-04-20", *args)
 
 
 def table(folder: Path, name: str) -> pd.DataFrame:
@@ -285,3 +290,16 @@ def test_document_that_lost_its_leading_zeros_in_a_spreadsheet_is_restored_if_va
     assert [str(e) for e in result.report.errors] == [
         "cliente.xlsx, linha 4, coluna cnpj_cpf: CPF inválido '170342302' "
         "(dígitos verificadores não conferem)"]
+
+
+def test_imported_folder_passes_relief_kit_check(full):
+    assert [str(p) for p in check_folder(full[0], date(2024, 4, 20)) if p.is_error] == []
+
+
+def test_a_folder_check_rejects_exits_1_naming_file_line_and_column(tmp_path):
+    out = tmp_path / "dados"
+    result = run_as_of("2024-01-05", "--clientes", P1, "--areceber", BILLS[0], "--out", out)
+    assert result.exit_code == 1
+    assert "relief-kit check: 3 erro(s) na pasta importada:" in result.output
+    assert f"{out / 'invoices.csv'}, linha 2, coluna paid_on: pagamento em 09/01/2024 está " \
+           "no futuro" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import openpyxl
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from relief_kit.check import check_folder
 from relief_kit.cli import main
 from relief_kit.errors import InputError
 from relief_kit.importers.mapped import import_mapped, load_mapping
@@ -239,3 +241,13 @@ def test_mapping_mistakes_are_one_line_errors_naming_the_key(tmp_path, edit, exp
         load_mapping(path)
     message = str(caught.value)
     assert expected in message and "\n" not in message and message.startswith(str(path))
+
+
+def test_imported_folder_passes_relief_kit_check(hubsoft, spreadsheet, tmp_path):
+    assert [str(p) for p in check_folder(hubsoft[0], date(2024, 4, 20)) if p.is_error] == []
+    result = CliRunner().invoke(main, [
+        "import", "csv", "--map", str(spreadsheet[0]), str(spreadsheet[1]), str(spreadsheet[2]),
+        "--out", str(tmp_path / "dados"), "--as-of", "2024-04-20"])
+    assert "relief-kit check" not in result.output
+    assert [str(p) for p in check_folder(tmp_path / "dados", date(2024, 4, 20))
+            if p.is_error] == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from relief_kit.check import check_folder
 from relief_kit.cli import main
 from relief_kit.errors import InputError
 from relief_kit.importers.mkauth import import_mkauth
@@ -149,3 +151,7 @@ def test_unknown_status_is_listed_with_line_and_column(tmp_path):
     assert [str(e) for e in result.report.errors] == [
         "sis_lanc.csv, linha 3, coluna status: status desconhecido 'estornado' "
         "(esperado aberto, vencido ou pago)"]
+
+
+def test_imported_folder_passes_relief_kit_check(imported):
+    assert [str(p) for p in check_folder(imported[0], date(2024, 4, 20)) if p.is_error] == []
