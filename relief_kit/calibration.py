@@ -4,16 +4,20 @@ The money comparison needs, for each option, the chance that the customer pays a
 agreed. It is not a constant someone made up: it is how often customers with a
 similar history actually paid.
 
-- *Ordinary bills*: for every bill whose due date + ``calibration.window_days`` has
-  passed, the customer's punctuality band as it stood *before* that bill (from the
-  earlier bills only, so the outcome never leaks into its own prediction), and
-  whether the bill was paid within ``window_days`` of its due date. The rate per band
-  is shrunk toward the portfolio-wide rate with ``calibration.prior_strength``
-  pseudo-bills, so a band with few bills leans on the whole portfolio.
-- *Arrangement bills* (from an earlier discount, postponement or instalment
-  agreement): whether each was paid on time (due date + grace days), per band and
-  kind. Each kind's rate is shrunk toward the portfolio-wide ordinary rate, and each
-  (band, kind) cell toward its kind's rate.
+- *Without an agreement* (refusal, or while asking for information): a customer who
+  asks for relief has a bill they say they cannot pay, so the comparable bills are
+  the ordinary bills that were still unpaid when their grace period ended. For every
+  such bill whose due date + ``calibration.window_days`` has passed: the customer's
+  punctuality band as it stood *before* that bill (from the earlier bills only, so the
+  outcome never leaks into its own prediction), and whether it was paid within
+  ``window_days`` of its due date all the same. The rate per band is shrunk toward
+  the portfolio-wide rate with ``calibration.prior_strength`` pseudo-bills, so a band
+  with few bills leans on the whole portfolio.
+- *With an agreement* (bills from an earlier discount, postponement or instalment
+  agreement): whether each was paid within ``window_days`` of its agreed due date —
+  the same measure, so the options compare like with like — per band and kind.
+  Each kind's rate is shrunk toward the portfolio-wide rate without an agreement,
+  and each (band, kind) cell toward its kind's rate.
 
 ``Calibration.table()`` shows all of it so the team can challenge it.
 """
@@ -83,12 +87,12 @@ class Calibration:
                          "observação": note})
 
         for band in BANDS:
-            add(f"fatura comum (paga em até {self.window_days} dias)", BAND_LABELS[band],
-                self.ordinary[band])
+            add(f"sem acordo: fatura vencida e não paga na tolerância (paga em até "
+                f"{self.window_days} dias)", BAND_LABELS[band], self.ordinary[band])
         for band in BANDS:
             for kind in KINDS:
-                add(f"{KIND_LABELS[kind]} (paga até o vencimento)", BAND_LABELS[band],
-                    self.arrangements[(band, kind)])
+                add(f"{KIND_LABELS[kind]} (paga em até {self.window_days} dias da data "
+                    "combinada)", BAND_LABELS[band], self.arrangements[(band, kind)])
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict:
@@ -146,11 +150,11 @@ def calibrate(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteri
     bills["band"] = point_in_time_bands(bills, criteria) if len(bills) else pd.Series(
         dtype=str)
     paid = bills["paid_on"].notna() & ~bills["status"].isin(OPEN)
+    within = paid & (bills["paid_on"] <= bills["due_date"] + pd.Timedelta(days=window))
+    settled = bills["due_date"] + pd.Timedelta(days=window) <= pd.Timestamp(as_of)
 
-    ordinary = bills[~bills["relief"]
-                     & (bills["due_date"] + pd.Timedelta(days=window) <= pd.Timestamp(as_of))]
-    ordinary_paid = paid.loc[ordinary.index] & (
-        ordinary["paid_on"] <= ordinary["due_date"] + pd.Timedelta(days=window))
+    ordinary = bills[~bills["relief"] & settled & ~bills["on_time"]]
+    ordinary_paid = within.loc[ordinary.index]
     total, total_paid = len(ordinary), int(ordinary_paid.sum())
     # With no history at all, an even chance: said in the table (0 bills).
     overall_rate = total_paid / total if total else 0.5
@@ -162,8 +166,8 @@ def calibrate(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteri
             if band in counts.index else (0, 0)
         ordinary_rates[band] = Rate(n, k, _shrunk(k, n, prior, overall_rate))
 
-    relief = bills[bills["relief"] & bills["judged"]]
-    kept = relief["on_time"]
+    relief = bills[bills["relief"] & settled]
+    kept = within.loc[relief.index]
     kind_rates, cells = {}, {}
     by_kind = kept.groupby(relief["arrangement"]).agg(["size", "sum"])
     by_cell = kept.groupby([relief["band"], relief["arrangement"]]).agg(["size", "sum"])
