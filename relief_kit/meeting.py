@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,13 +53,15 @@ def decisions_by_item(cases: pd.DataFrame) -> dict[str, pd.DataFrame]:
     tables = {}
     if cases.empty:
         return tables
-    action = cases["action"].map(ACTION_LABEL)
-    tables["pequeno negócio"] = pd.crosstab(cases["small_business"].map(_yes_no), action)
-    at_risk = pd.crosstab(cases["at_risk"].map(_yes_no), action)
+    action = cases["action"].map(ACTION_LABEL).rename("decisão")
+    tables["pequeno negócio"] = pd.crosstab(
+        cases["small_business"].map(_yes_no).rename("pequeno negócio"), action)
+    at_risk = pd.crosstab(cases["at_risk"].map(_yes_no).rename("morador em risco"), action)
     tables["morador em situação de risco"] = at_risk.astype(object).where(
         at_risk >= MIN_GROUP, f"<{MIN_GROUP}")
-    tables["pontualidade"] = pd.crosstab(cases["band"].map(BAND_LABEL), action)
-    tables["analista"] = pd.crosstab(cases["analyst"], action)
+    tables["pontualidade"] = pd.crosstab(cases["band"].map(BAND_LABEL).rename("pontualidade"),
+                                         action)
+    tables["analista"] = pd.crosstab(cases["analyst"].rename("analista"), action)
     return tables
 
 
@@ -114,7 +117,9 @@ def kept_summary(agreements: pd.DataFrame, by: str) -> pd.DataFrame:
     judged = agreements[agreements["judged"]]
     if judged.empty:
         return pd.DataFrame(columns=["acordos julgados", "cumpridos", "taxa"])
-    group = judged.groupby(judged[by].map(ACTION_LABEL) if by == "action" else judged[by])
+    key = judged[by].map(ACTION_LABEL) if by == "action" else judged[by]
+    group = judged.groupby(key.rename({"action": "ação", "segment": "segmento",
+                                       "analyst": "analista"}[by]))
     table = pd.DataFrame({"acordos julgados": group.size(),
                           "cumpridos": group["kept"].sum().astype(int)})
     table["taxa"] = table["cumpridos"] / table["acordos julgados"]
@@ -366,6 +371,29 @@ def _chart(title: str, table: pd.DataFrame) -> str | None:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def report_sections(tables: dict) -> list[dict]:
+    """Title, note, chart (base64 PNG) and escaped HTML table of each section."""
+    return [{"title": title, "note": NOTES.get(title, ""), "empty": table.empty,
+             "table": "" if table.empty else _html_table(table),
+             "chart": _chart(title, table)} for title, table in tables.items()]
+
+
+def show(tables: dict):
+    """The sections for the meeting notebook, as one HTML display object."""
+    from IPython.display import HTML
+    from markupsafe import escape
+
+    parts = []
+    for section in report_sections(tables):
+        parts.append(f"<h3>{escape(section['title'])}</h3>")
+        if section["note"]:
+            parts.append(f"<p><em>{escape(section['note'])}</em></p>")
+        if section["chart"]:
+            parts.append(f'<img alt="" src="data:image/png;base64,{section["chart"]}">')
+        parts.append("<p>Nada a mostrar ainda.</p>" if section["empty"] else section["table"])
+    return HTML("\n".join(parts))
+
+
 def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
                    generated: str, archived: int = 0) -> str:
     """The meeting report as one self-contained HTML page (no network, no names)."""
@@ -375,10 +403,7 @@ def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
     from . import formatting as fmt
     from .batch import TEMPLATES
 
-    tables = meeting_tables(inputs, pseudonym)
-    sections = [{"title": title, "note": NOTES.get(title, ""), "empty": table.empty,
-                 "table": "" if table.empty else _html_table(table),
-                 "chart": _chart(title, table)} for title, table in tables.items()]
+    sections = report_sections(meeting_tables(inputs, pseudonym))
     environment = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                               autoescape=select_autoescape(["html", "j2"]))
     return environment.get_template("meeting/report.html.j2").render(
@@ -455,3 +480,19 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
     return MeetingInputs(portfolio, criteria, proposed,
                          decisions_frame(portfolio, latest, criteria, as_of, calibration),
                          as_of)
+
+
+SAMPLE_DIR = str(Path(__file__).resolve().parent.parent / "data" / "sample")
+
+
+def parse_today(text: str) -> date | None:
+    """A notebook parameter: "" → None (the folder's as-of date), else the date."""
+    from .errors import InputError
+    from .tables import ValueProblem, parse_date
+
+    if not (text or "").strip():
+        return None
+    try:
+        return parse_date(text)
+    except ValueProblem as exc:
+        raise InputError(f"today: {exc}")
