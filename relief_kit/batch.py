@@ -265,10 +265,10 @@ def _exporter():
         config.HTMLExporter.exclude_input = True
         config.HTMLExporter.exclude_input_prompt = True
         config.HTMLExporter.exclude_output_prompt = True
-        exporter = HTMLExporter(config=config)
-        exporter.extra_template_basedirs = [str(TEMPLATES)]
-        exporter.template_name = "record"
-        _worker.exporter = exporter
+        # Our page (templates/record): no CDN script, a CONFIDENCIAL banner, print CSS.
+        config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES)]
+        config.HTMLExporter.template_name = "record"
+        _worker.exporter = HTMLExporter(config=config)
     return _worker.exporter
 
 
@@ -359,7 +359,14 @@ def build_case_files(job: CaseJob) -> dict[str, bytes]:
         "case.json": json.dumps(facts, ensure_ascii=False, indent=2, sort_keys=True,
                                 default=str).encode("utf-8"),
     }
-    for name, data in render_case_messages(facts, settings_path=job.settings_path).items():
+    # The messages need the customer's contact, which the facts leave out on purpose.
+    from .tables import load_case
+
+    customer = load_case(job.data_dir, job.request_id).customer(facts["customer"]["customer_id"])
+    contact = {"email": customer.email, "phone": customer.phone}
+    messages = render_case_messages({**facts, "contact": contact},
+                                    settings_path=job.settings_path)
+    for name, data in messages.items():
         files[f"messages/{name}"] = data
     evidence_file = facts.get("request", {}).get("evidence_file") or ""
     if evidence_file:
