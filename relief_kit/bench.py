@@ -101,6 +101,81 @@ def bench_recommend(options: argparse.Namespace) -> None:
           f"(estimado de {len(cases)} casos; meta: segundos) — {len(customers):,} clientes")
 
 
+@section("batch")
+def bench_batch(options: argparse.Namespace) -> None:
+    """Case records: our batch against the obvious loop and the empty-notebook floor."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    import nbformat
+    import papermill
+
+    from .batch import NOTEBOOK, run_batch
+    from .tables import load_folder
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    work = Path(tempfile.mkdtemp(prefix="relief-bench-"))
+    try:
+        data = work / "dados"
+        shutil.copytree(sample, data)
+        ids = list(load_folder(data).requests["request_id"][: options.cases])
+        n, workers = len(ids), options.workers
+
+        # Ours: the batch runner, everything rewritten.
+        _, ours = _timed(run_batch, data, work / "arquivo", workers=workers, force=True,
+                         request_ids=ids)
+
+        # The floor: an empty parameterised notebook per case, same number of workers.
+        empty = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("request_id = ''")
+        cell.metadata["tags"] = ["parameters"]
+        empty.cells = [cell]
+        empty.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                        "language": "python"}
+
+        def run_empty(request_id: str) -> None:
+            papermill.execute_notebook(empty, None, parameters={"request_id": request_id},
+                                       kernel_name="python3", progress_bar=False,
+                                       request_save_on_cell_execute=False,
+                                       autosave_cell_every=0, start_timeout=60,
+                                       execution_timeout=60)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run_empty, ids))
+        floor = time.perf_counter() - started
+
+        # The obvious loop: the two commands per case, one after the other.
+        loop_ids = ids[: max(1, options.loop_cases)]
+        bin_dir = Path(sys.executable).parent
+        started = time.perf_counter()
+        for request_id in loop_ids:
+            out = work / f"{request_id}.ipynb"
+            subprocess.run([str(bin_dir / "papermill"), str(NOTEBOOK), str(out), "-p",
+                            "data_dir", str(data), "-p", "request_id", request_id, "-p",
+                            "interactive", "False", "--no-progress-bar"],
+                           check=True, capture_output=True)
+            subprocess.run([str(bin_dir / "jupyter"), "nbconvert", "--to", "html",
+                            "--no-input", str(out)], check=True, capture_output=True)
+        loop = (time.perf_counter() - started) / len(loop_ids)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    per_case, per_floor = ours / n, floor / n
+    print(f"  {n} casos, {workers} workers")
+    print(f"  laço óbvio (papermill + nbconvert por caso): {loop:.2f} s/caso "
+          f"(medido em {len(loop_ids)} casos)")
+    print(f"  relief-kit batch: {per_case:.2f} s/caso; piso (notebook vazio por caso): "
+          f"{per_floor:.2f} s/caso")
+    print(f"  vazão: {loop / per_case:.1f}x o laço óbvio (meta: >= 10x) — "
+          f"{'atingida' if loop / per_case >= 10 else 'NÃO atingida'}")
+    print(f"  custo: {per_case / per_floor:.2f}x o piso (meta: <= 1,5x) — "
+          f"{'atingida' if per_case / per_floor <= 1.5 else 'NÃO atingida'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m relief_kit.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -112,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replay-cases", type=int, default=10_000)
     parser.add_argument("--cases", type=int, default=12, help="batch: cases per measurement")
     parser.add_argument("--workers", type=int, default=2, help="batch: worker threads")
+    parser.add_argument("--loop-cases", type=int, default=3,
+                        help="batch: cases run through the obvious loop")
     options = parser.parse_args(argv)
     for name in options.only.split(","):
         name = name.strip()
