@@ -49,7 +49,7 @@ CUSTOMER_RULE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Fragment:
     """A piece of HTML the notebook displays as HTML (and only as HTML)."""
 
@@ -59,12 +59,12 @@ class Fragment:
     def _repr_html_(self) -> str:
         return self.html
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        # Only HTML: a text/plain copy of the markup would bloat every saved notebook.
-        return {"text/html": self.html}
-
     def __str__(self) -> str:
         return self.html
+
+    def __repr__(self) -> str:
+        # The plain-text copy IPython keeps beside the HTML: a name, not the markup.
+        return f"<relief-kit: {self.title or 'html'}>"
 
     def __add__(self, other: Fragment) -> Fragment:
         return Fragment(self.html + str(other), self.title or getattr(other, "title", ""))

@@ -1,0 +1,197 @@
+import re
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from matplotlib.figure import Figure
+
+from relief_kit import charts, views
+from relief_kit.case import open_case
+from relief_kit.criteria import load_criteria
+from relief_kit.documents import format_phone, mask_document, mask_phone
+from relief_kit.errors import InputError
+from relief_kit.model import Action, Terms
+from relief_kit.store import DecisionDraft, open_store
+from tests.case_folder import (
+    EMAIL_REQUEST,
+    HOSTILE,
+    UNWRITTEN_REQUEST,
+    WHATSAPP_REQUEST,
+    evidence_of,
+    make_hostile,
+    sample_copy,
+)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return sample_copy(tmp_path)
+
+
+@pytest.fixture
+def hostile_case(folder):
+    make_hostile(folder)
+    return open_case(folder, WHATSAPP_REQUEST)
+
+
+def every_fragment(case) -> str:
+    return "".join(str(f) for f in (
+        views.case_header(case), views.customer_card(case), views.customer_card(case, True),
+        views.history_section(case), views.written_request(case),
+        views.regulatory_section(case), views.record_sections(case),
+        views.decision_history(case), views.chart_html(case)))
+
+
+def test_customer_text_reaches_the_page_escaped_never_as_markup_or_template(hostile_case):
+    html = every_fragment(hostile_case)
+    assert "<script>" not in html and "<b>negrito</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;negrito&lt;/b&gt;" in html  # the WhatsApp message, as typed
+    assert "&lt;/script&gt; {{ 7*7 }}" in html and "&lt;/script&gt; 49" not in html
+    name = str(views.customer_card(hostile_case))
+    assert "Maria &lt;script&gt;" in name
+
+
+def test_email_headers_and_body_are_escaped(folder):
+    eml = evidence_of(folder, EMAIL_REQUEST)
+    data = eml.read_bytes().replace(b"Subject: ", f"Subject: {HOSTILE} ".encode(), 1)
+    eml.write_bytes(data)
+    html = str(views.written_request(open_case(folder, EMAIL_REQUEST)))
+    assert "<script>" not in html
+    assert "Assunto" in html and "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }}" in html
+
+
+def test_pages_load_nothing_from_the_network(hostile_case):
+    html = every_fragment(hostile_case)
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html)
+    assert "<script" not in html.lower()
+    assert "@import" not in html and "url(" not in html
+
+
+def test_document_and_phone_are_masked_unless_revealed(folder):
+    case = open_case(folder, WHATSAPP_REQUEST)
+    masked, revealed = str(views.customer_card(case)), str(views.customer_card(case, True))
+    customer = case.customer
+    assert mask_document(customer.document) in masked
+    assert mask_phone(customer.phone) in masked
+    assert customer.document not in masked and format_phone(customer.phone) not in masked
+    assert customer.document in revealed and format_phone(customer.phone) in revealed
+    assert "mascarados" in masked and "mascarados" not in revealed
+
+
+def test_history_is_in_portuguese_with_reais_and_brazilian_dates(folder):
+    case = open_case(folder, WHATSAPP_REQUEST)
+    html = str(views.history_section(case))
+    assert "Histórico de pagamentos" in html and "Pontualidade" in html
+    first_due = case.history["due_date"].iloc[0].date()
+    assert first_due.strftime("%d/%m/%Y") in html
+    assert re.search(r"R\$ \d{1,3}(\.\d{3})*,\d{2}", html)
+    assert "paga em dia" in html
+
+
+def test_whatsapp_bubbles_tell_the_customer_from_the_provider(folder):
+    html = str(views.written_request(open_case(folder, WHATSAPP_REQUEST)))
+    assert "rk-msg-customer" in html and "rk-msg-provider" in html
+    provider = re.search(r'rk-msg-provider">\s*<div class="rk-msg-meta"><span '
+                         r'class="rk-msg-author">([^<]+)<', html)
+    assert provider.group(1) == "NetVale Atendimento"
+
+
+def test_request_without_writing_says_the_practice_asks_for_it(folder):
+    html = str(views.written_request(open_case(folder, UNWRITTEN_REQUEST)))
+    assert "não tem registro por escrito" in html
+
+
+def test_regulatory_section_states_the_earliest_suspension(folder):
+    case = open_case(folder, WHATSAPP_REQUEST)
+    html = str(views.regulatory_section(case))
+    assert case.regulatory.sentence in html
+    assert case.regulatory.suspension.strftime("%d/%m/%Y") in html
+    assert "Fundamentos" in html
+
+
+def test_recommendation_panel_explains_with_criterion_keys_and_prices_every_option(folder):
+    case = open_case(folder, EMAIL_REQUEST)
+    rec = case.recommendation
+    html = str(views.recommendation_panel(rec, case))
+    assert f'data-action="{rec.action.value}"' in html
+    assert rec.action.label in html
+    for reason in rec.reasons:
+        assert f"<code title=\"critério\">{reason.criterion}</code>" in html
+    for option in rec.options:
+        assert option.action.label in html
+    assert html.count('class="rk-chosen') == 1
+    assert "Valor presente" in html and "calibradas na própria carteira" in html
+    assert rec.criteria_version in html
+
+
+def test_record_shows_answers_then_the_decision_and_keeps_earlier_ones(folder):
+    case = open_case(folder, WHATSAPP_REQUEST)
+    assert "Nenhuma decisão registrada" in str(views.answers_and_decision(case))
+    store, criteria = open_store(folder), load_criteria()
+    amount = Decimal("149.90")
+    first = store.record_decision(
+        WHATSAPP_REQUEST,
+        DecisionDraft(Action.POSTPONEMENT, Terms(amount=amount, new_due_date=date(2026, 12, 5)),
+                      "Pediu prazo até o salário.", "Ana"),
+        criteria, checklist=case.checklist, expected_previous=None,
+        now=datetime(2026, 11, 20, 9, 30))
+    store.record_decision(
+        WHATSAPP_REQUEST,
+        DecisionDraft(Action.DISCOUNT, Terms(amount=amount, discount_percent=Decimal("10"),
+                                             pay_by=date(2026, 11, 30)),
+                      "Preferiu pagar com desconto.", "Bia"),
+        criteria, checklist=case.checklist, expected_previous=first.decision_id,
+        now=datetime(2026, 11, 21, 16, 5))
+    html = str(views.answers_and_decision(open_case(folder, WHATSAPP_REQUEST)))
+    latest, earlier = html.split("Decisões anteriores")
+    assert "Desconto para pagamento no mês" in latest and "Bia" in latest
+    assert "21/11/2026 16:05" in latest and "30/11/2026" in latest
+    assert "Adiamento do vencimento" in earlier and "05/12/2026" in earlier
+    assert "Pedido explicado por escrito" in html and "Perdeu renda" in html
+
+
+def test_payment_chart_labels_are_portuguese_with_brazilian_dates(folder):
+    case = open_case(folder, WHATSAPP_REQUEST)
+    figure = charts.payment_chart(case.history, grace_days=5, as_of=case.today)
+    assert isinstance(figure, Figure)
+    amounts, lateness = figure.axes
+    assert amounts.get_ylabel() == "Valor da fatura (R$)"
+    assert lateness.get_ylabel() == "Dias de atraso"
+    labels = [t.get_text() for t in lateness.get_xticklabels()]
+    assert labels and all(re.fullmatch(r"\d{2}/\d{2}/\d{4}", t) for t in labels)
+    assert labels[-1] == case.history["due_date"].iloc[-1].strftime("%d/%m/%Y")
+    legend = [t.get_text() for t in amounts.get_legend().get_texts()]
+    assert set(legend) <= {"paga em dia", "paga com atraso", "em aberto", "a vencer",
+                           "cancelada", "renegociada"}
+    assert charts.png_bytes(figure).startswith(b"\x89PNG")
+
+
+def test_payment_chart_of_a_customer_without_bills_says_so(folder):
+    case = open_case(folder, WHATSAPP_REQUEST)
+    figure = charts.payment_chart(case.history.iloc[0:0])
+    assert "Nenhuma fatura" in figure.axes[0].texts[0].get_text()
+
+
+def test_fragment_shows_as_html_only_and_keeps_markup_out_of_plain_text(folder):
+    fragment = views.customer_card(open_case(folder, WHATSAPP_REQUEST))
+    assert fragment._repr_html_() == str(fragment)
+    assert "<" not in repr(fragment).strip("<>")
+
+
+def test_kit_errors_show_as_one_line_in_a_notebook():
+    shell = InteractiveShell.instance()
+    shown = []
+    shell._showtraceback = lambda etype, value, stb: shown.append(stb)
+    try:
+        views.install_error_display()
+        result = shell.run_cell("from relief_kit.errors import InputError\n"
+                                "raise InputError('requests.csv: pedido X não encontrado')")
+    finally:
+        shell.set_custom_exc((), None)
+        del shell._showtraceback
+        InteractiveShell.clear_instance()
+    assert isinstance(result.error_in_exec, InputError)
+    assert len(shown) == 1 and len(shown[0]) == 1
+    assert "erro: requests.csv: pedido X não encontrado" in shown[0][0]
