@@ -106,17 +106,41 @@ def _as_root() -> list[str]:
     return ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
 
 
+_NO_NEWS = '{"fetchNews": "false", "checkForUpdates": false}\n'
+
+
+def _lab_settings(root: Path) -> tuple[Path, Path]:
+    """JupyterLab settings and workspaces for the review, beside its notebooks.
+
+    The settings say "never fetch news or check for updates" so JupyterLab neither
+    asks nor calls anyone; the analyst's other choices (theme...) are kept there too.
+    """
+    settings, workspaces = root.parent / "lab" / "settings", root.parent / "lab" / "workspaces"
+    notification = settings / "@jupyterlab" / "apputils-extension" / \
+        "notification.jupyterlab-settings"
+    if not notification.is_file():
+        notification.parent.mkdir(parents=True, exist_ok=True)
+        notification.write_text(_NO_NEWS, encoding="utf-8")
+    workspaces.mkdir(parents=True, exist_ok=True)
+    return settings, workspaces
+
+
 def lab_server(notebook: Path, *, port: int | None = None, token: str | None = None,
                open_browser: bool = True) -> Server:
     """JupyterLab on 127.0.0.1 with a token, opened on ``notebook``."""
     token = token or secrets.token_urlsafe(24)
     port = port or free_port(LAB_PORT)
     root = notebook.parent
+    settings, workspaces = _lab_settings(root)
     command = [
         sys.executable, "-m", "jupyterlab",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}", f"--ServerApp.open_browser={open_browser}",
+        # Nothing leaves the machine: no news feed, no update check.
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={workspaces}",
         *_as_root(), str(notebook),
     ]
     url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}"

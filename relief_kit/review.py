@@ -28,6 +28,7 @@ from .schema import ASKS, AT_RISK_CATEGORIES, CHANNELS
 from .tables import ValueProblem, parse_money
 
 _YES_NO = [("Sim", "sim"), ("Não", "nao")]
+_BUTTONS = {"button_width": "4.5rem"}
 _FROM_CHOICE = {"sim": True, "nao": False, None: None}
 _TO_CHOICE = {True: "sim", False: "nao", None: None}
 _LABEL_WIDTH = "19rem"
@@ -89,17 +90,15 @@ class ReviewApp:
 
     def _build(self) -> None:
         criteria = self.criteria
-        self.documented = w.ToggleButtons(options=_YES_NO, value=None)
+        self.documented = w.ToggleButtons(options=_YES_NO, value=None, style=_BUTTONS)
         self.channel = w.Dropdown(options=[(views.CHANNEL_LABELS[c], c) for c in CHANNELS])
-        self.small_business = w.ToggleButtons(options=_YES_NO, value=None)
-        self.at_risk = w.ToggleButtons(options=_YES_NO, value=None)
+        self.small_business = w.ToggleButtons(options=_YES_NO, value=None, style=_BUTTONS)
+        self.at_risk = w.ToggleButtons(options=_YES_NO, value=None, style=_BUTTONS)
         self.at_risk_category = w.Dropdown(
             options=[("— escolha —", "")]
             + [(views.AT_RISK_LABELS[c], c) for c in AT_RISK_CATEGORIES])
-        self.at_risk_consent = w.Checkbox(
-            value=False, indent=False,
-            description="O cliente informou por vontade própria e concordou com o uso "
-                        "desta informação", layout=w.Layout(width="auto"))
+        self.at_risk_consent = w.Checkbox(value=False, indent=False, description="Sim",
+                                          layout=w.Layout(width="auto"))
         self.asked = w.Dropdown(options=[(views.ASK_LABELS[a], a) for a in ASKS])
         self.proposed_date = w.DatePicker(value=None)
         self.proposed_amount = w.Text(placeholder="ex.: 89,90",
@@ -107,16 +106,20 @@ class ReviewApp:
         self.notes = w.Textarea(placeholder="Contexto útil para a decisão. Não escreva "
                                             "diagnósticos nem dados de saúde (LGPD).",
                                 layout=w.Layout(width="100%", height="5rem"))
-        self.extra = {item.key: w.Checkbox(value=False, indent=False,
-                                           description=item.label,
+        self.extra = {item.key: w.Checkbox(value=False, indent=False, description="Sim",
                                            layout=w.Layout(width="auto"))
                       for item in criteria.extra_items}
+        #: One row per extra item of the criteria file: its question and its box.
+        self.extra_rows = {item.key: _row(item.label, self.extra[item.key])
+                           for item in criteria.extra_items}
         for name, widget in self._answer_widgets().items():
             widget.add_class(f"rk-{name.replace('_', '-')}")
 
         self.at_risk_box = w.VBox([
-            _row("Categoria (sem diagnóstico)", self.at_risk_category),
-            _row("", self.at_risk_consent),
+            _row("Categoria", self.at_risk_category,
+                 hint="Só a categoria: nunca o diagnóstico (LGPD)."),
+            _row("O cliente contou por vontade própria e concordou com o uso desta "
+                 "informação?", self.at_risk_consent),
         ])
         checklist = w.VBox([
             w.HTML(str(views.render("section_title.html", title="Checklist",
@@ -131,14 +134,16 @@ class ReviewApp:
             _row("O que o cliente pediu?", self.asked),
             _row("Data proposta pelo cliente", self.proposed_date),
             _row("Valor proposto pelo cliente (R$)", self.proposed_amount),
-            *[_row("", box) for box in self.extra.values()],
+            *self.extra_rows.values(),
             _row("Notas do analista", self.notes),
-        ], layout=w.Layout(flex="1 1 30rem", min_width="26rem", padding="0 1rem 0 0"))
+        ], layout=w.Layout(flex="1 1 34rem", min_width="26rem", padding="0 1rem 0 0"))
         checklist.add_class("rk-checklist")
 
         self.panel = w.HTML()
         self.panel.add_class("rk-live-recommendation")
-        panel_box = w.VBox([self.panel], layout=w.Layout(flex="1 1 30rem", min_width="26rem"))
+        self.options_panel = w.HTML()
+        self.options_panel.add_class("rk-live-options")
+        panel_box = w.VBox([self.panel], layout=w.Layout(flex="1 1 24rem", min_width="22rem"))
 
         # Decision area.
         self.action = w.Dropdown(options=[(a.label, a) for a in Action])
@@ -198,6 +203,7 @@ class ReviewApp:
         decision.add_class("rk-decision")
         self.widget = w.VBox([
             w.HBox([checklist, panel_box], layout=w.Layout(flex_flow="row wrap")),
+            self.options_panel,
             decision,
         ])
         self.widget.add_class("rk-review")
@@ -295,7 +301,10 @@ class ReviewApp:
         self._show_terms()
         elapsed = time.perf_counter() - started
         self.panel.value = str(views.recommendation_panel(
-            self.recommendation, self.case, checklist, elapsed_ms=elapsed * 1000))
+            self.recommendation, self.case, checklist, elapsed_ms=elapsed * 1000,
+            part="summary"))
+        self.options_panel.value = str(views.recommendation_panel(
+            self.recommendation, self.case, checklist, part="options"))
         if self.problem:
             self.message.value = str(views.message(self.problem, "error"))
         self.update_times.append(time.perf_counter() - started)

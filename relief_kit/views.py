@@ -210,16 +210,20 @@ def regulatory_section(case) -> Fragment:
 
 def recommendation_panel(recommendation: Recommendation, case,
                          checklist: Checklist | None = None, *,
-                         elapsed_ms: float | None = None) -> Fragment:
+                         elapsed_ms: float | None = None, part: str = "all") -> Fragment:
     """Action, terms, reasons with their criterion keys, the money comparison of the
-    options and how the payment chances were calibrated."""
+    options and how the payment chances were calibrated.
+
+    ``part``: ``"summary"`` (action, terms, reasons), ``"options"`` (the comparison and
+    the calibration note) or ``"all"``.
+    """
     band = case.features.punctuality_band
     ordinary = case.calibration.ordinary.get(band)
     return render(
         "recommendation.html", rec=recommendation, case=case,
         checklist=checklist or case.checklist, band=band, ordinary=ordinary,
         calibration=case.calibration, item_labels=_item_labels(),
-        elapsed_ms=elapsed_ms,
+        elapsed_ms=elapsed_ms, part=part,
     )
 
 

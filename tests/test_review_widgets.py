@@ -96,7 +96,8 @@ def test_extra_items_of_the_criteria_file_become_checkboxes_that_weigh(folder, t
                         encoding="utf-8")
     app = app_for(folder, criteria_path=criteria)
     assert set(app.extra) == {"lost_income", "wholesale_client"}
-    assert "{{ 7*7 }}" in app.extra["wholesale_client"].description
+    question = app.extra_rows["wholesale_client"].children[0].value
+    assert "Cliente &lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} atacadista?" in question
     answer_everything(app)
     score = app.recommendation.score
     app.extra["wholesale_client"].value = True
