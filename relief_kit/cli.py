@@ -314,6 +314,50 @@ def check_command(folder: Path, today: str | None) -> None:
         sys.exit(1)
 
 
+# --------------------------------------------------------------------------- review
+
+
+@main.command("review")
+@click.argument("folder", type=EXISTING_DIR)
+@click.option("--request", "request_id", default=None, metavar="ID",
+              help="Pedido a revisar (padrão: o primeiro ainda sem decisão).")
+@click.option("--app", is_flag=True,
+              help="Abre como aplicativo (Voilà), sem mostrar código.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Porta local (padrão: 8888, ou 8866 com --app; a próxima livre).")
+@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,
+              help="Arquivo de critérios (padrão: data/criteria.toml).")
+@click.option("--analyst", default=None,
+              help="Nome do analista (padrão: o usuário do sistema).")
+@click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
+@click.option("--no-browser", is_flag=True, help="Não abre o navegador; só mostra o endereço.")
+def review_command(folder: Path, request_id: str | None, app: bool, port: int | None,
+                   criteria_path: Path | None, analyst: str | None, today: str | None,
+                   no_browser: bool) -> None:
+    """Abre a revisão de um pedido no JupyterLab (ou como aplicativo, com --app)."""
+    import getpass
+
+    from .launch import app_server, choose_request, lab_server, prepare_notebook, run
+    from .tables import read_folder_info
+
+    if criteria_path is not None:
+        from .criteria import load_criteria
+
+        load_criteria(criteria_path)  # a broken file is one line here, not in the notebook
+    day = _today(today, read_folder_info(folder)[0]).isoformat() if today else ""
+    request_id = choose_request(folder, request_id)
+    notebook = prepare_notebook(folder, request_id, analyst=analyst or getpass.getuser(),
+                                criteria_path=criteria_path, today=day)
+    start = app_server if app else lab_server
+    server = start(notebook, port=port, open_browser=not no_browser)
+    click.echo(f"Pedido {request_id}: {notebook}")
+    click.echo(f"Abra no navegador (só neste computador): {server.url}")
+    click.echo("Para encerrar: Ctrl+C.")
+    code = run(server)
+    if code not in (0, -2, -15, 130):
+        sys.exit(code)
+
+
 @main.command("meeting")
 @click.argument("folder", type=EXISTING_DIR)
 @click.option("--archive", type=DIR, required=True, help="Pasta do arquivo de registros.")

@@ -160,3 +160,28 @@ def app_server(notebook: Path, *, port: int | None = None, token: str | None = N
     ]
     url = f"http://127.0.0.1:{port}/?token={token}"
     return Server(command, url, notebook, token, port)
+
+
+def run(server: Server) -> int:
+    """Run the server until Ctrl+C (or SIGTERM), then stop it and its kernels cleanly."""
+    import signal
+    import subprocess
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    process = subprocess.Popen(server.command)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # Jupyter shuts its kernels down on SIGTERM; a kill is the last resort.
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
