@@ -176,6 +176,50 @@ def bench_batch(options: argparse.Namespace) -> None:
           f"{'atingida' if per_case / per_floor <= 1.5 else 'NÃO atingida'}")
 
 
+@section("widgets")
+def bench_widgets(options: argparse.Namespace) -> None:
+    """A checklist change in the review app: answer set -> recommendation redrawn."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from .case import calibration_for, open_case
+    from .criteria import load_criteria
+    from .review import ReviewApp
+    from .tables import load_folder
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    work = Path(tempfile.mkdtemp(prefix="relief-bench-"))
+    try:
+        data = work / "dados"
+        shutil.copytree(sample, data)
+        ids = list(load_folder(data).requests["request_id"][: options.cases])
+        calibration = calibration_for(data, load_criteria())
+        timings: list[float] = []
+        for request_id in ids:
+            app = ReviewApp(open_case(data, request_id, calibration=calibration))
+            changes = [(app.documented, ("sim", "nao")), (app.small_business, ("sim", "nao")),
+                       (app.at_risk, ("sim", "nao")), (app.asked, ("discount", "new_date")),
+                       (app.proposed_amount, ("50,00", "")),
+                       *[(box, (True, False)) for box in app.extra.values()]]
+            for _ in range(options.widget_rounds):
+                for widget, values in changes:
+                    for value in values:
+                        started = time.perf_counter()
+                        widget.value = value  # observe -> recommend -> render -> panel
+                        timings.append(time.perf_counter() - started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    timings.sort()
+    median = statistics.median(timings) * 1000
+    p95 = timings[int(len(timings) * 0.95)] * 1000
+    print(f"  {len(timings):,} mudanças de resposta em {len(ids)} casos (em processo)")
+    print(f"  atualização da recomendação: mediana {median:.1f} ms, p95 {p95:.1f} ms, "
+          f"máximo {timings[-1] * 1000:.1f} ms")
+    print(f"  meta 'bem abaixo de 100 ms': {'atingida' if p95 < 50 else 'NÃO atingida'} "
+          f"({100 / median:.0f}x abaixo do limite na mediana)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m relief_kit.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -187,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replay-cases", type=int, default=10_000)
     parser.add_argument("--cases", type=int, default=12, help="batch: cases per measurement")
     parser.add_argument("--workers", type=int, default=2, help="batch: worker threads")
+    parser.add_argument("--widget-rounds", type=int, default=5,
+                        help="widgets: rounds of answer changes per case")
     parser.add_argument("--loop-cases", type=int, default=3,
                         help="batch: cases run through the obvious loop")
     options = parser.parse_args(argv)
