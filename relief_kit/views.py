@@ -191,10 +191,11 @@ def chart_html(case) -> Fragment:
     return render("chart.html", encoded=encoded)
 
 
-def history_section(case) -> Fragment:
-    """The history features and the list of bills."""
+def history_section(case, expanded: bool = False) -> Fragment:
+    """The history features and the list of bills (folded unless ``expanded``: a
+    record shows everything, a reviewer unfolds it)."""
     return render("history.html", features=case.features, history=case.history,
-                  criteria=case.criteria, today=case.today)
+                  criteria=case.criteria, today=case.today, expanded=expanded)
 
 
 def written_request(case) -> Fragment:
@@ -203,9 +204,10 @@ def written_request(case) -> Fragment:
                   written=case.written_request, problem=case.evidence_problem)
 
 
-def regulatory_section(case) -> Fragment:
-    """The earliest suspension and termination dates without an agreement."""
-    return render("regulatory.html", dates=case.regulatory)
+def regulatory_section(case, expanded: bool = False) -> Fragment:
+    """The earliest suspension and termination dates without an agreement, and their
+    legal grounds (folded unless ``expanded``)."""
+    return render("regulatory.html", dates=case.regulatory, expanded=expanded)
 
 
 def recommendation_panel(recommendation: Recommendation, case,
