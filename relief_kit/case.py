@@ -19,11 +19,13 @@ import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from . import calibration as calibration_method
 from . import schema
 from .calibration import Calibration, calibrate
 from .criteria import Criteria, load_criteria
@@ -72,6 +74,12 @@ class Case:
     @property
     def request_id(self) -> str:
         return self.request.request_id
+
+    @cached_property
+    def calibration_table(self) -> tuple[list[str], list[dict]]:
+        """The calibration's own table (columns, rows), computed once per case."""
+        table = self.calibration.table()
+        return list(table.columns), table.to_dict("records")
 
     def recommend(self, checklist: Checklist) -> Recommendation:
         """The recommendation for other answers (the live panel): pure, no I/O."""
@@ -223,8 +231,8 @@ def _file_sha256(path: Path) -> str:
 
 def calibration_key(data_dir: str | Path, criteria: Criteria, as_of: date) -> str:
     """What the cached calibration depends on: the bills, the criteria, the as-of date."""
-    parts = (_CACHE_FORMAT, _file_sha256(Path(data_dir) / schema.INVOICES), criteria.sha256,
-             as_of.isoformat())
+    parts = (_CACHE_FORMAT, getattr(calibration_method, "METHOD", ""),
+             _file_sha256(Path(data_dir) / schema.INVOICES), criteria.sha256, as_of.isoformat())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

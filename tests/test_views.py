@@ -123,6 +123,9 @@ def test_recommendation_panel_explains_with_criterion_keys_and_prices_every_opti
         assert option.action.label in html
     assert html.count('class="rk-chosen') == 1
     assert "Valor presente" in html and "calibradas na própria carteira" in html
+    assert "Tabela de calibração" in html
+    for label in ("boa pontualidade", "pontualidade fraca", "cliente novo"):
+        assert f"<td>{label}</td>" in html
     assert rec.criteria_version in html
 
 
