@@ -246,8 +246,12 @@ def demo_command(folder: Path) -> None:
     click.echo(f"\n2. Registros dos casos em {archive}")
     result = _run_batch(data, archive, workers=None, criteria_path=None, isolated=False,
                         force=False)
+    report = folder / "reuniao.html"
+    click.echo(f"\n3. Relatório da reunião da equipe em {report}")
+    _write_meeting(data, archive, report, None, None, None)
     click.echo("\nOnde olhar:")
     click.echo(f"  - registros: {archive}/<pedido>/record.html (abra no navegador)")
+    click.echo(f"  - reunião da equipe (sem nomes): {report}")
     click.echo(f"  - verificar a integridade: relief-kit verify {archive}")
     click.echo(f"  - revisar um caso no JupyterLab: relief-kit review {data}")
     if result.failed:
