@@ -243,6 +243,12 @@ def demo_command(folder: Path) -> None:
         shutil.copytree(SAMPLE, data)
     click.echo(f"1. Dados de exemplo em {data}\n")
     _print_recommendations(data, None, None)
+    from .demo import ANALYST, simulate_decisions
+
+    decided = simulate_decisions(data)
+    if decided:
+        click.echo(f"\nDecisões simuladas ('{ANALYST}', aceitando a recomendação) em "
+                   f"{decided} pedidos, para os registros mostrarem casos decididos e mensagens.")
     click.echo(f"\n2. Registros dos casos em {archive}")
     result = _run_batch(data, archive, workers=None, criteria_path=None, isolated=False,
                         force=False)
