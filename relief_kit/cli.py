@@ -402,3 +402,19 @@ def _write_meeting(folder: Path, archive: Path, out: Path, proposed: Path | None
     out.write_text(html, encoding="utf-8")
     click.echo(f"Relatório da reunião: {out} ({len(inputs.decisions)} decisões, "
                f"{records} registros no arquivo).")
+
+
+@main.command("verify")
+@click.argument("archive", type=EXISTING_DIR)
+def verify_command(archive: Path) -> None:
+    """Confere cada arquivo do arquivo de registros com o seu SHA256SUMS."""
+    from .archive import count_cases, verify
+
+    problems = verify(archive)
+    for problem in problems:
+        click.echo(str(problem))
+    cases, files = count_cases(archive)
+    if problems:
+        click.echo(f"{len(problems)} problema(s) em {archive}.", err=True)
+        sys.exit(1)
+    click.echo(f"Arquivo íntegro: {cases} casos, {files} arquivos conferidos.")
