@@ -30,12 +30,16 @@ def _timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
+#: DESIGN.md's "a few seconds" for the history features of 100,000 customers × 24 months.
+FEW_SECONDS = 5.0
+
+
 @section("features")
 def bench_features(options: argparse.Namespace) -> None:
-    """History features for N customers × M months, against a per-customer loop."""
+    """History features for N customers × M months (and the calibration), against a loop."""
     from .calibration import calibrate
     from .criteria import load_criteria
-    from .history import features
+    from .history import features, reference_features_loop
     from .sample import generate
 
     criteria = load_criteria()
@@ -43,25 +47,40 @@ def bench_features(options: argparse.Namespace) -> None:
     portfolio, seconds = _timed(generate, customers=options.customers, months=options.months,
                                 requests=10, seed=1, as_of=as_of)
     invoices, customers = portfolio.invoices, portfolio.customers
-    print(f"  carteira sintética: {len(customers):,} clientes, {len(invoices):,} faturas "
-          f"(gerada em {seconds:.1f} s)")
-    frame, vectorised = _timed(features, invoices, customers, criteria, as_of)
-    _, calibration = _timed(calibrate, invoices, customers, criteria, as_of)
-    # The straightforward alternative: the same features, one customer at a time.
-    subset_ids = customers["customer_id"].iloc[: options.loop_customers]
-    grouped = dict(tuple(invoices.groupby("customer_id", sort=False)))
-    started = time.perf_counter()
-    for customer_id in subset_ids:
-        bills = grouped.get(customer_id)
-        one = customers[customers["customer_id"] == customer_id]
-        if bills is not None:
-            features(bills, one, criteria, as_of)
-    loop = (time.perf_counter() - started) / len(subset_ids) * len(customers)
-    print(f"  features vetorizadas: {vectorised:.2f} s; calibração: {calibration:.2f} s")
-    print(f"  laço por cliente: {loop:.1f} s (medido em {len(subset_ids):,} clientes e "
-          f"extrapolado para {len(customers):,})")
-    print(f"  razão laço / vetorizado: {loop / vectorised:.0f}x; meta 'alguns segundos': "
-          f"{'atingida' if vectorised < 5 else 'NÃO atingida'} ({len(frame):,} linhas)")
+    print(f"  carteira sintética (relief_kit.sample): {len(customers):,} clientes × "
+          f"{options.months} meses, {len(invoices):,} faturas (gerada em {seconds:.1f} s)")
+    # Best of three: the machine is shared, the fastest run is the least disturbed one.
+    runs = [_timed(features, invoices, customers, criteria, as_of) for _ in range(3)]
+    frame, vectorised = min(runs, key=lambda run: run[1])
+    calibration = min(_timed(calibrate, invoices, customers, criteria, as_of)[1]
+                      for _ in range(3))
+    # The straightforward alternative: plain Python, one customer and one bill at a
+    # time, on the first customers only, then scaled up to the whole portfolio.
+    subset = customers.iloc[: min(options.loop_customers, len(customers))]
+    subset_bills = invoices[invoices["customer_id"].isin(subset["customer_id"])]
+    looped, loop_seconds = _timed(reference_features_loop, subset_bills, subset, criteria,
+                                  as_of)
+    loop = loop_seconds / len(subset) * len(customers)
+    same = _frames_agree(frame.loc[subset["customer_id"]], looped)
+    print(f"  features vetorizadas: {vectorised:.2f} s (melhor de 3); "
+          f"calibração: {calibration:.2f} s (melhor de 3)")
+    print(f"  laço por cliente em Python: {loop:.1f} s — medido em {len(subset):,} clientes "
+          f"({loop_seconds:.2f} s) e extrapolado para {len(customers):,}; "
+          f"mesmos resultados: {'sim' if same else 'NÃO'}")
+    print(f"  razão laço / vetorizado: {loop / vectorised:.0f}x")
+    print(f"  meta 'alguns segundos' (<= {FEW_SECONDS:.0f} s) para as features: "
+          f"{'atingida' if vectorised <= FEW_SECONDS else 'NÃO atingida'}; "
+          f"features + calibração: {vectorised + calibration:.2f} s")
+
+
+def _frames_agree(left, right) -> bool:
+    import pandas as pd
+
+    try:
+        pd.testing.assert_frame_equal(left, right, check_dtype=False)
+    except AssertionError:
+        return False
+    return True
 
 
 @section("recommend")
@@ -227,7 +246,8 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"sections, comma-separated: {', '.join(SECTIONS)}")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--loop-customers", type=int, default=300)
+    parser.add_argument("--loop-customers", type=int, default=3000,
+                        help="features: customers timed through the per-customer loop")
     parser.add_argument("--replay-cases", type=int, default=10_000)
     parser.add_argument("--cases", type=int, default=12, help="batch: cases per measurement")
     parser.add_argument("--workers", type=int, default=2, help="batch: worker threads")

@@ -1,24 +1,33 @@
 """Payment-history features, computed for the whole portfolio at once.
 
-Definitions (every threshold from the criteria file):
+Definitions (every threshold from the criteria file, ``punctuality.*``):
 
 - A bill *counts* when it is due on or before the as-of date and is neither cancelled
   nor renegotiated (a renegotiated bill was replaced by others).
+- A bill is *paid* when it has a payment date and its status is not open or partial:
+  a partly paid bill is still owed.
 - A counted bill is *judged* once it is paid, or once its grace period
-  (``punctuality.grace_days``) has passed unpaid: a bill still inside its grace period
+  (``grace_days``) has passed unpaid: an unpaid bill still inside its grace period
   tells nothing yet.
-- *On time*: paid no later than due date + grace days.
-- *Days late*: (payment date, or the as-of date while unpaid) − due date, at least 0.
-- *Open debt*: amount − amount paid over open and partly paid bills due by the as-of
-  date; *open months*: open debt / monthly fee.
-- *Recent*: bills due in the last ``punctuality.recent_months`` months; *trend* is the
-  recent on-time share minus the earlier one.
+- *On time*: paid no later than due date + ``grace_days``. ``on_time_share`` is
+  on-time / judged bills (NaN with no judged bill).
+- *Days late* of a bill: (payment date, or the as-of date while unpaid) − due date,
+  at least 0; ``mean_days_late`` and ``worst_days_late`` over the judged bills.
+- *Months as a customer*: whole months from ``customer_since`` to the as-of date.
+- *Open debt*: amount − amount paid over the open and partly paid bills due by the
+  as-of date; ``open_bills`` their count; *open months*: open debt / monthly fee.
+- *Recent*: judged bills due in the last ``recent_months`` months before the as-of
+  date; ``trend`` is the recent on-time share minus the earlier one.
+- *Longest on-time run*: the longest streak of consecutive on-time judged bills, in
+  due-date order.
 - *Earlier reliefs*: judged bills that came from a relief arrangement; *broken*: those
   not paid on time.
-- *Band*: "new" with fewer than ``punctuality.min_bills`` judged bills, else "good"
-  (share ≥ ``good_share``), "poor" (share < ``poor_share``) or "fair".
+- *Band*: "new" with fewer than ``min_bills`` judged bills, else "good" (share ≥
+  ``good_share``), "poor" (share < ``poor_share``) or "fair".
 
-No Python loop runs per customer: everything is grouped NumPy/pandas work.
+No Python loop runs per customer: each bill gets its customer's position in the
+customers table once, and every feature is a NumPy sum, count or maximum over those
+positions (``np.bincount`` / ``np.maximum.at``).
 """
 
 from __future__ import annotations
@@ -31,32 +40,35 @@ import numpy as np
 import pandas as pd
 
 from .criteria import Criteria
+from .errors import InputError
 from .model import HistoryFeatures
 
 NOT_COUNTED = ("cancelled", "renegotiated")
 OPEN = ("open", "partial")
 FEATURE_COLUMNS = [f.name for f in fields(HistoryFeatures) if f.name != "customer_id"]
+_BILL_COLUMNS = ["invoice_id", "customer_id", "due_date", "paid_on", "amount", "amount_paid",
+                 "status", "arrangement"]
 
 
 def judged_bills(invoices: pd.DataFrame, criteria: Criteria, as_of: date) -> pd.DataFrame:
-    """The counted bills with per-bill judgement columns (vectorised).
+    """The counted bills (see the module's definitions) with per-bill judgement columns.
 
-    Adds ``judged``, ``on_time``, ``days_late``, ``open_amount``, ``recent`` and
-    ``relief`` (bill from an arrangement).
+    Adds ``paid``, ``judged``, ``on_time``, ``days_late``, ``open_amount``, ``recent``
+    and ``relief`` (bill from an arrangement). The index is a fresh 0..n-1.
     """
     as_of_ts = pd.Timestamp(as_of)
     grace = pd.Timedelta(days=int(criteria["punctuality.grace_days"]))
-    bills = invoices[(invoices["due_date"] <= as_of_ts)
-                     & ~invoices["status"].isin(NOT_COUNTED)].copy()
-    paid = bills["paid_on"].notna() & ~bills["status"].isin(OPEN)
+    counted = (invoices["due_date"] <= as_of_ts) & ~invoices["status"].isin(NOT_COUNTED)
+    bills = invoices.loc[counted, _BILL_COLUMNS].reset_index(drop=True)
+    still_owed = bills["status"].isin(OPEN)
+    paid = bills["paid_on"].notna() & ~still_owed
+    bills["paid"] = paid
     bills["on_time"] = paid & (bills["paid_on"] <= bills["due_date"] + grace)
     bills["judged"] = paid | (bills["due_date"] + grace < as_of_ts)
     settled = bills["paid_on"].where(paid, as_of_ts)
-    bills["days_late"] = (settled - bills["due_date"]).dt.days.clip(lower=0)
-    bills["open_amount"] = np.where(
-        bills["status"].isin(OPEN),
-        bills["amount"] - bills["amount_paid"].fillna(0.0), 0.0,
-    ).clip(min=0)
+    bills["days_late"] = (settled - bills["due_date"]).dt.days.clip(lower=0).astype("int64")
+    owed = (bills["amount"] - bills["amount_paid"].fillna(0.0)).clip(lower=0)
+    bills["open_amount"] = owed.where(still_owed, 0.0)
     recent_start = as_of_ts - pd.DateOffset(months=int(criteria["punctuality.recent_months"]))
     bills["recent"] = bills["due_date"] > recent_start
     bills["relief"] = bills["arrangement"].fillna("").ne("")
@@ -66,71 +78,111 @@ def judged_bills(invoices: pd.DataFrame, criteria: Criteria, as_of: date) -> pd.
 def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Series:
     """Punctuality band per row from on-time share and judged-bill count."""
     band = np.select(
-        [judged < int(criteria["punctuality.min_bills"]),
-         share >= float(criteria["punctuality.good_share"]),
-         share < float(criteria["punctuality.poor_share"])],
+        [np.asarray(judged) < int(criteria["punctuality.min_bills"]),
+         np.asarray(share) >= float(criteria["punctuality.good_share"]),
+         np.asarray(share) < float(criteria["punctuality.poor_share"])],
         ["new", "good", "poor"], default="fair",
     )
-    return pd.Series(band, index=share.index)
+    return pd.Series(band, index=share.index, dtype=object)
 
 
-def _longest_run(bills: pd.DataFrame) -> pd.Series:
-    """Longest streak of consecutive on-time judged bills per customer."""
-    ordered = bills.sort_values(["customer_id", "due_date"], kind="stable")
-    on_time = ordered["on_time"].to_numpy()
-    customer = ordered["customer_id"].to_numpy()
-    # A new streak starts wherever the customer changes or a late bill breaks it.
-    breaks = ~on_time | np.r_[True, customer[1:] != customer[:-1]]
-    streak_id = np.cumsum(breaks)
-    runs = pd.Series(on_time.astype(int)).groupby(streak_id).sum()
-    first_row = pd.Series(np.arange(len(ordered))).groupby(streak_id).first()
-    per_streak = pd.DataFrame({"customer_id": customer[first_row.to_numpy()],
-                               "run": runs.to_numpy()})
-    return per_streak.groupby("customer_id")["run"].max()
+def _longest_run(code: np.ndarray, due: np.ndarray, on_time: np.ndarray,
+                 customers: int) -> np.ndarray:
+    """Longest streak of consecutive on-time bills per customer position.
+
+    Run-length by cumulative sums: sorted by customer then due date, a new streak
+    starts wherever the customer changes or a bill is not on time; each streak's
+    length is the number of on-time bills in it.
+    """
+    best = np.zeros(customers, dtype="int64")
+    if len(code) == 0:
+        return best
+    order = np.lexsort((due, code))  # stable: equal due dates keep the input order
+    owner, on = code[order], on_time[order]
+    breaks = ~on | np.r_[True, owner[1:] != owner[:-1]]
+    streak = np.cumsum(breaks) - 1
+    lengths = np.bincount(streak, weights=on).astype("int64")
+    np.maximum.at(best, owner[breaks], lengths)
+    return best
+
+
+def _whole_months(since: pd.Series, as_of: date) -> np.ndarray:
+    months = ((as_of.year - since.dt.year) * 12 + (as_of.month - since.dt.month)
+              - (as_of.day < since.dt.day).astype("int64"))
+    return months.fillna(0).clip(lower=0).to_numpy("int64")
 
 
 def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
              as_of: date) -> pd.DataFrame:
     """One row per customer (every customer, with or without bills), indexed by id.
 
-    Columns are the fields of :class:`~relief_kit.model.HistoryFeatures`.
+    Columns are the fields of :class:`~relief_kit.model.HistoryFeatures`, defined in
+    this module's docstring. Bills of a customer missing from ``customers`` are left
+    out (``relief-kit check`` reports them).
     """
+    ids = pd.Index(customers["customer_id"], name="customer_id")
+    if not ids.is_unique:
+        repeated = ids[ids.duplicated()][0]
+        raise InputError(f"customers.csv, coluna customer_id: o cliente {repeated} aparece "
+                         "mais de uma vez; deixe uma linha por cliente (relief-kit check).")
+    n = len(ids)
     bills = judged_bills(invoices, criteria, as_of)
-    judged = bills[bills["judged"]]
-    by = judged.groupby("customer_id")
-    out = pd.DataFrame(index=pd.Index(customers["customer_id"], name="customer_id"))
-    out["bills"] = bills.groupby("customer_id").size()
-    count = by.size()
-    out["on_time_share"] = by["on_time"].sum() / count
-    out["mean_days_late"] = by["days_late"].mean()
-    out["worst_days_late"] = by["days_late"].max()
-    since = customers.set_index("customer_id")["customer_since"]
-    as_of_ts = pd.Timestamp(as_of)
-    months = ((as_of_ts.year - since.dt.year) * 12 + (as_of_ts.month - since.dt.month)
-              - (as_of_ts.day < since.dt.day).astype(int))
-    out["months_as_customer"] = months.clip(lower=0)
-    open_bills = bills[bills["open_amount"] > 0]
-    out["open_debt"] = open_bills.groupby("customer_id")["open_amount"].sum()
-    out["open_bills"] = open_bills.groupby("customer_id").size()
-    fee = customers.set_index("customer_id")["monthly_fee"]
-    recent = judged[judged["recent"]].groupby("customer_id")["on_time"]
-    earlier = judged[~judged["recent"]].groupby("customer_id")["on_time"]
-    out["recent_on_time_share"] = recent.mean()
-    out["earlier_on_time_share"] = earlier.mean()
-    out["trend"] = out["recent_on_time_share"] - out["earlier_on_time_share"]
-    out["longest_on_time_run"] = _longest_run(judged) if len(judged) else np.nan
-    relief = judged[judged["relief"]]
-    out["earlier_reliefs"] = relief.groupby("customer_id").size()
-    out["reliefs_broken"] = (~relief["on_time"]).groupby(relief["customer_id"]).sum()
-    for column in ("bills", "worst_days_late", "open_bills", "longest_on_time_run",
-                   "earlier_reliefs", "reliefs_broken", "months_as_customer"):
-        out[column] = out[column].fillna(0).astype("int64")
-    out["mean_days_late"] = out["mean_days_late"].fillna(0.0)
-    out["open_debt"] = out["open_debt"].fillna(0.0).round(2)
-    out["open_months"] = (out["open_debt"] / fee.reindex(out.index)).replace(
-        [np.inf, -np.inf], np.nan).fillna(0.0)
-    out["punctuality_band"] = band_of(out["on_time_share"], count.reindex(out.index).fillna(0),
-                                      criteria)
+    code = ids.get_indexer(bills["customer_id"])
+    known = code >= 0
+    if not known.all():
+        bills, code = bills[known].reset_index(drop=True), code[known]
+
+    judged = bills["judged"].to_numpy(bool)
+    on_time = bills["on_time"].to_numpy(bool)  # on time implies paid, hence judged
+    recent = bills["recent"].to_numpy(bool)
+    relief = bills["relief"].to_numpy(bool)
+    days = bills["days_late"].to_numpy("int64")
+    owed = bills["open_amount"].to_numpy(float)
+
+    def count(rows: np.ndarray) -> np.ndarray:
+        return np.bincount(code[rows], minlength=n)
+
+    def total(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.bincount(code[rows], weights=values[rows], minlength=n)
+
+    def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return part / whole  # NaN where a customer has no such bill
+
+    judged_count = count(judged)
+    worst = np.zeros(n, dtype="int64")
+    np.maximum.at(worst, code[judged], days[judged])
+    has_debt = owed > 0
+    open_debt = total(owed, has_debt).round(2)
+    fee = customers["monthly_fee"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        open_months = open_debt / fee
+    recent_share = share(count(on_time & recent), count(judged & recent))
+    earlier_share = share(count(on_time & ~recent), count(judged & ~recent))
+    on_time_share = pd.Series(share(count(on_time), judged_count), index=ids)
+
+    out = pd.DataFrame({
+        "bills": count(np.ones(len(code), dtype=bool)),
+        "on_time_share": on_time_share,
+        "mean_days_late": np.nan_to_num(share(total(days.astype(float), judged),
+                                              judged_count)),
+        "worst_days_late": worst,
+        "months_as_customer": _whole_months(customers["customer_since"], as_of),
+        "open_debt": open_debt,
+        "open_bills": count(has_debt),
+        "open_months": np.where(np.isfinite(open_months), open_months, 0.0),
+        "recent_on_time_share": recent_share,
+        "earlier_on_time_share": earlier_share,
+        "trend": recent_share - earlier_share,
+        "longest_on_time_run": _longest_run(
+            code[judged], bills["due_date"].to_numpy()[judged].astype("int64"),
+            on_time[judged], n),
+        "earlier_reliefs": count(judged & relief),
+        "reliefs_broken": count(judged & relief & ~on_time),
+        "punctuality_band": band_of(on_time_share, judged_count, criteria),
+    }, index=ids)
+    for column in ("bills", "open_bills", "earlier_reliefs", "reliefs_broken"):
+        out[column] = out[column].astype("int64")
     return out[FEATURE_COLUMNS]
 
 
@@ -171,22 +223,106 @@ def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria
                     as_of: date) -> pd.DataFrame:
     """One row per bill of a customer, oldest first, for the review's chart and table.
 
-    Columns: due_date, amount, paid_on, amount_paid, days_late, state (a key of
-    ``STATE_LABELS``), state_label, arrangement.
+    Columns: invoice_id, month (first day of the due month), due_date, amount, paid_on,
+    amount_paid, days_late (as in :func:`features`; 0 for a bill not yet due, cancelled
+    or renegotiated), state (a key of ``STATE_LABELS``), state_label, arrangement.
     """
-    bills = invoices[invoices["customer_id"] == customer_id].sort_values("due_date").copy()
+    bills = invoices[invoices["customer_id"] == customer_id].sort_values(
+        "due_date", kind="stable").copy()
     as_of_ts = pd.Timestamp(as_of)
     grace = pd.Timedelta(days=int(criteria["punctuality.grace_days"]))
     paid = bills["paid_on"].notna() & ~bills["status"].isin(OPEN)
     on_time = paid & (bills["paid_on"] <= bills["due_date"] + grace)
     settled = bills["paid_on"].where(paid, as_of_ts)
     days = (settled - bills["due_date"]).dt.days.clip(lower=0)
-    bills["days_late"] = days.where(bills["due_date"] <= as_of_ts, 0).astype("int64")
+    judged_at_all = (bills["due_date"] <= as_of_ts) & ~bills["status"].isin(NOT_COUNTED)
+    bills["days_late"] = days.where(judged_at_all, 0).astype("int64")
+    bills["month"] = bills["due_date"].dt.to_period("M").dt.to_timestamp()
     bills["state"] = np.select(
         [bills["status"].eq("cancelled"), bills["status"].eq("renegotiated"), on_time, paid,
          bills["due_date"] > as_of_ts],
         ["cancelled", "renegotiated", "on_time", "late", "waiting"], default="open",
     )
     bills["state_label"] = bills["state"].map(STATE_LABELS)
-    return bills[["invoice_id", "due_date", "amount", "paid_on", "amount_paid", "days_late",
-                  "state", "state_label", "arrangement"]].reset_index(drop=True)
+    return bills[["invoice_id", "month", "due_date", "amount", "paid_on", "amount_paid",
+                  "days_late", "state", "state_label", "arrangement"]].reset_index(drop=True)
+
+
+def reference_features_loop(invoices: pd.DataFrame, customers: pd.DataFrame,
+                            criteria: Criteria, as_of: date) -> pd.DataFrame:
+    """The same frame as :func:`features`, computed the straightforward way: one
+    customer at a time, one bill at a time, in plain Python.
+
+    A yardstick, never used by the kit: the tests check that :func:`features` agrees
+    with it, and ``python -m relief_kit.bench`` times it against :func:`features`.
+    """
+    as_of_ts = pd.Timestamp(as_of)
+    grace = pd.Timedelta(days=int(criteria["punctuality.grace_days"]))
+    recent_start = as_of_ts - pd.DateOffset(months=int(criteria["punctuality.recent_months"]))
+    min_bills = int(criteria["punctuality.min_bills"])
+    good, poor = float(criteria["punctuality.good_share"]), float(
+        criteria["punctuality.poor_share"])
+    by_customer: dict[str, list[dict]] = {}
+    for bill in invoices.to_dict("records"):
+        by_customer.setdefault(bill["customer_id"], []).append(bill)
+
+    def ratio(part: int, whole: int) -> float:
+        return part / whole if whole else float("nan")
+
+    rows = {}
+    for customer in customers.to_dict("records"):
+        bills = sorted((b for b in by_customer.get(customer["customer_id"], [])
+                        if b["due_date"] <= as_of_ts and b["status"] not in NOT_COUNTED),
+                       key=lambda b: b["due_date"])
+        judged = on_time = days_total = worst = open_bills = 0
+        open_debt = 0.0
+        recent = [0, 0]  # judged, on time
+        earlier = [0, 0]
+        run = longest = reliefs = broken = 0
+        for bill in bills:
+            owed = bill["status"] in OPEN
+            paid = not pd.isna(bill["paid_on"]) and not owed
+            if owed:
+                rest = bill["amount"] - (0.0 if pd.isna(bill["amount_paid"])
+                                         else bill["amount_paid"])
+                if rest > 0:
+                    open_debt += rest
+                    open_bills += 1
+            if not paid and bill["due_date"] + grace >= as_of_ts:
+                continue  # still inside its grace period: not judged yet
+            judged += 1
+            kept = paid and bill["paid_on"] <= bill["due_date"] + grace
+            late = max(((bill["paid_on"] if paid else as_of_ts) - bill["due_date"]).days, 0)
+            days_total += late
+            worst = max(worst, late)
+            on_time += kept
+            window = recent if bill["due_date"] > recent_start else earlier
+            window[0] += 1
+            window[1] += kept
+            run = run + 1 if kept else 0
+            longest = max(longest, run)
+            if isinstance(bill["arrangement"], str) and bill["arrangement"]:
+                reliefs += 1
+                broken += not kept
+        share = ratio(on_time, judged)
+        since = customer["customer_since"]
+        months = 0 if pd.isna(since) else max(
+            (as_of.year - since.year) * 12 + as_of.month - since.month
+            - (as_of.day < since.day), 0)
+        fee = customer["monthly_fee"]
+        band = ("new" if judged < min_bills else "good" if share >= good
+                else "poor" if share < poor else "fair")
+        recent_share, earlier_share = ratio(recent[1], recent[0]), ratio(earlier[1], earlier[0])
+        rows[customer["customer_id"]] = {
+            "bills": len(bills), "on_time_share": share,
+            "mean_days_late": days_total / judged if judged else 0.0,
+            "worst_days_late": worst, "months_as_customer": months,
+            "open_debt": round(open_debt, 2), "open_bills": open_bills,
+            "open_months": round(open_debt, 2) / fee if fee and not pd.isna(fee) else 0.0,
+            "recent_on_time_share": recent_share, "earlier_on_time_share": earlier_share,
+            "trend": recent_share - earlier_share, "longest_on_time_run": longest,
+            "earlier_reliefs": reliefs, "reliefs_broken": broken, "punctuality_band": band,
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=FEATURE_COLUMNS)
+    frame.index.name = "customer_id"
+    return frame

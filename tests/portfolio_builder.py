@@ -41,7 +41,14 @@ def bill(customer_id: str, due: str, *, paid: str | None = None, amount: float =
 
 
 def invoices(*bills: dict) -> pd.DataFrame:
-    return pd.DataFrame(list(bills))
+    """The bills as a canonical invoices frame (typed columns even with no bill)."""
+    columns = list(bill("x", "2026-01-01"))
+    frame = pd.DataFrame(list(bills), columns=columns)
+    if not bills:
+        frame = frame.astype({"issued_on": "datetime64[ns]", "due_date": "datetime64[ns]",
+                              "paid_on": "datetime64[ns]", "notified_on": "datetime64[ns]",
+                              "amount": float, "amount_paid": float})
+    return frame
 
 
 def monthly(customer_id: str, first: date, months: int, days_late: list[int] | int = 0,
@@ -55,3 +62,15 @@ def monthly(customer_id: str, first: date, months: int, days_late: list[int] | i
         paid = None if late is None else (T(due) + pd.Timedelta(days=late)).date().isoformat()
         out.append(bill(customer_id, due.isoformat(), paid=paid, amount=amount))
     return out
+
+
+def changed(criteria, **values):
+    """The criteria with some keys changed: ``changed(c, punctuality__grace_days=0)``."""
+    from dataclasses import replace
+
+    sections = {name: dict(keys) for name, keys in criteria.sections.items()}
+    for dotted, value in values.items():
+        section, key = dotted.split("__")
+        assert key in sections[section], dotted  # a typo must not pass silently
+        sections[section][key] = value
+    return replace(criteria, sections=sections)
