@@ -29,6 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -138,8 +140,9 @@ def plan_jobs(
 
     portfolio = load_folder(data_dir)
     criteria = load_criteria(criteria_path)
-    as_of_date = portfolio.as_of if not today else date.fromisoformat(today)
-    calibration = calibration_for(data_dir, criteria, as_of_date or date.today())
+    # One as-of date for every case of the run: the option, else the folder's, else today.
+    today = today or (portfolio.as_of or date.today()).isoformat()
+    calibration = calibration_for(data_dir, criteria, date.fromisoformat(today))
     shared = hashlib.sha256()
     for part in (
         __version__.encode(),
@@ -149,7 +152,6 @@ def plan_jobs(
         _tree_digest(TEMPLATES).encode(),
         json.dumps(calibration.to_dict(), sort_keys=True, default=str).encode(),
         today.encode(),
-        str(portfolio.as_of or "").encode(),
     ):
         shared.update(_sha256(part).encode())
     shared_digest = shared.hexdigest()
@@ -217,24 +219,41 @@ _live_lock = threading.Lock()
 
 
 def _start_kernel():
-    from jupyter_client import KernelManager
+    # nbclient runs its own event loop: a synchronous KernelManager's liveness check does
+    # not work inside it (a kernel that dies mid-case hangs the run), an async one does.
+    from jupyter_client import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
-    # IPC transport avoids the TCP port race between concurrent kernels; an in-memory
-    # history database avoids SQLite locking errors between them.
-    km = KernelManager(kernel_name="python3", transport="ipc")
-    km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])
+    # IPC transport avoids the TCP port race between concurrent kernels. Its socket
+    # files are named from a path prefix; each kernel gets its own prefix in a private
+    # folder, or two threads starting kernels at once pick the same sockets. An
+    # in-memory history database avoids SQLite locking errors between kernels.
+    sockets = Path(tempfile.mkdtemp(prefix="relief-kit-kernel-"))
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc",
+                            ip=str(sockets / "kernel"))
+    run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"])
     with _live_lock:
         _live_kernels.add(km)
     return km
 
 
+def _alive(km) -> bool:
+    from jupyter_core.utils import run_sync
+
+    return bool(run_sync(km.is_alive)())
+
+
 def _stop(km) -> None:
+    from jupyter_core.utils import run_sync
+
     with _live_lock:
         _live_kernels.discard(km)
     try:
-        km.shutdown_kernel(now=True)
+        run_sync(km.shutdown_kernel)(now=True)
     except Exception:  # a dead kernel cannot be shut down twice; nothing to keep
         pass
+    if km.transport == "ipc":
+        shutil.rmtree(Path(km.ip).parent, ignore_errors=True)
 
 
 def _shutdown_kernel() -> None:
@@ -247,7 +266,7 @@ def _shutdown_kernel() -> None:
 def _kernel(job: CaseJob):
     """This thread's kernel: a fresh one when isolated, when dead, or when worn out."""
     if (job.isolated or _worker.km is None or _worker.served >= job.cases_per_kernel
-            or _worker.km not in _live_kernels or not _worker.km.is_alive()):
+            or _worker.km not in _live_kernels or not _alive(_worker.km)):
         _shutdown_kernel()
         _worker.km = _start_kernel()
     _worker.served += 1
@@ -376,8 +395,11 @@ def build_case_files(job: CaseJob) -> dict[str, bytes]:
 
 
 def _one_line(exc: BaseException) -> str:
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    if isinstance(exc, DeadKernelError):
+        return "o kernel morreu durante a execução do caso (tentado duas vezes)"
     if isinstance(exc, PapermillExecutionError):
         return f"erro na célula {exc.exec_count}: {exc.ename}: {exc.evalue}".splitlines()[0]
     text = str(exc).strip().splitlines()

@@ -1,0 +1,97 @@
+"""The batch: real papermill runs of the review notebook into a verifiable archive."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from relief_kit.archive import verify
+from relief_kit.batch import NOTEBOOK, run_batch
+
+pytestmark = pytest.mark.kernel
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SOME = ["R0001", "R0002", "R0003"]
+
+
+@pytest.fixture
+def data(tmp_path):
+    folder = tmp_path / "dados"
+    shutil.copytree(SAMPLE, folder)
+    return folder
+
+
+def test_archive_layout_manifest_and_rerun(data, tmp_path):
+    archive = tmp_path / "arquivo"
+    result = run_batch(data, archive, workers=2, request_ids=SOME)
+    assert [o.status for o in result.outcomes] == ["written"] * 3, result.outcomes
+    case = archive / "R0001"
+    names = {p.relative_to(case).as_posix() for p in case.rglob("*") if p.is_file()}
+    assert {"record.html", "record.ipynb", "case.json", "SHA256SUMS"} <= names
+    assert any(n.startswith("evidence/") for n in names)
+    assert any(n.startswith("messages/") for n in names)
+    checked = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=case, capture_output=True,
+                             text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert verify(archive) == []
+    facts = json.loads((case / "case.json").read_text(encoding="utf-8"))
+    assert facts["request_id"] == "R0001" and facts["status_key"] == "pending"
+    assert len(facts["criteria"]["sha256"]) == 64
+    html = (case / "record.html").read_text(encoding="utf-8")
+    assert "CONFIDENCIAL" in html and "Aguardando decisão" in html
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
+    assert "https://" not in html
+    assert "data_dir =" not in html and "open_case(" not in html  # code hidden
+
+    again = run_batch(data, archive, workers=2, request_ids=SOME)
+    assert [o.status for o in again.outcomes] == ["skipped"] * 3
+
+
+def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path):
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    position = next(i for i, c in enumerate(notebook.cells)
+                    if "parameters" in c.metadata.get("tags", [])) + 1
+    sabotage = nbformat.v4.new_code_cell(
+        "if request_id == 'R0002':\n    raise RuntimeError('dados ruins neste caso')\n"
+        "if request_id == 'R0003':\n    import os; os._exit(1)")
+    notebook.cells.insert(position, sabotage)
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(notebook, broken)
+    archive = tmp_path / "arquivo"
+    result = run_batch(data, archive, workers=2, notebook=broken, request_ids=SOME)
+    status = {o.request_id: o for o in result.outcomes}
+    assert status["R0001"].status == "written"
+    assert status["R0002"].status == "failed" and "dados ruins" in status["R0002"].message
+    assert status["R0003"].status == "failed"
+    assert not (archive / "R0002").exists() and not (archive / "R0003").exists()
+    assert "1 registros escritos" in result.summary() and "2 com falha" in result.summary()
+
+
+def test_killed_batch_leaves_no_half_case_and_resumes(data, tmp_path):
+    archive = tmp_path / "arquivo"
+    command = [str(Path(sys.executable).parent / "relief-kit"), "batch", str(data), "--archive",
+               str(archive), "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(archive.glob("R*/SHA256SUMS")):
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the runner and its kernels, mid-run
+    process.wait()
+    written = [p.parent for p in archive.glob("R*/SHA256SUMS")]
+    assert written, "no case was written before the kill"
+    for folder in archive.iterdir():
+        if not folder.name.startswith("."):
+            assert (folder / "SHA256SUMS").is_file(), f"half-written case {folder.name}"
+    result = run_batch(data, archive, workers=2)
+    assert not result.failed
+    assert result.count("skipped") >= len(written)
+    assert verify(archive) == []
+    assert not [p for p in archive.iterdir() if p.name.startswith(".")]
