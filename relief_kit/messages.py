@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -72,6 +73,8 @@ def message_context(facts: Mapping, provider: Provider) -> dict:
     percent = terms.get("discount_percent")
     customer = facts["customer"]
     name = " ".join(str(customer["name"]).split())
+    # A MEI's company name starts with its CNPJ digits: greet the person, not the number.
+    name = re.sub(r"^[\d./-]+\s+", "", name) or name
     context = {
         "provider": provider,
         "first_name": name.split(" ")[0] if customer["person_type"] == "PF" else name,
