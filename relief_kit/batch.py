@@ -423,6 +423,7 @@ def run_batch(
     force: bool = False,
     request_ids: Iterable[str] | None = None,
     progress: Callable[[CaseOutcome], None] | None = None,
+    planned: Callable[[int], None] | None = None,
 ) -> BatchResult:
     """Write (or bring up to date) one case record per request.
 
@@ -447,6 +448,8 @@ def run_batch(
         settings_path=Path(settings_path or DEFAULT_SETTINGS),
         notebook=Path(notebook), today=today, isolated=isolated, request_ids=request_ids,
     )
+    if planned:
+        planned(len(jobs))
     result = BatchResult()
     todo = []
     for job in jobs:

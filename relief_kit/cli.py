@@ -218,8 +218,12 @@ def _run_batch(folder: Path, archive: Path, **options):
             if outcome.status == "failed":
                 bar.write(f"falhou: {outcome.request_id}: {outcome.message}")
 
+        def planned(total: int) -> None:
+            bar.total = total
+            bar.refresh()
+
         result = run_batch(folder, archive, today=_today(today, as_of).isoformat(),
-                           progress=progress, **options)
+                           progress=progress, planned=planned, **options)
     click.echo(result.summary())
     for outcome in result.failed:
         click.echo(f"falhou: {outcome.request_id}: {outcome.message}", err=True)
