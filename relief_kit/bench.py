@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop-customers", type=int, default=3000,
                         help="features: customers timed through the per-customer loop")
     parser.add_argument("--replay-cases", type=int, default=10_000)
-    parser.add_argument("--cases", type=int, default=12, help="batch: cases per measurement")
+    parser.add_argument("--cases", type=int, default=40,
+                        help="batch: cases per measurement (the sample has 40)")
     parser.add_argument("--workers", type=int, default=2, help="batch: worker threads")
     parser.add_argument("--widget-rounds", type=int, default=5,
                         help="widgets: rounds of answer changes per case")
