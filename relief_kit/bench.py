@@ -12,6 +12,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import date
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {}
@@ -22,6 +23,22 @@ def section(name: str):
         SECTIONS[name] = function
         return function
     return register
+
+
+@contextmanager
+def _sample_copy():
+    """A private copy of data/sample (the benchmarks write stores and archives)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    work = Path(tempfile.mkdtemp(prefix="relief-bench-"))
+    try:
+        shutil.copytree(sample, work / "dados")
+        yield work / "dados", work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _timed(function, *args, **kwargs):
@@ -123,10 +140,8 @@ def bench_recommend(options: argparse.Namespace) -> None:
 @section("batch")
 def bench_batch(options: argparse.Namespace) -> None:
     """Case records: our batch against the obvious loop and the empty-notebook floor."""
-    import shutil
     import subprocess
     import sys
-    import tempfile
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
@@ -136,11 +151,7 @@ def bench_batch(options: argparse.Namespace) -> None:
     from .batch import NOTEBOOK, run_batch
     from .tables import load_folder
 
-    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
-    work = Path(tempfile.mkdtemp(prefix="relief-bench-"))
-    try:
-        data = work / "dados"
-        shutil.copytree(sample, data)
+    with _sample_copy() as (data, work):
         ids = list(load_folder(data).requests["request_id"][: options.cases])
         n, workers = len(ids), options.workers
 
@@ -181,8 +192,6 @@ def bench_batch(options: argparse.Namespace) -> None:
             subprocess.run([str(bin_dir / "jupyter"), "nbconvert", "--to", "html",
                             "--no-input", str(out)], check=True, capture_output=True)
         loop = (time.perf_counter() - started) / len(loop_ids)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     per_case, per_floor = ours / n, floor / n
     print(f"  {n} casos, {workers} workers")
     print(f"  laço óbvio (papermill + nbconvert por caso): {loop:.2f} s/caso "
@@ -198,20 +207,13 @@ def bench_batch(options: argparse.Namespace) -> None:
 @section("widgets")
 def bench_widgets(options: argparse.Namespace) -> None:
     """A checklist change in the review app: answer set -> recommendation redrawn."""
-    import shutil
-    import tempfile
-    from pathlib import Path
 
     from .case import calibration_for, open_case
     from .criteria import load_criteria
     from .review import ReviewApp
     from .tables import load_folder
 
-    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
-    work = Path(tempfile.mkdtemp(prefix="relief-bench-"))
-    try:
-        data = work / "dados"
-        shutil.copytree(sample, data)
+    with _sample_copy() as (data, _):
         ids = list(load_folder(data).requests["request_id"][: options.cases])
         calibration = calibration_for(data, load_criteria())
         timings: list[float] = []
@@ -227,8 +229,6 @@ def bench_widgets(options: argparse.Namespace) -> None:
                         started = time.perf_counter()
                         widget.value = value  # observe -> recommend -> render -> panel
                         timings.append(time.perf_counter() - started)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     timings.sort()
     median = statistics.median(timings) * 1000
     p95 = timings[int(len(timings) * 0.95)] * 1000
