@@ -53,6 +53,17 @@ def test_archive_layout_manifest_and_rerun(data, tmp_path):
     again = run_batch(data, archive, workers=2, request_ids=SOME)
     assert [o.status for o in again.outcomes] == ["skipped"] * 3
 
+    # A decision recorded for one case rewrites that case only, now with its messages.
+    from relief_kit.demo import simulate_decisions
+
+    assert simulate_decisions(data, every=1) > 0
+    decided = run_batch(data, archive, workers=2, request_ids=["R0001", "R0002"])
+    assert [o.status for o in decided.outcomes] == ["written", "skipped"]
+    facts = json.loads((case / "case.json").read_text(encoding="utf-8"))
+    assert facts["status_key"] == "decided" and facts["decision"]["analyst"]
+    assert (case / "messages" / "LEIA-ME.txt").is_file()
+    assert verify(archive) == []
+
 
 def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)

@@ -156,3 +156,22 @@ def test_unreadable_key_is_one_clear_line(tmp_path, broken):
     path.write_text(broken)
     with pytest.raises(InputError, match="chave de pseudônimos"):
         load_or_create_key(path)
+
+
+def test_money_summary_adds_up_per_action():
+    from relief_kit.meeting import money_summary
+
+    decisions = pd.DataFrame([
+        {"request_id": "r1", "action": "discount", "amount": 100.0, "discount_given": 10.0,
+         "decided_value": 85.0, "recommended_value": 90.0},
+        {"request_id": "r2", "action": "discount", "amount": 200.0, "discount_given": 20.0,
+         "decided_value": 170.0, "recommended_value": 170.0},
+        {"request_id": "r3", "action": "refusal", "amount": 80.0, "discount_given": 0.0,
+         "decided_value": 50.0, "recommended_value": 60.0},
+    ])
+    table = money_summary(decisions).set_index("ação")
+    discount = table.loc[Action.DISCOUNT.label]
+    assert discount["casos"] == 2 and discount["valor em jogo"] == 300.0
+    assert discount["descontos concedidos"] == 30.0
+    assert discount["valor presente da decisão"] == 255.0
+    assert table.loc[Action.REFUSAL.label, "valor presente da alternativa recomendada"] == 60.0
