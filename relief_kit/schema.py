@@ -2,7 +2,7 @@
 
 A data folder holds ``customers.csv``, ``invoices.csv``, ``requests.csv`` and an
 ``evidence/`` folder with the written requests. Importers write this form; every
-other part of the kit reads it through :mod:`relief_kit.readers`.
+other part of the kit reads it through :mod:`relief_kit.tables`.
 """
 
 from __future__ import annotations
