@@ -158,6 +158,25 @@ def _canonical_text(value) -> str:
     return str(value)
 
 
+#: A cell starting with one of these is a formula to Excel, LibreOffice and Sheets
+#: (OWASP "CSV injection"); tab and carriage return are stripped on reading anyway.
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+_GUARDED = re.compile(r"^'+[=+\-@\t\r]")
+
+
+def guard_cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: ``=SOMA(1)`` → ``'=SOMA(1)``.
+
+    Reversible by :func:`unguard_cell`: a value that already starts with quotes before
+    a formula character gets one more, so reading gives back exactly what was written.
+    """
+    return "'" + text if _FORMULA.match(text) else text
+
+
+def unguard_cell(text: str) -> str:
+    return text[1:] if _GUARDED.match(text) else text
+
+
 def _canonical_column(values: pd.Series, kind: schema.Kind) -> pd.Series:
     """A column as canonical text; dates, money and answers without a per-cell loop."""
     if pd.api.types.is_datetime64_any_dtype(values):
@@ -173,6 +192,8 @@ def _canonical_column(values: pd.Series, kind: schema.Kind) -> pd.Series:
     text = [_canonical_text(v) for v in values]
     if kind is schema.Kind.DATE:
         text = [t[:10] for t in text]
+    elif kind in (schema.Kind.TEXT, schema.Kind.ID):
+        text = [guard_cell(t) for t in text]
     return pd.Series(text, index=values.index, dtype=object)
 
 
@@ -420,7 +441,7 @@ def _typed_column(codes: np.ndarray, distinct: np.ndarray, index: pd.Index,
     kind = column.kind
     failed: dict[int, str] = {}
     if kind in (schema.Kind.TEXT, schema.Kind.ID):
-        parsed = distinct
+        parsed = np.array([unguard_cell(t) for t in distinct], dtype=object)
     elif kind is schema.Kind.CHOICE:
         # PF/PJ are written in capitals everywhere; every other choice is a lower-case word.
         parsed = np.array([t.upper() if column.name == "person_type" else t.lower()

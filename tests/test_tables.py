@@ -200,6 +200,23 @@ def test_what_write_table_writes_read_table_reads_back(tmp_path):
     pd.testing.assert_frame_equal(first, second)
 
 
+@pytest.mark.parametrize("value", [
+    "=HYPERLINK(\"http://x\";\"clique\")", "+5535999990000", "-2+3", "@SOMA(A1)",
+    "'=já protegido", "''=duas aspas", "'texto com aspas", "normal",
+])
+def test_a_formula_typed_by_a_customer_is_text_in_a_spreadsheet_and_read_back_exactly(
+        tmp_path, value):
+    frame = pd.DataFrame([dict(CUSTOMERS[0], name=value, plan=value)])
+    path = write_table(frame, tmp_path, schema.CUSTOMERS)
+    with open(path, encoding="utf-8", newline="") as handle:
+        cells = list(csv.reader(handle))[1]
+    assert not cells[1].startswith(("=", "+", "-", "@"))
+    assert cells[1] == (("'" + value) if value.lstrip("'")[:1] in "=+-@" else value)
+    back, problems = read_table(path, schema.CUSTOMERS)
+    assert problems == []
+    assert back.loc[0, "name"] == back.loc[0, "plan"] == value
+
+
 # --------------------------------------------------------------------------- problems
 
 
