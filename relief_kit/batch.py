@@ -202,6 +202,20 @@ def is_up_to_date(job: CaseJob) -> bool:
     return recorded == job.fingerprint
 
 
+def is_reduced(job: CaseJob, latest: dict[str, int]) -> bool:
+    """A case purged after retention (or reduced at its subject's request) stays as it
+    is, even with ``force``, unless a decision was recorded since: rewriting it would
+    bring back what the purge removed."""
+    case_json = Path(job.archive) / job.request_id / "case.json"
+    try:
+        facts = json.loads(case_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if "purge" not in facts and "erasure" not in facts:
+        return False
+    return (facts.get("decision") or {}).get("decision_id") == latest.get(job.request_id)
+
+
 # --------------------------------------------------------------------------- workers
 
 
@@ -450,10 +464,19 @@ def run_batch(
     )
     if planned:
         planned(len(jobs))
+    from .store import open_store
+
+    with open_store(data_dir) as store:
+        latest = {d.request_id: d.decision_id for d in store.latest_decisions()}
     result = BatchResult()
     todo = []
     for job in jobs:
-        if not force and is_up_to_date(job):
+        if is_reduced(job, latest):
+            outcome = CaseOutcome(job.request_id, "skipped", "expurgado: mantido como está")
+            result.outcomes.append(outcome)
+            if progress:
+                progress(outcome)
+        elif not force and is_up_to_date(job):
             outcome = CaseOutcome(job.request_id, "skipped")
             result.outcomes.append(outcome)
             if progress:

@@ -422,3 +422,110 @@ def verify_command(archive: Path) -> None:
         click.echo(f"{len(problems)} problema(s) em {archive}.", err=True)
         sys.exit(1)
     click.echo(f"Arquivo íntegro: {cases} casos, {files} arquivos conferidos.")
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+def _now(today: str | None):
+    """Now, or the start of ``--today`` (for a purge run as of a given day)."""
+    from datetime import datetime
+
+    if not today:
+        return datetime.now()
+    return datetime.combine(_as_of(today), datetime.min.time())
+
+
+@main.command("purge")
+@click.argument("archive", type=EXISTING_DIR)
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True,
+              help="Dias desde a decisão a partir dos quais um caso fechado é expurgado.")
+@click.option("--dry-run", is_flag=True, help="Só mostra o que seria expurgado.")
+@click.option("--data", "data_dir", type=EXISTING_DIR, default=None,
+              help="Pasta de dados: expurga também o banco de casos e a cópia da evidência.")
+@click.option("--who", default=None, help="Quem expurga (padrão: o usuário do sistema).")
+@click.option("--today", default=None, help="Data de referência (padrão: hoje).")
+def purge_command(archive: Path, days: int, dry_run: bool, data_dir: Path | None,
+                  who: str | None, today: str | None) -> None:
+    """Expurgo por retenção: casos fechados há mais de N dias perdem a evidência e os
+    dados sensíveis; a trilha da decisão fica."""
+    from . import formatting as fmt
+    from .privacy import purge
+
+    report = purge(archive, days, data_dir=data_dir, dry_run=dry_run, who=who,
+                   now=_now(today))
+    prefix = "seria expurgado" if dry_run else "expurgado"
+    for case in report.purged:
+        removed = ", ".join(case.removed) or "nenhum arquivo"
+        click.echo(f"{case.request_id}: decidido em {fmt.day(case.decided_on)} "
+                   f"({case.age_days} dias) — {prefix}; removidos: {removed}; dados "
+                   "sensíveis do case.json e registro reduzido à trilha da decisão.")
+    for line in report.data_notes:
+        click.echo(line)
+    for line in report.refused:
+        click.echo(f"recusado: {line}", err=True)
+    click.echo(report.summary())
+    if data_dir is None and report.purged and not dry_run:
+        click.echo("aviso: sem --data, as respostas no banco de casos e a evidência na pasta "
+                   "de dados não foram expurgadas; rode de novo com --data PASTA.", err=True)
+    if report.refused:
+        sys.exit(1)
+
+
+@main.group("subject")
+def subject_group() -> None:
+    """Pedidos do titular (LGPD art. 18): exportar ou apagar os dados de um CPF/CNPJ."""
+
+
+@subject_group.command("export")
+@click.argument("document")
+@click.option("--data", "data_dir", type=EXISTING_DIR, required=True, help="Pasta de dados.")
+@click.option("--archive", type=DIR, default=None, help="Pasta do arquivo de registros.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Arquivo JSON a entregar ao titular (criado legível só pelo dono).")
+def subject_export_command(document: str, data_dir: Path, archive: Path | None,
+                           out: Path) -> None:
+    """Tudo o que o relief-kit guarda sobre um CPF/CNPJ, num arquivo JSON."""
+    import json
+    import os
+
+    from .documents import mask_document
+    from .privacy import subject_export
+
+    data = subject_export(document, data_dir=data_dir, archive=archive)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2)
+        handle.write("\n")
+    click.echo(f"Dados de {mask_document(document)}: {len(data['cadastro'])} cadastros, "
+               f"{len(data['faturas'])} faturas, {len(data['pedidos'])} pedidos, "
+               f"{len(data['arquivo_dos_casos'])} casos no arquivo → {out}")
+
+
+@subject_group.command("erase")
+@click.argument("document")
+@click.option("--data", "data_dir", type=EXISTING_DIR, required=True, help="Pasta de dados.")
+@click.option("--archive", type=DIR, default=None, help="Pasta do arquivo de registros.")
+@click.option("--who", default=None, help="Quem apaga (padrão: o usuário do sistema).")
+@click.option("--yes", is_flag=True, help="Não pedir confirmação.")
+def subject_erase_command(document: str, data_dir: Path, archive: Path | None,
+                          who: str | None, yes: bool) -> None:
+    """Apaga os dados de um CPF/CNPJ, mantendo só o que a lei exige (com o motivo)."""
+    from .errors import InputError
+    from .privacy import erasure_plan, subject_erase
+
+    _, plan = erasure_plan(document, data_dir=data_dir, archive=archive)
+    if plan.refused:
+        raise InputError(f"nada foi apagado: {plan.refused[0]}")
+    if plan.nothing:
+        click.echo(plan.lines()[0])
+        return
+    if not yes:
+        click.echo("Será feito:")
+        for line in plan.lines():
+            click.echo(f"  {line}")
+        click.confirm("Apagar?", abort=True)
+    report = subject_erase(document, data_dir=data_dir, archive=archive, who=who)
+    for line in report.lines():
+        click.echo(line)

@@ -397,20 +397,37 @@ class CaseStore:
 
     # -- retention and data-subject requests
 
+    @staticmethod
+    def _scrub_decisions(db, request_id: str) -> None:
+        """Blank the at-risk details and notes kept in each decision's checklist."""
+        for decision_id, text in db.execute(
+                "SELECT decision_id, checklist FROM decisions WHERE request_id = ?",
+                (request_id,)).fetchall():
+            data = json.loads(text)
+            data.update(at_risk_category="", at_risk_consent=False, notes="")
+            db.execute("UPDATE decisions SET checklist = ? WHERE decision_id = ?",
+                       (json.dumps(data, sort_keys=True, ensure_ascii=False), decision_id))
+
     def purge_sensitive(self, request_id: str, *, who: str, now: datetime | None = None) -> None:
         """Drop the at-risk details and notes of a closed case; the decision trail stays."""
         def purge(db):
             db.execute("UPDATE answers SET at_risk_category = '', at_risk_consent = 0, "
                        "notes = '' WHERE request_id = ?", (request_id,))
-            for decision_id, text in db.execute(
-                    "SELECT decision_id, checklist FROM decisions WHERE request_id = ?",
-                    (request_id,)).fetchall():
-                data = json.loads(text)
-                data.update(at_risk_category="", at_risk_consent=False, notes="")
-                db.execute("UPDATE decisions SET checklist = ? WHERE decision_id = ?",
-                           (json.dumps(data, sort_keys=True, ensure_ascii=False), decision_id))
+            self._scrub_decisions(db, request_id)
             self._audit(db, who, "expurgou dados sensíveis", request_id, "", now)
         self._write(purge)
+
+    def erase_request(self, request_id: str, *, who: str, now: datetime | None = None) -> None:
+        """A data subject's erasure: the answers go; the decisions stay, scrubbed.
+
+        The decisions are the proof of what was agreed (kept for the reason
+        ``privacy.KEPT_REASON`` gives); the audit keeps who did what, without details.
+        """
+        def erase(db):
+            db.execute("DELETE FROM answers WHERE request_id = ?", (request_id,))
+            self._scrub_decisions(db, request_id)
+            self._audit(db, who, "apagou dados a pedido do titular", request_id, "", now)
+        self._write(erase)
 
     def rows_for_requests(self, request_ids) -> dict:
         """Everything stored on these requests as plain data (LGPD art. 18 export)."""
