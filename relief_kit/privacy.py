@@ -593,6 +593,7 @@ def _erased_case(folder: Path, facts: dict, document: str, *, who: str,
 def subject_erase(document: str, *, data_dir: str | Path, archive: str | Path | None = None,
                   who: str | None = None, now: datetime | None = None) -> ErasureReport:
     """Erase what the kit holds on one CPF/CNPJ, keeping only what the law requires."""
+    from .documents import format_document
     from .store import open_store
 
     now = (now or datetime.now()).replace(microsecond=0)
@@ -607,7 +608,8 @@ def subject_erase(document: str, *, data_dir: str | Path, archive: str | Path | 
             continue
         if case.name in report.cases_reduced:
             write_case_folder(case.parent, check_request_id(case.name),
-                              _erased_case(case, facts, subject.document, who=who, now=now))
+                              _erased_case(case, facts, format_document(subject.document),
+                                           who=who, now=now))
         else:
             shutil.rmtree(case)
     with open_store(folder) as store:
