@@ -12,7 +12,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from case_folder import customer_of, evidence_of, sample_copy
 from click.testing import CliRunner
 
 from relief_kit.archive import verify
@@ -22,6 +21,7 @@ from relief_kit.criteria import load_criteria
 from relief_kit.replay import recommend_all
 from relief_kit.store import DecisionDraft, open_store
 from relief_kit.tables import load_folder
+from tests.case_folder import customer_of, evidence_of, sample_copy
 
 pytestmark = pytest.mark.kernel
 
