@@ -553,6 +553,8 @@ def erasure_plan(document: str, *, data_dir: str | Path,
 
 def _erased_case(folder: Path, facts: dict, document: str, *, who: str,
                  now: datetime) -> dict[str, bytes]:
+    from .documents import mask_document
+
     decision = dict(facts["decision"])
     decision["checklist"] = _scrub(decision.get("checklist"), SENSITIVE_CHECKLIST)
     decided_on = _decided_on(facts) or now.date()
@@ -582,8 +584,11 @@ def _erased_case(folder: Path, facts: dict, document: str, *, who: str,
     return {
         "case.json": json.dumps(kept, ensure_ascii=False, indent=2,
                                 sort_keys=True).encode("utf-8"),
+        # The record shows the document masked, as every record does; case.json keeps
+        # it whole because it is what ties the kept agreement to its party.
         "record.html": reduced_record(
-            kept, title="Registro reduzido a pedido do titular (LGPD art. 18, VI)",
+            {**kept, "customer": {"document_masked": mask_document(document)}},
+            title="Registro reduzido a pedido do titular (LGPD art. 18, VI)",
             note={"when": fmt.moment(now), "who": who,
                   "reason": f"{KEPT_REASON} Guardar até {fmt.day(until)}.",
                   "removed": removed, "kept": []}).encode("utf-8"),
