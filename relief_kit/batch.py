@@ -39,8 +39,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from . import __version__, schema
-from .errors import InputError
+from . import __version__
+from .errors import InputError, ReliefKitError
 from .facts import FACTS_MIMETYPE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -403,7 +403,14 @@ def build_case_files(job: CaseJob) -> dict[str, bytes]:
         files[f"messages/{name}"] = data
     evidence_file = facts.get("request", {}).get("evidence_file") or ""
     if evidence_file:
-        source = Path(job.data_dir) / schema.EVIDENCE_DIR / evidence_file
+        from .evidence import MAX_EVIDENCE_BYTES
+        from .tables import evidence_path
+
+        # The same refusals as reading it: nothing outside evidence/, no links, no giants.
+        source = evidence_path(job.data_dir, evidence_file)
+        if source.stat().st_size > MAX_EVIDENCE_BYTES:
+            raise InputError(f"{source}: arquivo de evidência grande demais para o arquivo "
+                             f"(limite {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB).")
         files[f"evidence/{Path(evidence_file).name}"] = source.read_bytes()
     return files
 
@@ -417,6 +424,8 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, PapermillExecutionError):
         return f"erro na célula {exc.exec_count}: {exc.ename}: {exc.evalue}".splitlines()[0]
     text = str(exc).strip().splitlines()
+    if isinstance(exc, ReliefKitError) and text:
+        return text[0]  # already a sentence for the user
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip(": ")
 
 

@@ -106,3 +106,21 @@ def test_killed_batch_leaves_no_half_case_and_resumes(data, tmp_path):
     assert result.count("skipped") >= len(written)
     assert verify(archive) == []
     assert not [p for p in archive.iterdir() if p.name.startswith(".")]
+
+
+def test_an_oversized_written_request_fails_its_case_with_one_line(data, tmp_path):
+    from relief_kit.evidence import MAX_EVIDENCE_BYTES
+    from tests.case_folder import evidence_of
+
+    chat = evidence_of(data, "R0001")
+    with chat.open("ab") as handle:
+        handle.write(b"x" * (MAX_EVIDENCE_BYTES + 1))
+    archive = tmp_path / "arquivo"
+    result = run_batch(data, archive, workers=1, request_ids=["R0001", "R0002"])
+    status = {o.request_id: o for o in result.outcomes}
+    assert status["R0002"].status == "written"
+    assert status["R0001"].status == "failed"
+    assert status["R0001"].message == (
+        f"{chat.resolve()}: arquivo de evidência grande demais para o arquivo "
+        "(limite 5 MB).")
+    assert not (archive / "R0001").exists() and verify(archive) == []
