@@ -31,6 +31,7 @@ from .tables import (
     evidence_path,
     read_folder_info,
     read_table,
+    shown,
 )
 
 ERROR, WARNING = "erro", "aviso"
@@ -60,7 +61,7 @@ def _duplicates(problems: list[Problem], frame: pd.DataFrame, file: str, key: st
     first_line = dict(zip(ids[firsts], frame.index[firsts.to_numpy()] + FIRST_LINE,
                           strict=True))
     _flag(problems, frame, repeated, ERROR, file, key, lambda row: (
-        f"{key} {row[key]!r} repetido (já aparece na linha {first_line[row[key]]}); "
+        f"{key} {shown(row[key])} repetido (já aparece na linha {first_line[row[key]]}); "
         f"cada {what} deve aparecer uma vez: apague a repetição ou dê outro {key}"))
 
 
@@ -70,7 +71,7 @@ def _unknown_customer(problems: list[Problem], frame: pd.DataFrame, file: str,
         return
     unknown = ~frame["customer_id"].isin(customer_ids) & frame["customer_id"].ne("")
     _flag(problems, frame, unknown, ERROR, file, "customer_id", lambda row: (
-        f"cliente {row['customer_id']!r} não existe em {schema.CUSTOMERS}; cadastre o "
+        f"cliente {shown(row['customer_id'])} não existe em {schema.CUSTOMERS}; cadastre o "
         f"cliente ou corrija o customer_id"))
 
 
@@ -102,11 +103,11 @@ def _customer_rules(problems: list[Problem], customers: pd.DataFrame, today: dat
         expected = {"PF": "CPF", "PJ": "CNPJ"}.get(person_type)
         if kind is None:
             problems.append(Problem(ERROR, file, line, "document", (
-                f"documento {document!r} não é CPF (11 dígitos) nem CNPJ (14 caracteres); "
+                f"documento {shown(document)} não é CPF (11 dígitos) nem CNPJ (14 caracteres); "
                 f"corrija-o no cadastro")))
         elif not is_valid_document(document):
             problems.append(Problem(ERROR, file, line, "document", (
-                f"{kind} {document!r} inválido: os dígitos verificadores não conferem; "
+                f"{kind} {shown(document)} inválido: os dígitos verificadores não conferem; "
                 f"corrija o {kind} no cadastro")))
         elif expected and kind != expected:
             other = "PJ" if person_type == "PF" else "PF"
@@ -130,7 +131,7 @@ def _customer_rules(problems: list[Problem], customers: pd.DataFrame, today: dat
     email = customers["email"]
     bad_email = email.ne("") & ~email.str.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+")
     _flag(problems, customers, bad_email, WARNING, file, "email", lambda row: (
-        f"e-mail {row['email']!r} não parece um endereço (falta @ ou domínio); corrija-o "
+        f"e-mail {shown(row['email'])} não parece um endereço (falta @ ou domínio); corrija-o "
         f"para poder formalizar o acordo por e-mail"))
 
 
@@ -172,8 +173,21 @@ def _evidence_problem(folder: Path, name: str) -> str | None:
     except EvidencePathError as exc:
         return exc.reason
     if not path.is_file():
-        return (f"arquivo {name!r} não existe em {schema.EVIDENCE_DIR}/; copie para lá o "
+        return (f"arquivo {shown(name)} não existe em {schema.EVIDENCE_DIR}/; copie para lá o "
                 f"pedido escrito ou deixe evidence_file vazio (pedido não documentado)")
+    # What the review would refuse to read is reported here, before anyone opens the case.
+    from .evidence import MAX_EVIDENCE_BYTES, kind_of
+
+    try:
+        kind_of(path)
+    except InputError:
+        return (f"tipo de arquivo {path.suffix or '(sem extensão)'!r} não aceito como pedido "
+                f"escrito; use a conversa exportada do WhatsApp (.txt) ou o e-mail salvo (.eml)")
+    size = path.stat().st_size
+    if size > MAX_EVIDENCE_BYTES:
+        return (f"arquivo {shown(name)} grande demais ({fmt.number(size / 2**20, 1)} MB; limite "
+                f"{fmt.number(MAX_EVIDENCE_BYTES / 2**20, 0)} MB); guarde só a conversa ou o "
+                f"e-mail do pedido, sem as mídias")
     return None
 
 
@@ -191,7 +205,7 @@ def _request_rules(problems: list[Problem], folder: Path, requests: pd.DataFrame
     at_risk = requests["at_risk"].fillna(False).astype(bool)
     stray = requests["at_risk_category"].ne("") & ~at_risk
     _flag(problems, requests, stray, WARNING, file, "at_risk_category", lambda row: (
-        f"categoria {row['at_risk_category']!r} preenchida, mas at_risk não é sim; marque "
+        f"categoria {shown(row['at_risk_category'])} preenchida, mas at_risk não é sim; marque "
         f"at_risk como sim ou apague a categoria (não guarde dado sensível sem motivo)"))
     unconsented = at_risk & ~requests["at_risk_consent"].fillna(False).astype(bool)
     _flag(problems, requests, unconsented, WARNING, file, "at_risk_consent", lambda row: (
@@ -252,8 +266,10 @@ def inspect_folder(folder: str | Path, today: date) -> tuple[Portfolio, list[Pro
                                 str(exc).removeprefix(f"{folder / schema.FOLDER_INFO}: ")))
     portfolio = Portfolio(folder, frames[schema.CUSTOMERS], frames[schema.INVOICES],
                           frames[schema.REQUESTS], as_of, source)
+    # A problem without a column (no file, no header, a row that breaks the CSV) means
+    # the readers kept no customer at all: every bill would look like a stranger's.
     customers_read = not any(p.file == schema.CUSTOMERS and p.is_error and
-                             (p.row is None or p.column == "customer_id" and p.row == 1)
+                             (p.column is None or p.column == "customer_id" and p.row == 1)
                              for p in problems)
     problems += check_portfolio(portfolio, today, customers_read=customers_read)
     return portfolio, sorted(problems, key=_order)

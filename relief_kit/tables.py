@@ -30,6 +30,19 @@ class ValueProblem(ValueError):
     """A value that cannot be read; the message says what was expected (Portuguese)."""
 
 
+#: Longer values are cut in messages: a 1 MB cell must not make a 1 MB error line.
+SHOWN_CHARS = 60
+
+
+def shown(text: str) -> str:
+    """A value quoted for a message (``repr``, so control characters are visible),
+    cut to its first characters when long: ``'xxxx…' (1.000.000 caracteres)``."""
+    text = str(text)
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}… ({len(text):,} caracteres)".replace(",", ".")
+
+
 _MONEY_BR = re.compile(r"^-?\d{1,3}(\.\d{3})*(,\d{1,2})?$|^-?\d+(,\d{1,2})?$")
 _MONEY_DOT = re.compile(r"^-?\d{1,3}(,\d{3})*(\.\d{1,2})?$|^-?\d+(\.\d{1,2})?$")
 
@@ -43,6 +56,8 @@ def parse_money(text: str) -> Decimal | None:
     value = (text or "").strip().replace("R$", "").replace("\xa0", "").replace(" ", "")
     if not value:
         return None
+    if len(value) > 30:  # beyond a trillion reais: not an amount (and Decimal would overflow)
+        raise ValueProblem(f"valor não numérico {shown(text.strip())} (esperado como 1.149,90)")
     if "," in value and "." in value:
         # The separator that comes last is the decimal one.
         if value.rfind(",") > value.rfind("."):
@@ -57,18 +72,18 @@ def parse_money(text: str) -> Decimal | None:
     elif "." in value:
         head, _, tail = value.rpartition(".")
         if len(tail) == 3 and head.lstrip("-").isdigit():
-            raise ValueProblem(f"valor ambíguo {text.strip()!r}: escreva 1.149,00 ou 1149.00")
+            raise ValueProblem(f"valor ambíguo {shown(text.strip())}: escreva 1.149,00 ou 1149.00")
         ok = _MONEY_DOT.match(value) or _MONEY_BR.match(value)
         normalised = value.replace(",", "") if _MONEY_DOT.match(value) else value.replace(".", "")
     else:
         ok = _MONEY_BR.match(value)
         normalised = value
     if not ok:
-        raise ValueProblem(f"valor não numérico {text.strip()!r} (esperado como 1.149,90)")
+        raise ValueProblem(f"valor não numérico {shown(text.strip())} (esperado como 1.149,90)")
     try:
         return Decimal(normalised).quantize(Decimal("0.01"))
     except InvalidOperation:
-        raise ValueProblem(f"valor não numérico {text.strip()!r} (esperado como 1.149,90)")
+        raise ValueProblem(f"valor não numérico {shown(text.strip())} (esperado como 1.149,90)")
 
 
 _DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
@@ -92,7 +107,7 @@ def parse_date(text: str) -> date | None:
     moment = _try_datetime(value)
     if moment is not None:
         return moment.date()
-    raise ValueProblem(f"data inválida {value!r} (esperado dd/mm/aaaa ou aaaa-mm-dd)")
+    raise ValueProblem(f"data inválida {shown(value)} (esperado dd/mm/aaaa ou aaaa-mm-dd)")
 
 
 def parse_datetime(text: str) -> datetime | None:
@@ -107,7 +122,7 @@ def parse_datetime(text: str) -> datetime | None:
         day = parse_date(value)
     except ValueProblem:
         raise ValueProblem(
-            f"data e hora inválidas {value!r} (esperado dd/mm/aaaa hh:mm ou aaaa-mm-dd hh:mm)"
+            f"data e hora inválidas {shown(value)} (esperado dd/mm/aaaa hh:mm ou aaaa-mm-dd hh:mm)"
         )
     return datetime(day.year, day.month, day.day) if day else None
 
@@ -134,7 +149,7 @@ def parse_bool(text: str) -> bool | None:
         return True
     if value in _FALSE:
         return False
-    raise ValueProblem(f"resposta inválida {text.strip()!r} (esperado sim ou não)")
+    raise ValueProblem(f"resposta inválida {shown(text.strip())} (esperado sim ou não)")
 
 
 def _canonical_text(value) -> str:
@@ -255,8 +270,9 @@ FIRST_LINE = 2
 _ZERO_DATES = ("0000-00-00", "00/00/0000", "0000-00-00 00:00:00", "00/00/0000 00:00:00")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BR_DAY = re.compile(r"^\d{2}/\d{2}/\d{4}$")
-_PLAIN_MONEY = re.compile(r"^-?\d+(\.\d{1,2})?$")
-_COMMA_MONEY = re.compile(r"^-?\d+,\d{1,2}$|^-?\d{1,3}(\.\d{3})+,\d{1,2}$")  # 89,90 1.149,90
+# Bounded: a run of thousands of digits is no amount, and would overflow the conversion.
+_PLAIN_MONEY = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
+_COMMA_MONEY = re.compile(r"^-?\d{1,15},\d{1,2}$|^-?\d{1,3}(\.\d{3}){1,4},\d{1,2}$")  # 1.149,90
 # A date outside this range is a typing slip (0205 for 2025), and pandas cannot hold it.
 _YEARS = range(1900, 2200)
 
@@ -321,6 +337,12 @@ def _frame_of(source: _Text, name: str, text: str | None = None,
     except (pd.errors.ParserError, ValueError) as exc:
         message = str(exc).strip().splitlines()[-1]
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+        unclosed = re.search(r"EOF inside string starting at row (\d+)", message)
+        if unclosed and index is None:
+            return None, [Problem(
+                "erro", name, int(unclosed.group(1)) + 1, None,
+                "aspas abertas nesta linha não se fecham até o fim do arquivo; feche as aspas "
+                "ou apague a que sobra")]
         if found and index is None:
             expected, line, seen = (int(g) for g in found.groups())
             return None, [Problem(
@@ -341,6 +363,16 @@ def _header_problems(source: _Text, table: str, name: str) -> list[Problem]:
     problems = []
     names = [normalise_header(c) for c in source.header]
     wanted = set(schema.column_names(table))
+    if not wanted.intersection(names):
+        # Not this table's CSV at all (binary, UTF-16 without BOM, another file): one
+        # problem for the file, not one per missing column and row.
+        nul = "\x00" in source.text[:4096]
+        why = ("tem bytes nulos: é UTF-16 sem marca BOM ou um arquivo binário; salve-o "
+               "como CSV UTF-8" if nul else
+               f"confira se é o arquivo {table} em texto CSV (UTF-8 ou Windows-1252)")
+        return [Problem("erro", name, None, None,
+                        f"nenhuma coluna de {table} no cabeçalho (esperadas "
+                        f"{', '.join(schema.required_columns(table))}); {why}")]
     for column in sorted({n for n in names if n in wanted and names.count(n) > 1}):
         problems.append(Problem("erro", name, 1, column,
                                 "coluna repetida no cabeçalho; deixe só uma"))
@@ -403,7 +435,7 @@ def _parse_distinct(distinct: np.ndarray, kind: schema.Kind
             if value is None:
                 continue
             if value.year not in _YEARS:
-                failed[position] = f"data improvável {text!r}; confira o ano"
+                failed[position] = f"data improvável {shown(text)}; confira o ano"
                 continue
             parsed[position] = pd.Timestamp(value)
         if kind is schema.Kind.DATE:
@@ -423,7 +455,7 @@ def _parse_distinct(distinct: np.ndarray, kind: schema.Kind
             if text and re.fullmatch(r"-?\d+", text):
                 parsed[position] = int(text)
             elif text:
-                failed[position] = f"número inteiro inválido {text!r} (use só algarismos)"
+                failed[position] = f"número inteiro inválido {shown(text)} (use só algarismos)"
         return parsed, failed
     raise AssertionError(kind)
 
@@ -435,6 +467,17 @@ _DTYPES = {
 }
 
 
+#: Control characters (tab and line breaks aside) are never text a person typed: NUL
+#: bytes of a wrong encoding, or escape sequences a terminal would run.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _control_message(text: str) -> str:
+    char = _CONTROL.search(text).group()
+    return (f"caractere de controle U+{ord(char):04X} no valor {shown(text)}; apague-o "
+            "(não é texto, e um terminal o executaria)")
+
+
 def _typed_column(codes: np.ndarray, distinct: np.ndarray, index: pd.Index,
                   column: schema.Column, file: str, problems: list[Problem]) -> pd.Series:
     """One column's text → its typed values; each cell that cannot be read is a problem."""
@@ -442,13 +485,16 @@ def _typed_column(codes: np.ndarray, distinct: np.ndarray, index: pd.Index,
     failed: dict[int, str] = {}
     if kind in (schema.Kind.TEXT, schema.Kind.ID):
         parsed = np.array([unguard_cell(t) for t in distinct], dtype=object)
+        if _CONTROL.search("\n".join(distinct)):  # one scan; locate only when found
+            failed = {i: _control_message(t) for i, t in enumerate(distinct)
+                      if _CONTROL.search(t)}
     elif kind is schema.Kind.CHOICE:
         # PF/PJ are written in capitals everywhere; every other choice is a lower-case word.
         parsed = np.array([t.upper() if column.name == "person_type" else t.lower()
                            for t in distinct], dtype=object)
         allowed = set(column.choices) | {""}
-        shown = ", ".join(c for c in column.choices if c)
-        failed = {i: f"valor desconhecido {t!r}; use um de: {shown}"
+        choices = ", ".join(c for c in column.choices if c)
+        failed = {i: f"valor desconhecido {shown(t)}; use um de: {choices}"
                   for i, t in enumerate(distinct) if parsed[i] not in allowed}
     else:
         parsed, failed = _parse_distinct(distinct, kind)
@@ -511,7 +557,10 @@ def read_table(path: str | Path, table: str) -> tuple[pd.DataFrame, list[Problem
     source, problems = _read_text(path)
     if source is None:
         return _empty_frame(table), problems
-    problems += _header_problems(source, table, file)
+    header = _header_problems(source, table, file)
+    problems += header
+    if header and header[0].row is None:  # not this table's CSV: nothing to read
+        return _empty_frame(table), problems
     raw, found = _frame_of(source, file)
     problems += found
     if raw is None:

@@ -23,7 +23,7 @@ from decimal import Decimal
 import pandas as pd
 
 from .. import schema
-from ..tables import ValueProblem, parse_date, parse_money
+from ..tables import ValueProblem, parse_date, parse_money, shown
 from .report import ImportReport
 from .sources import Row
 
@@ -51,7 +51,8 @@ class ImportResult:
 
 # --------------------------------------------------------------------------- values
 
-_MACHINE_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+# Bounded: thousands of digits are no amount, and would overflow the Decimal context.
+_MACHINE_NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,15})?$")
 
 
 def machine_money(text: str) -> Decimal | None:
@@ -60,7 +61,7 @@ def machine_money(text: str) -> Decimal | None:
     if not value:
         return None
     if not _MACHINE_NUMBER.match(value):
-        raise ValueProblem(f"valor não numérico {value!r} (esperado como 1149.90)")
+        raise ValueProblem(f"valor não numérico {shown(value)} (esperado como 1149.90)")
     amount = Decimal(value)
     rounded = amount.quantize(Decimal("0.01"))
     if rounded != amount:
@@ -168,8 +169,8 @@ def read_document(text: str) -> tuple[str, str]:
             return format_document(candidate), "PF" if kind == "CPF" else "PJ"
     kind = document_kind(value) or document_kind(candidates[-1])
     if kind is None:
-        raise ValueProblem(f"CPF/CNPJ {value!r} não é CPF (11 dígitos) nem CNPJ (14)")
-    raise ValueProblem(f"{kind} inválido {value!r} (dígitos verificadores não conferem)")
+        raise ValueProblem(f"CPF/CNPJ {shown(value)} não é CPF (11 dígitos) nem CNPJ (14)")
+    raise ValueProblem(f"{kind} inválido {shown(value)} (dígitos verificadores não conferem)")
 
 
 def checked_person_type(cells: Cells, column: str, codes: dict[str, str], by_document: str) -> str:

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from .. import schema
 from ..errors import InputError
-from ..tables import ValueProblem, parse_date, parse_money
+from ..tables import ValueProblem, parse_date, parse_money, shown
 from .canonical import (
     Cells,
     ImportResult,
@@ -85,6 +85,8 @@ class Mapping:
 
     def __init__(self, path: Path, data: dict) -> None:
         self.path = path
+        if not isinstance(data.get("mapping", {}), dict):
+            self._fail("mapping", "esperada uma tabela TOML ([mapping] com system = ...)")
         self.system = str(data.get("mapping", {}).get("system", "")) or path.stem
         base = self._format(data.get("format", {}), "format")
         self.tables: dict[str, dict] = {}
@@ -135,6 +137,9 @@ class Mapping:
             if key not in known:
                 self._fail(f"{name}.{key}", f"opção desconhecida (use {', '.join(known)})")
         canonical = set(schema.column_names(TABLES[name])) | set(EXTRA_COLUMNS.get(name, ()))
+        for key in ("columns", "values"):
+            if not isinstance(given.get(key, {}), dict):
+                self._fail(f"{name}.{key}", f"esperada uma tabela TOML ([{name}.{key}])")
         columns: dict[str, list[str]] = {}
         for target, source in given.get("columns", {}).items():
             if target not in canonical:
@@ -210,8 +215,8 @@ def money_reader(style: str) -> Callable[[str], Decimal | None]:
         value = (text or "").strip().replace("R$", "").replace("\xa0", "").replace(" ", "")
         if not value:
             return None
-        if not pattern.match(value):
-            raise ValueProblem(f"valor {text.strip()!r} fora do formato do mapeamento "
+        if len(value) > 30 or not pattern.match(value):
+            raise ValueProblem(f"valor {shown(text.strip())} fora do formato do mapeamento "
                                f"(decimal = \"{style}\", como {example})")
         if style == "comma":
             value = value.replace(".", "").replace(",", ".")

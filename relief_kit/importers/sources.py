@@ -159,6 +159,9 @@ def read_csv_text(text: str, label: str, delimiter: str | None = None,
     first = text.split("\n", 1)[0].rstrip("\r")
     if not first.strip():
         raise InputError(f"{label}: arquivo vazio ou sem linha de cabeçalho.")
+    if "\x00" in first:
+        raise InputError(f"{label}: o cabeçalho tem bytes nulos: é UTF-16 sem marca BOM ou um "
+                         "arquivo binário; exporte de novo como CSV UTF-8.")
     delimiter = delimiter or sniff_delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -177,6 +180,10 @@ def read_csv_text(text: str, label: str, delimiter: str | None = None,
                       if c and (keep is None or c in keep)}
             table.rows.append(Row(label, number, values))
     except csv.Error as exc:
+        if "field limit" in str(exc):
+            limit = f"{csv.field_size_limit():,}".replace(",", ".")
+            raise InputError(f"{label}, linha {reader.line_num}: um campo passa de {limit} "
+                             "caracteres (aspas sem fechamento?); confira as aspas dessa linha.")
         raise InputError(f"{label}, linha {reader.line_num}: CSV malformado ({exc}).")
     return table
 
