@@ -273,24 +273,21 @@ def purge(archive: str | Path, older_than_days: int, *, data_dir: str | Path | N
     report.purged = [case for _, _, case in due]
     if dry_run or not due:
         return report
-    store = None
     if data_dir is not None:
+        # The data folder and the store first: a purge killed before the archive is
+        # rewritten finds these cases due again and finishes them (every step repeats
+        # harmlessly); the other way round, a purged archive would hide them.
         from .store import open_store
 
-        store = open_store(data_dir)
-    try:
-        for folder, facts, case in due:
-            files = _purged_files(folder, facts, who=who, now=now,
-                                  older_than_days=older_than_days, removed=list(case.removed))
-            write_case_folder(archive, case.request_id, files)
-            if store is not None:
+        with open_store(data_dir) as store:
+            for _, _, case in due:
                 store.purge_sensitive(case.request_id, who=who, now=now)
-        if data_dir is not None:
-            report.data_notes = _purge_data_folder(Path(data_dir),
-                                                   [c.request_id for c in report.purged])
-    finally:
-        if store is not None:
-            store.close()
+        report.data_notes = _purge_data_folder(Path(data_dir),
+                                               [c.request_id for c in report.purged])
+    for folder, facts, case in due:
+        files = _purged_files(folder, facts, who=who, now=now,
+                              older_than_days=older_than_days, removed=list(case.removed))
+        write_case_folder(archive, case.request_id, files)
     return report
 
 
@@ -339,13 +336,13 @@ def _purge_data_folder(folder: Path, request_ids: list[str]) -> list[str]:
     if not mine.any():
         return []
     removed = _evidence_files(folder, requests.loc[mine, "evidence_file"])
+    for path in removed:  # before the rows stop naming them, so a rerun finds them
+        path.unlink()
     requests = requests.copy()
     requests.loc[mine, "evidence_file"] = ""
     for column, blank in SENSITIVE_REQUEST.items():
         requests.loc[mine, column] = blank
     _rewrite_table(folder, schema.REQUESTS, requests)
-    for path in removed:
-        path.unlink()
     return [f"{folder / schema.REQUESTS}: {int(mine.sum())} pedidos sem pedido escrito nem "
             f"dados de situação de risco; {len(removed)} arquivos de evidence/ apagados"]
 
@@ -624,14 +621,15 @@ def subject_erase(document: str, *, data_dir: str | Path, archive: str | Path | 
     invoices = _read_clean(folder, schema.INVOICES)
     requests = _read_clean(folder, schema.REQUESTS)
     mine = requests["request_id"].isin(subject.request_ids)
-    evidence = _evidence_files(folder, requests.loc[mine, "evidence_file"])
+    # Files before the rows that name them, rows before the customer they point to: a run
+    # killed half-way leaves what the next run (or relief-kit check) still finds.
+    for path in _evidence_files(folder, requests.loc[mine, "evidence_file"]):
+        path.unlink()
     _rewrite_table(folder, schema.REQUESTS, requests[~mine])
     _rewrite_table(folder, schema.INVOICES,
                    invoices[~invoices["customer_id"].isin(subject.customer_ids)])
     _rewrite_table(folder, schema.CUSTOMERS,
                    customers[~customers["customer_id"].isin(subject.customer_ids)])
-    for path in evidence:
-        path.unlink()
     return report
 
 

@@ -149,6 +149,25 @@ def test_a_purged_case_stays_purged_when_the_batch_runs_again(copy):
     assert "0 casos expurgados" in second.output and "1 já expurgados" in second.output
 
 
+def test_a_purge_interrupted_before_the_archive_finishes_on_the_next_run(copy, monkeypatch):
+    import relief_kit.privacy as privacy
+
+    data, archive = copy
+
+    def crash(*_args, **_kwargs):
+        raise KeyboardInterrupt  # the operator's Ctrl-C, or a power cut, at the worst time
+
+    monkeypatch.setattr(privacy, "write_case_folder", crash)
+    with pytest.raises(KeyboardInterrupt):
+        privacy.purge(archive, 30, data_dir=data, now=datetime(2026, 11, 25))
+    monkeypatch.undo()
+    assert verify(archive) == [] and "record.ipynb" in files_of(archive / OLD)
+    report = privacy.purge(archive, 30, data_dir=data, now=datetime(2026, 11, 25))
+    assert [c.request_id for c in report.purged] == [OLD]
+    assert "record.ipynb" not in files_of(archive / OLD) and verify(archive) == []
+    assert run("check", data).exit_code == 0
+
+
 def test_purge_refuses_a_case_changed_since_it_was_recorded(copy):
     data, archive = copy
     with (archive / OLD / "record.html").open("a", encoding="utf-8") as handle:
