@@ -192,6 +192,30 @@ def plan_jobs(
     return jobs
 
 
+def check_notebook(path: Path) -> None:
+    """One line, before any case runs, when the case notebook cannot serve the batch:
+    unreadable, not a notebook, or without its ``parameters`` cell (papermill would
+    then ignore the case's id and every record would show the same case)."""
+    import nbformat
+
+    try:
+        notebook = nbformat.read(str(path), as_version=4)
+        nbformat.validate(notebook)
+    except FileNotFoundError:
+        raise InputError(f"{path}: notebook do caso não encontrado.")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: notebook ilegível ({exc}).")
+    except Exception as exc:  # nbformat raises JSON, validation and reader errors alike
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: não é um notebook Jupyter válido ({first[:120]}); "
+                         "restaure-o com git checkout notebooks/.")
+    if not any("parameters" in cell.get("metadata", {}).get("tags", [])
+               for cell in notebook.cells):
+        raise InputError(f"{path}: nenhuma célula com a etiqueta 'parameters'; sem ela o "
+                         "batch não sabe qual caso abrir (restaure-o com git checkout "
+                         "notebooks/).")
+
+
 def is_up_to_date(job: CaseJob) -> bool:
     """The archived case.json records the same fingerprint as the job."""
     case_json = Path(job.archive) / job.request_id / "case.json"
@@ -463,6 +487,7 @@ def run_batch(
     data_dir, archive = Path(data_dir), Path(archive)
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: pasta de dados não encontrada.")
+    check_notebook(Path(notebook))
     archive.mkdir(parents=True, exist_ok=True, mode=0o700)
     clean_stale(archive)
     jobs = plan_jobs(

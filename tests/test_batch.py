@@ -124,3 +124,21 @@ def test_an_oversized_written_request_fails_its_case_with_one_line(data, tmp_pat
         f"{chat.resolve()}: arquivo de evidência grande demais para o arquivo "
         "(limite 5 MB).")
     assert not (archive / "R0001").exists() and verify(archive) == []
+
+
+@pytest.mark.parametrize("content, expected", [
+    ('{"cells": [', "não é um notebook Jupyter válido"),
+    ("", "não é um notebook Jupyter válido"),
+    ('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+     "nenhuma célula com a etiqueta 'parameters'"),
+])
+def test_a_broken_case_notebook_stops_the_batch_in_one_line(data, tmp_path, content,
+                                                            expected):
+    from relief_kit.errors import InputError
+
+    broken = tmp_path / "caso.ipynb"
+    broken.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=expected) as error:
+        run_batch(data, tmp_path / "arquivo", notebook=broken)
+    assert "\n" not in str(error.value) and str(error.value).startswith(str(broken))
+    assert not (tmp_path / "arquivo").exists()
