@@ -5,8 +5,9 @@ recommendations; each returns a small table (and ``charts.py``-style figures are
 by ``meeting_report``). Nothing here carries a name, a document, a phone, an e-mail,
 an address or free text: customers and analysts appear as keyed pseudonyms
 (``pseudonyms.py``), neighbourhoods only where at least ``MIN_GROUP`` requests share
-them, and the at-risk household only as counts over groups of at least ``MIN_GROUP``
-cases (LGPD: sensitive data, never per case).
+them. The at-risk household is not shown at all, not even as counts (LGPD sensitive
+data, used only to soften or delay enforcement); the consistency check still keeps
+at-risk cases apart from the others, without saying which are which.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ def decisions_by_item(cases: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Decided actions by each checklist item and by analyst (pseudonymous).
 
     ``cases`` has one row per decided request with columns action, small_business,
-    at_risk, band, analyst. Groups smaller than ``MIN_GROUP`` are shown as "<5"
-    for the at-risk item.
+    band, analyst. The at-risk item is left out on purpose (see the module's note).
     """
     tables = {}
     if cases.empty:
@@ -56,9 +56,6 @@ def decisions_by_item(cases: pd.DataFrame) -> dict[str, pd.DataFrame]:
     action = cases["action"].map(ACTION_LABEL).rename("decisão")
     tables["pequeno negócio"] = pd.crosstab(
         cases["small_business"].map(_yes_no).rename("pequeno negócio"), action)
-    at_risk = pd.crosstab(cases["at_risk"].map(_yes_no).rename("morador em risco"), action)
-    tables["morador em situação de risco"] = at_risk.astype(object).where(
-        at_risk >= MIN_GROUP, f"<{MIN_GROUP}")
     tables["pontualidade"] = pd.crosstab(cases["band"].map(BAND_LABEL).rename("pontualidade"),
                                          action)
     tables["analista"] = pd.crosstab(cases["analyst"].rename("analista"), action)
@@ -301,9 +298,6 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
 
 
 NOTES = {
-    "Decisões por morador em situação de risco": (
-        f"Dado sensível (LGPD): só contagens; grupos com menos de {MIN_GROUP} casos "
-        f"aparecem como <{MIN_GROUP}."),
     "Picos de pedidos": (
         "Semanas de um bairro muito acima da semana típica: sinal de que correu a notícia "
         f"de um 'desconto para todos'. Bairros com menos de {MIN_GROUP} pedidos aparecem "

@@ -51,13 +51,12 @@ def _cases(*rows):
                          for i, (a, sb, ar, b, an) in enumerate(rows)])
 
 
-def test_at_risk_counts_below_five_are_suppressed():
-    cases = _cases(*[("discount", False, True, "good", "A")] * 2,
+def test_the_at_risk_household_is_not_a_meeting_table_even_as_counts():
+    cases = _cases(*[("discount", False, True, "good", "A")] * 6,
                    *[("refusal", False, False, "poor", "B")] * 6)
     tables = decisions_by_item(cases)
-    at_risk = tables["morador em situação de risco"]
-    assert at_risk.loc["sim", "Desconto para pagamento no mês"] == "<5"
-    assert at_risk.loc["não", "Recusa"] == 6
+    assert not [name for name in tables if "risco" in name]
+    assert not [t for t in tables.values() if "morador em risco" in t.index.names]
     assert tables["pontualidade"].loc["fraca", "Recusa"] == 6
 
 

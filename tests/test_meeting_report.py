@@ -68,6 +68,7 @@ def test_report_has_no_names_documents_phones_or_emails(decided_sample, tmp_path
                     "E se: resumo", "Calibração: previsto e observado", "Picos de pedidos"):
         assert section in html
     assert "default-src 'none'" in html and "<script" not in html
+    assert "risco" not in text.lower()  # the at-risk household: not even as counts
 
 
 def test_what_if_with_the_same_criteria_reproduces_every_recommendation(decided_sample):
