@@ -279,6 +279,7 @@ def purge(archive: str | Path, older_than_days: int, *, data_dir: str | Path | N
         # harmlessly); the other way round, a purged archive would hide them.
         from .store import open_store
 
+        _read_clean(Path(data_dir), schema.REQUESTS)  # a broken folder: stop before anything
         with open_store(data_dir) as store:
             for _, _, case in due:
                 store.purge_sensitive(case.request_id, who=who, now=now)
