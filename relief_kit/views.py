@@ -105,6 +105,28 @@ def _moment(value) -> str:
     return fmt.moment(value)
 
 
+#: Characters a person never types but that change what a reader sees: C0/C1 controls
+#: (a terminal escape, a bell) and the bidirectional overrides, embeddings and isolates
+#: that can make "arquivo.exe" read as "exe.ovihcra". WhatsApp wraps phone numbers in
+#: U+202A…U+202C, harmless once every customer text is isolated (see _style.html).
+_INVISIBLE = {**{c: chr(0x2400 + c) for c in range(0x20) if chr(c) not in "\n\r\t"},
+              0x7F: "\u2421",
+              **{c: f"[U+{c:04X}]" for c in range(0x80, 0xA0)},
+              **{c: f"[U+{c:04X}]" for c in (0x202B, 0x202D, 0x202E, 0x2066, 0x2067,
+                                              0x2068, 0x2069)}}
+
+
+def visible(value: Any) -> Any:
+    """Customer text as it is, with every control shown as a symbol instead of obeyed.
+
+    The Jinja ``finalize`` of the views: applied to every ``{{ }}`` before escaping,
+    never to markup the kit built itself.
+    """
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return value.translate(_INVISIBLE)
+    return value
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The Jinja2 environment of the views: autoescape on for every template."""
@@ -114,6 +136,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible,
     )
     env.filters.update(
         money=_money, day=_day, moment=_moment, percent=fmt.percent, number=fmt.number,

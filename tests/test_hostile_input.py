@@ -689,7 +689,10 @@ def test_hostile_customer_text_is_shown_as_text_in_the_review(hostile_folder, re
     assert HOSTILE_TEXT in case.written_request.customer_text  # kept as written
     html = _every_view(case)
     _assert_shown_as_text(html)
-    assert "\x1b[31m" in html and "\u202eevil" in html  # kept, as characters
+    # Shown, not obeyed: the bell and the escape as symbols, the right-to-left
+    # override as its code, so the rest of the line reads in the order it was typed.
+    assert "\u2407\u241b[31m" in html and "[U+202E]evil" in html
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202e]", html)
     written = str(views.written_request(case))
     assert written.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 1
     if request_id == EMAIL_REQUEST:
