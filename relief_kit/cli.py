@@ -6,12 +6,40 @@ never a traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import click
 
 from .errors import ReliefKitError
+
+#: Click's usage errors, in Portuguese (the rest of the message is kept as it is).
+_USAGE = [
+    (re.compile(r"Missing option '([^']+)'.*"), r"falta a opção \1"),
+    (re.compile(r"Missing argument '([^']+)'.*"), r"falta o argumento \1"),
+    (re.compile(r"No such command '([^']+)'.*"), r"comando desconhecido '\1'"),
+    (re.compile(r"No such option:? '?(-[\w-]+)'?\.?(?: Did you mean '?(-[\w-]+)'?\?)?"),
+     lambda m: f"opção desconhecida {m[1]}" + (f" (quis dizer {m[2]}?)" if m[2] else "")),
+    (re.compile(r"Option '([^']+)' requires an argument\.?"), r"a opção \1 precisa de um valor"),
+    (re.compile(r"Got unexpected extra arguments? \((.*)\)"), r"argumento a mais: \1"),
+    (re.compile(r"Invalid value for '([^']+)': (.*)"), r"valor inválido para \1: \2"),
+    (re.compile(r"(File|Directory|Path) '(.*)' does not exist\."),
+     lambda m: f"{'a pasta' if m[1] == 'Directory' else 'o arquivo'} '{m[2]}' não existe"),
+    (re.compile(r"(File|Directory) '(.*)' is a (file|directory)\."),
+     lambda m: f"'{m[2]}' é {'uma pasta' if m[3] == 'directory' else 'um arquivo'}"),
+    (re.compile(r"'(.*)' is not a valid integer( range)?\."), r"'\1' não é um número inteiro"),
+    (re.compile(r"(.*) is not in the range (.*)\."), r"\1 está fora do intervalo \2"),
+]
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """A usage error as one Portuguese line naming the command and where to get help."""
+    message = " ".join(exc.format_message().split())
+    for pattern, replacement in _USAGE:
+        message = pattern.sub(replacement, message)
+    command = exc.ctx.command_path if exc.ctx else "relief-kit"
+    return f"erro: {command}: {message} (veja {command} --help)"
 
 
 class _Group(click.Group):
@@ -22,8 +50,25 @@ class _Group(click.Group):
             click.echo(f"erro: {exc}", err=True)
             sys.exit(1)
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            click.echo(usage_line(exc), err=True)
+            sys.exit(2)
+        except click.Abort:
+            click.echo("Cancelado; nada foi alterado.", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            click.echo(f"erro: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
-@click.group(cls=_Group)
+
+@click.group(cls=_Group, name="relief-kit")
 @click.version_option(package_name="relief-kit")
 def main() -> None:
     """relief-kit: analise caso a caso os pedidos de clientes que não conseguem pagar."""

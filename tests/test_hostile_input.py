@@ -400,8 +400,18 @@ CORPUS = [
         "--proposed {tmp}/criterios.toml",
         "erro: {tmp}/criterios.toml: [debt]: seção obrigatória ausente."),
     Bad("criteria file that does not exist", nothing, WITH_CRITERIA,
-        "Error: Invalid value for '--criteria': File '{tmp}/criterios.toml' does not exist.",
+        "erro: relief-kit recommend: valor inválido para --criteria: o arquivo "
+        "'{tmp}/criterios.toml' não existe (veja relief-kit recommend --help)",
         exit_code=2),
+    Bad("missing required option", nothing, "batch {data}",
+        "erro: relief-kit batch: falta a opção --archive (veja relief-kit batch --help)",
+        exit_code=2),
+    Bad("misspelt option", nothing, "batch {data} --archiv {tmp}/a",
+        "erro: relief-kit batch: opção desconhecida --archiv (quis dizer --archive?) (veja "
+        "relief-kit batch --help)", exit_code=2),
+    Bad("days that are not a number", nothing, "purge {tmp} --older-than dois",
+        "erro: relief-kit purge: valor inválido para --older-than: 'dois' não é um número "
+        "inteiro (veja relief-kit purge --help)", exit_code=2),
     # ---- IXC
     Bad("IXC JSON that is CSV", ixc(clientes=new_file("cliente.json", b"id;razao\n1;x\n")), IXC,
         "erro: cliente.json, linha 1: JSON inválido (Expecting value)."),
@@ -518,10 +528,10 @@ _SUMMARY = re.compile(r"^\d+ (erros?|problema\(s\)) ")
 
 
 def problem_lines(output: str) -> list[str]:
-    """The lines that report a problem: ``erro: ...`` lines, click's ``Error: ...``, the
+    """The lines that report a problem: ``erro: ...`` lines (click's usage errors too), the
     items of an import's ``Erros:`` list, or (verify) every line but the count."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    found = [line for line in lines if line.startswith(("erro:", "Error:"))]
+    found = [line for line in lines if line.startswith("erro:")]
     listed, inside = [], False
     for line in lines:
         if line.startswith(("Erros:", "relief-kit check:")):

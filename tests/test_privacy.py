@@ -181,7 +181,10 @@ def test_purge_refuses_a_case_changed_since_it_was_recorded(copy):
 
 def test_purge_of_a_missing_archive_is_one_line(tmp_path):
     result = run("purge", tmp_path / "nada", "--older-than", 30)
-    assert result.exit_code == 2 and "does not exist" in result.output
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"erro: relief-kit purge: valor inválido para ARCHIVE: a pasta '{tmp_path / 'nada'}' "
+        "não existe (veja relief-kit purge --help)")
 
 
 # --------------------------------------------------------------------------- data subjects
