@@ -339,3 +339,19 @@ def test_the_bundled_sample_passes_the_check():
     result = run(SAMPLE)
     assert result.exit_code == 0, result.output
     assert "Pasta pronta para uso:" in result.output.splitlines()[-1]
+
+
+def test_a_misspelt_optional_column_is_named_with_the_one_it_resembles(tmp_path):
+    folder = write_folder(tmp_path)
+    path = folder / schema.REQUESTS
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("evidence_file", "evidence_fle", 1), encoding="utf-8")
+    assert problems_of(folder)[0] == (
+        "aviso: requests.csv, linha 1, coluna evidence_fle: coluna desconhecida, ignorada; "
+        "é evidence_file? renomeie-a no cabeçalho")
+    unrelated = folder / schema.CUSTOMERS
+    text = unrelated.read_text(encoding="utf-8")
+    lines_ = text.splitlines()
+    unrelated.write_text("\n".join([lines_[0] + ",vendedor"] + [r + ",Ana" for r in lines_[1:]])
+                         + "\n", encoding="utf-8")
+    assert not [p for p in problems_of(folder) if "vendedor" in p]  # extra columns are fine
