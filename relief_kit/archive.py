@@ -188,19 +188,25 @@ def verify(archive: Path) -> list[VerifyProblem]:
         if not case.is_dir():
             problems.append(VerifyProblem(case.name, "", "inesperado"))
             continue
-        entries = read_manifest(case)
-        if entries is None:
-            problems.append(VerifyProblem(case.name, MANIFEST, "manifesto"))
-            continue
-        present = {p.relative_to(case).as_posix() for p in case.rglob("*") if p.is_file()}
-        present.discard(MANIFEST)
-        for name in sorted(entries):
-            if name not in present:
-                problems.append(VerifyProblem(case.name, name, "ausente"))
-            elif sha256_file(case / name) != entries[name]:
-                problems.append(VerifyProblem(case.name, name, "alterado"))
-        for name in sorted(present - set(entries)):
-            problems.append(VerifyProblem(case.name, name, "inesperado"))
+        problems += verify_case(case)
+    return problems
+
+
+def verify_case(case: Path) -> list[VerifyProblem]:
+    """Every changed, missing or unexpected file of one case folder."""
+    entries = read_manifest(case)
+    if entries is None:
+        return [VerifyProblem(case.name, MANIFEST, "manifesto")]
+    problems = []
+    present = {p.relative_to(case).as_posix() for p in case.rglob("*") if p.is_file()}
+    present.discard(MANIFEST)
+    for name in sorted(entries):
+        if name not in present:
+            problems.append(VerifyProblem(case.name, name, "ausente"))
+        elif sha256_file(case / name) != entries[name]:
+            problems.append(VerifyProblem(case.name, name, "alterado"))
+    for name in sorted(present - set(entries)):
+        problems.append(VerifyProblem(case.name, name, "inesperado"))
     return problems
 
 

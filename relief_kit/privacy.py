@@ -37,7 +37,7 @@ from pathlib import Path
 
 from . import formatting as fmt
 from . import schema
-from .archive import MANIFEST, check_request_id, read_manifest, sha256_file, write_case_folder
+from .archive import MANIFEST, check_request_id, sha256_file, verify_case, write_case_folder
 from .errors import InputError
 from .model import Action, Instalment, Terms
 
@@ -93,20 +93,9 @@ def _case_folders(archive: Path) -> list[Path]:
 
 
 def _tampered(folder: Path) -> str:
-    """Why the folder does not match its manifest, or "" when it does."""
-    entries = read_manifest(folder)
-    if entries is None:
-        return f"{MANIFEST} ausente ou ilegível"
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
-    present.discard(MANIFEST)
-    for name in sorted(set(entries) | present):
-        if name not in present:
-            return f"{name} ausente"
-        if name not in entries:
-            return f"{name} não listado no {MANIFEST}"
-        if sha256_file(folder / name) != entries[name]:
-            return f"{name} alterado desde o registro"
-    return ""
+    """Why the folder does not match its manifest (the first problem), or ""."""
+    problems = verify_case(folder)
+    return str(problems[0]).removeprefix(f"{folder.name}/") if problems else ""
 
 
 def _scrub(data: dict | None, fields: dict) -> dict | None:

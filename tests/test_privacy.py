@@ -174,8 +174,8 @@ def test_purge_refuses_a_case_changed_since_it_was_recorded(copy):
         handle.write("<!-- editado depois -->")
     result = run("purge", archive, "--older-than", 30, "--today", TODAY)
     assert result.exit_code == 1
-    assert (f"recusado: {OLD}: record.html alterado desde o registro; não expurgado (confira "
-            "com relief-kit verify antes)") in result.output
+    assert (f"recusado: {OLD}: record.html: alterado desde o registro (o SHA-256 não "
+            "confere); não expurgado (confira com relief-kit verify antes)") in result.output
     assert "record.ipynb" in files_of(archive / OLD)
 
 
