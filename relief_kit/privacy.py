@@ -45,6 +45,9 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 #: The checklist fields that are sensitive or free text: gone after retention.
 SENSITIVE_CHECKLIST = {"at_risk_category": "", "at_risk_consent": False, "notes": ""}
+#: After a data subject's erasure not even the at-risk flag stays: the agreement's
+#: proof does not need it.
+ERASED_CHECKLIST = {**SENSITIVE_CHECKLIST, "at_risk": None}
 #: The intake columns of ``requests.csv`` about the household: the decision's own
 #: checklist keeps the at-risk flag (it explains a softened term or a second analyst).
 SENSITIVE_REQUEST = {"at_risk": None, "at_risk_category": "", "at_risk_consent": None}
@@ -402,8 +405,10 @@ def _records(frame) -> list[dict]:
 
 
 def _missing(value) -> bool:
+    import pandas as pd
+
     try:
-        return bool(value != value) or value is None  # NaN, NaT, None
+        return bool(pd.isna(value))  # None, NaN, NaT, pd.NA
     except (TypeError, ValueError):
         return False
 
@@ -543,7 +548,7 @@ def _erased_case(folder: Path, facts: dict, document: str, *, who: str,
     from .documents import mask_document
 
     decision = dict(facts["decision"])
-    decision["checklist"] = _scrub(decision.get("checklist"), SENSITIVE_CHECKLIST)
+    decision["checklist"] = _scrub(decision.get("checklist"), ERASED_CHECKLIST)
     decided_on = _decided_on(facts) or now.date()
     try:
         until = decided_on.replace(year=decided_on.year + KEPT_YEARS)

@@ -398,13 +398,16 @@ class CaseStore:
     # -- retention and data-subject requests
 
     @staticmethod
-    def _scrub_decisions(db, request_id: str) -> None:
-        """Blank the at-risk details and notes kept in each decision's checklist."""
+    def _scrub_decisions(db, request_id: str, *, flag_too: bool = False) -> None:
+        """Blank the at-risk details and notes kept in each decision's checklist (and
+        the at-risk flag itself with ``flag_too``)."""
         for decision_id, text in db.execute(
                 "SELECT decision_id, checklist FROM decisions WHERE request_id = ?",
                 (request_id,)).fetchall():
             data = json.loads(text)
             data.update(at_risk_category="", at_risk_consent=False, notes="")
+            if flag_too:
+                data["at_risk"] = None
             db.execute("UPDATE decisions SET checklist = ? WHERE decision_id = ?",
                        (json.dumps(data, sort_keys=True, ensure_ascii=False), decision_id))
 
@@ -425,7 +428,7 @@ class CaseStore:
         """
         def erase(db):
             db.execute("DELETE FROM answers WHERE request_id = ?", (request_id,))
-            self._scrub_decisions(db, request_id)
+            self._scrub_decisions(db, request_id, flag_too=True)
             self._audit(db, who, "apagou dados a pedido do titular", request_id, "", now)
         self._write(erase)
 

@@ -237,11 +237,14 @@ def test_subject_erase_keeps_only_the_decision_trail_with_its_reason(copy):
     assert facts["customer"]["document"] == document
     assert facts["erasure"]["kept_until"] == "2031-01-10"
     assert "name" not in facts["customer"]
+    assert facts["decision"]["checklist"]["at_risk"] is None
+    assert facts["decision"]["terms"] and facts["decision"]["analyst"] == "Joana"
     record = (archive / OLD / "record.html").read_text(encoding="utf-8")
     assert document not in record and document[4:11] in record  # masked: ***.236.264-**
     with open_store(data) as store:
         assert store.load_answers(OLD) is None
         assert store.latest_decision(OLD).checklist.notes == ""
+        assert store.latest_decision(OLD).checklist.at_risk is None  # not even the flag
         assert store.load_answers(RECENT).notes == NOTE  # other customers untouched
 
     exported = run("subject", "export", document, "--data", data, "--archive", archive,
