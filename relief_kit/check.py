@@ -12,7 +12,6 @@ flag, so a portfolio of millions of bills is checked in seconds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -241,31 +240,6 @@ def check_portfolio(portfolio: Portfolio, today: date, *, customers_read: bool =
     return problems
 
 
-def _misspelt_columns(path: Path, table: str) -> list[Problem]:
-    """A header name close to one of the table's columns, which the readers would ignore
-    (extra columns are allowed): ``evidence_fle`` would make every request undocumented."""
-    from difflib import get_close_matches
-
-    from .importers.sources import normalise_header
-
-    try:
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-            first = handle.readline(64 * 1024)
-    except OSError:
-        return []  # the readers have said why
-    names = [normalise_header(n) for n in re.split(r"[;,\t]", first.strip())]
-    known = schema.column_names(table)
-    problems = []
-    for name in names:
-        if name and name not in known:
-            close = get_close_matches(name, [k for k in known if k not in names], n=1,
-                                      cutoff=0.8)
-            if close:
-                problems.append(Problem(WARNING, path.name, 1, name, (
-                    f"coluna desconhecida, ignorada; é {close[0]}? renomeie-a no cabeçalho")))
-    return problems
-
-
 def inspect_folder(folder: str | Path, today: date) -> tuple[Portfolio, list[Problem]]:
     """The folder read as far as it can be, and every problem found, sorted by file
     and line (the readers' problems first within a line).
@@ -283,7 +257,7 @@ def inspect_folder(folder: str | Path, today: date) -> tuple[Portfolio, list[Pro
     frames = {}
     for table in schema.TABLES:
         frames[table], found = read_table(folder / table, table)
-        problems += found + _misspelt_columns(folder / table, table)
+        problems += found
     as_of, source = None, ""
     try:
         as_of, source = read_folder_info(folder)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from difflib import get_close_matches
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -380,6 +381,16 @@ def _header_problems(source: _Text, table: str, name: str) -> list[Problem]:
         if column not in names:
             problems.append(Problem("erro", name, 1, column,
                                     "coluna obrigatória ausente no cabeçalho; acrescente-a"))
+    # Extra columns are allowed and ignored, but one close to a column of the table is a
+    # typing slip: ``evidence_fle`` would make every request undocumented.
+    absent = [c for c in schema.column_names(table) if c not in names]
+    for column in names:
+        if column and column not in wanted:
+            close = get_close_matches(column, absent, n=1, cutoff=0.8)
+            if close:
+                problems.append(Problem("aviso", name, 1, column,
+                                        f"coluna desconhecida, ignorada; é {close[0]}? "
+                                        "renomeie-a no cabeçalho"))
     return problems
 
 
