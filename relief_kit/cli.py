@@ -560,7 +560,7 @@ def subject_erase_command(document: str, data_dir: Path, archive: Path | None,
     from .errors import InputError
     from .privacy import erasure_plan, subject_erase
 
-    _, plan = erasure_plan(document, data_dir=data_dir, archive=archive)
+    subject, plan = erasure_plan(document, data_dir=data_dir, archive=archive)
     if plan.refused:
         raise InputError(f"nada foi apagado: {plan.refused[0]}")
     if plan.nothing:
@@ -571,6 +571,7 @@ def subject_erase_command(document: str, data_dir: Path, archive: Path | None,
         for line in plan.lines():
             click.echo(f"  {line}")
         click.confirm("Apagar?", abort=True)
-    report = subject_erase(document, data_dir=data_dir, archive=archive, who=who)
+    report = subject_erase(document, data_dir=data_dir, archive=archive, who=who,
+                           plan=(subject, plan))
     for line in report.lines():
         click.echo(line)

@@ -35,6 +35,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
+
 from . import formatting as fmt
 from . import schema
 from .archive import MANIFEST, check_request_id, sha256_file, verify_case, write_case_folder
@@ -271,11 +273,11 @@ def purge(archive: str | Path, older_than_days: int, *, data_dir: str | Path | N
         # harmlessly); the other way round, a purged archive would hide them.
         from .store import open_store
 
-        _read_clean(Path(data_dir), schema.REQUESTS)  # a broken folder: stop before anything
+        requests = _read_clean(Path(data_dir), schema.REQUESTS)  # broken: stop before anything
         with open_store(data_dir) as store:
             for _, _, case in due:
                 store.purge_sensitive(case.request_id, who=who, now=now)
-        report.data_notes = _purge_data_folder(Path(data_dir),
+        report.data_notes = _purge_data_folder(Path(data_dir), requests,
                                                [c.request_id for c in report.purged])
     for folder, facts, case in due:
         files = _purged_files(folder, facts, who=who, now=now,
@@ -322,9 +324,9 @@ def _evidence_files(folder: Path, names: Iterable[str]) -> list[Path]:
     return paths
 
 
-def _purge_data_folder(folder: Path, request_ids: list[str]) -> list[str]:
-    """Delete the evidence of these requests and clear their sensitive intake columns."""
-    requests = _read_clean(folder, schema.REQUESTS)
+def _purge_data_folder(folder: Path, requests, request_ids: list[str]) -> list[str]:
+    """Delete the evidence of these requests and clear their sensitive intake columns
+    (``requests`` is the folder's table as read)."""
     mine = requests["request_id"].isin(request_ids)
     if not mine.any():
         return []
@@ -356,12 +358,16 @@ def _subject_document(document: str) -> str:
 
 @dataclass
 class SubjectData:
-    """Where one CPF/CNPJ appears: customers, their requests and their archived cases."""
+    """Where one CPF/CNPJ appears: customers, their requests and their archived cases,
+    with the data folder's tables as read (once) to find them."""
 
     document: str
     customer_ids: list[str]
     request_ids: list[str]
     case_folders: list[Path]
+    customers: pd.DataFrame
+    invoices: pd.DataFrame
+    requests: pd.DataFrame
 
 
 def find_subject(document: str, *, data_dir: str | Path,
@@ -373,6 +379,7 @@ def find_subject(document: str, *, data_dir: str | Path,
     if not folder.is_dir():
         raise InputError(f"{folder}: pasta de dados não encontrada.")
     customers = _read_clean(folder, schema.CUSTOMERS)
+    invoices = _read_clean(folder, schema.INVOICES)
     requests = _read_clean(folder, schema.REQUESTS)
     matches = customers["document"].map(bare_document) == bare
     customer_ids = customers.loc[matches, "customer_id"].tolist()
@@ -394,7 +401,7 @@ def find_subject(document: str, *, data_dir: str | Path,
                 cases.append(case)
                 if case.name not in request_ids:
                     request_ids.append(case.name)
-    return SubjectData(bare, customer_ids, request_ids, cases)
+    return SubjectData(bare, customer_ids, request_ids, cases, customers, invoices, requests)
 
 
 def _records(frame) -> list[dict]:
@@ -405,8 +412,6 @@ def _records(frame) -> list[dict]:
 
 
 def _missing(value) -> bool:
-    import pandas as pd
-
     try:
         return bool(pd.isna(value))  # None, NaN, NaT, pd.NA
     except (TypeError, ValueError):
@@ -432,9 +437,7 @@ def subject_export(document: str, *, data_dir: str | Path, archive: str | Path |
     now = (now or datetime.now()).replace(microsecond=0)
     subject = find_subject(document, data_dir=data_dir, archive=archive)
     folder = Path(data_dir)
-    customers = _read_clean(folder, schema.CUSTOMERS)
-    invoices = _read_clean(folder, schema.INVOICES)
-    requests = _read_clean(folder, schema.REQUESTS)
+    customers, invoices, requests = subject.customers, subject.invoices, subject.requests
     mine = requests[requests["request_id"].isin(subject.request_ids)]
     evidence = []
     for name in mine["evidence_file"]:
@@ -520,12 +523,11 @@ def erasure_plan(document: str, *, data_dir: str | Path,
     """What :func:`subject_erase` would do, without doing it."""
     folder = Path(data_dir)
     subject = find_subject(document, data_dir=folder, archive=archive)
-    invoices = _read_clean(folder, schema.INVOICES)
-    requests = _read_clean(folder, schema.REQUESTS)
+    requests = subject.requests
     mine = requests[requests["request_id"].isin(subject.request_ids)]
     report = ErasureReport(
         subject.document, customers=len(subject.customer_ids),
-        invoices=int(invoices["customer_id"].isin(subject.customer_ids).sum()),
+        invoices=int(subject.invoices["customer_id"].isin(subject.customer_ids).sum()),
         requests=len(mine),
         evidence_files=len(_evidence_files(folder, mine["evidence_file"])))
     for case in subject.case_folders:
@@ -588,15 +590,20 @@ def _erased_case(folder: Path, facts: dict, document: str, *, who: str,
 
 
 def subject_erase(document: str, *, data_dir: str | Path, archive: str | Path | None = None,
-                  who: str | None = None, now: datetime | None = None) -> ErasureReport:
-    """Erase what the kit holds on one CPF/CNPJ, keeping only what the law requires."""
+                  who: str | None = None, now: datetime | None = None,
+                  plan: tuple[SubjectData, ErasureReport] | None = None) -> ErasureReport:
+    """Erase what the kit holds on one CPF/CNPJ, keeping only what the law requires.
+
+    ``plan`` is :func:`erasure_plan`'s answer when the caller already asked for it (to
+    show it and confirm), so the folder is not read again.
+    """
     from .documents import format_document
     from .store import open_store
 
     now = (now or datetime.now()).replace(microsecond=0)
     who = _who(who)
     folder = Path(data_dir)
-    subject, report = erasure_plan(document, data_dir=folder, archive=archive)
+    subject, report = plan or erasure_plan(document, data_dir=folder, archive=archive)
     if report.refused:
         return report  # nothing changed: a tampered case needs a person first
     for case in subject.case_folders:
@@ -612,9 +619,7 @@ def subject_erase(document: str, *, data_dir: str | Path, archive: str | Path | 
     with open_store(folder) as store:
         for request_id in subject.request_ids:
             store.erase_request(request_id, who=who, now=now)
-    customers = _read_clean(folder, schema.CUSTOMERS)
-    invoices = _read_clean(folder, schema.INVOICES)
-    requests = _read_clean(folder, schema.REQUESTS)
+    customers, invoices, requests = subject.customers, subject.invoices, subject.requests
     mine = requests["request_id"].isin(subject.request_ids)
     # Files before the rows that name them, rows before the customer they point to: a run
     # killed half-way leaves what the next run (or relief-kit check) still finds.
