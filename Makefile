@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m relief_kit.bench
+	$(BIN)/python -m relief_kit.tools.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from .errors import ReliefKitError
+from relief_kit import resources
+from relief_kit.core.errors import ReliefKitError
 
 #: Click's usage errors, in Portuguese (the rest of the message is kept as it is).
 _USAGE = [
@@ -85,8 +86,8 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 def _as_of(value: str | None):
     from datetime import date
 
-    from .errors import InputError
-    from .tables import ValueProblem, parse_date
+    from relief_kit.core.errors import InputError
+    from relief_kit.core.values import ValueProblem, parse_date
 
     if not value:
         return date.today()
@@ -99,8 +100,8 @@ def _as_of(value: str | None):
 def _finish_import(result, out: Path, as_of: str | None) -> None:
     """Write the folder, print the summary and what ``relief-kit check`` finds wrong in
     it; exit 1 when a required value was unusable or the folder does not pass."""
-    from .check import check_folder
-    from .importers.folder import write_import
+    from relief_kit.shell.check import check_folder
+    from relief_kit.sources.importers.folder import write_import
 
     day = _as_of(as_of)
     write_import(result, out, day)
@@ -140,8 +141,8 @@ def import_group() -> None:
 @_AS_OF
 def import_ixc(clientes, areceber, contratos, cidades, out: Path, as_of: str | None) -> None:
     """IXC Provedor: cliente, fn_areceber e (opcional) cliente_contrato e cidade."""
-    from .importers.folder import check_destination
-    from .importers.ixc import import_ixc as run
+    from relief_kit.sources.importers.folder import check_destination
+    from relief_kit.sources.importers.ixc import import_ixc as run
 
     check_destination(out)
     _finish_import(run(clientes, areceber, contratos, cidades), out, as_of)
@@ -156,8 +157,8 @@ def import_ixc(clientes, areceber, contratos, cidades, out: Path, as_of: str | N
 @_AS_OF
 def import_mkauth(clientes: Path, lancamentos: Path, out: Path, as_of: str | None) -> None:
     """MK-Auth: sis_cliente e sis_lanc, ligados pelo login."""
-    from .importers.folder import check_destination
-    from .importers.mkauth import import_mkauth as run
+    from relief_kit.sources.importers.folder import check_destination
+    from relief_kit.sources.importers.mkauth import import_mkauth as run
 
     check_destination(out)
     _finish_import(run(clientes, lancamentos), out, as_of)
@@ -171,8 +172,8 @@ def import_mkauth(clientes: Path, lancamentos: Path, out: Path, as_of: str | Non
 @_AS_OF
 def import_csv(mapping: Path, sources, out: Path, as_of: str | None) -> None:
     """Qualquer outro sistema (Hubsoft, SGP, Voalle, planilha) por um mapeamento de colunas."""
-    from .importers.folder import check_destination
-    from .importers.mapped import import_mapped as run
+    from relief_kit.sources.importers.folder import check_destination
+    from relief_kit.sources.importers.mapped import import_mapped as run
 
     check_destination(out)
     _finish_import(run(mapping, sources), out, as_of)
@@ -180,15 +181,15 @@ def import_csv(mapping: Path, sources, out: Path, as_of: str | None) -> None:
 
 # --------------------------------------------------------------------------- batch & demo
 
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE = resources.SAMPLE
 
 
 def _today(option: str | None, folder_as_of=None):
     """--today, else the data folder's as-of date (export.toml), else the machine's."""
     from datetime import date
 
-    from .errors import InputError
-    from .tables import ValueProblem, parse_date
+    from relief_kit.core.errors import InputError
+    from relief_kit.core.values import ValueProblem, parse_date
 
     if option:
         try:
@@ -201,9 +202,9 @@ def _today(option: str | None, folder_as_of=None):
 def _print_recommendations(folder: Path, criteria_path: Path | None, today: str | None) -> None:
     import pandas as pd
 
-    from .criteria import load_criteria
-    from .replay import recommend_all, recommendations_table
-    from .tables import load_folder
+    from relief_kit.core.criteria import load_criteria
+    from relief_kit.shell.replay import recommend_all, recommendations_table
+    from relief_kit.sources.tables import load_folder
 
     portfolio = load_folder(folder)
     criteria = load_criteria(criteria_path)
@@ -252,8 +253,8 @@ def batch_command(folder: Path, archive: Path, workers: int | None, criteria_pat
 def _run_batch(folder: Path, archive: Path, **options):
     from tqdm import tqdm
 
-    from .batch import run_batch
-    from .tables import read_folder_info
+    from relief_kit.shell.batch import run_batch
+    from relief_kit.sources.tables import read_folder_info
 
     as_of, _ = read_folder_info(folder)
     today = options.pop("today", None)
@@ -281,7 +282,7 @@ def demo_command(folder: Path) -> None:
     """Dados de exemplo, recomendações, registros e relatório de reunião de uma vez."""
     import shutil
 
-    from .errors import InputError
+    from relief_kit.core.errors import InputError
 
     data = folder / "dados"
     archive = folder / "arquivo"
@@ -292,7 +293,7 @@ def demo_command(folder: Path) -> None:
         shutil.copytree(SAMPLE, data)
     click.echo(f"1. Dados de exemplo em {data}\n")
     _print_recommendations(data, None, None)
-    from .demo import ANALYST, simulate_decisions
+    from relief_kit.tools.demo import ANALYST, simulate_decisions
 
     decided = simulate_decisions(data)
     if decided:
@@ -334,7 +335,12 @@ def sample_command(folder: Path, customers: int, months: int, requests_: int, se
 
     Só escreve numa pasta nova, vazia ou de uma amostra anterior: nunca sobre dados reais.
     """
-    from .sample import check_sample_destination, describe, generate, write_sample
+    from relief_kit.tools.sample.portfolio import (
+        check_sample_destination,
+        describe,
+        generate,
+        write_sample,
+    )
 
     check_sample_destination(folder)  # before the work, not after it
     portfolio = generate(customers, months, requests_, seed, as_of=_today(today))
@@ -357,9 +363,9 @@ def check_command(folder: Path, today: str | None) -> None:
 
     Sai com código 1 se houver algum erro; avisos não impedem o uso da pasta.
     """
-    from .check import inspect_folder, summary
-    from .errors import InputError
-    from .tables import read_folder_info
+    from relief_kit.core.errors import InputError
+    from relief_kit.shell.check import inspect_folder, summary
+    from relief_kit.sources.tables import read_folder_info
 
     try:
         as_of = read_folder_info(folder)[0] if folder.is_dir() else None
@@ -396,11 +402,17 @@ def review_command(folder: Path, request_id: str | None, app: bool, port: int | 
     """Abre a revisão de um pedido no JupyterLab (ou como aplicativo, com --app)."""
     import getpass
 
-    from .launch import app_server, choose_request, lab_server, prepare_notebook, run
-    from .tables import read_folder_info
+    from relief_kit.shell.launch import (
+        app_server,
+        choose_request,
+        lab_server,
+        prepare_notebook,
+        run,
+    )
+    from relief_kit.sources.tables import read_folder_info
 
     if criteria_path is not None:
-        from .criteria import load_criteria
+        from relief_kit.core.criteria import load_criteria
 
         load_criteria(criteria_path)  # a broken file is one line here, not in the notebook
     day = _today(today, read_folder_info(folder)[0]).isoformat() if today else ""
@@ -436,10 +448,10 @@ def _write_meeting(folder: Path, archive: Path, out: Path, proposed: Path | None
                    criteria_path: Path | None, today: str | None) -> None:
     from datetime import datetime
 
-    from . import formatting as fmt
-    from .meeting import build_inputs, meeting_report
-    from .pseudonyms import pseudonymizer
-    from .tables import read_folder_info
+    from relief_kit.shell.meeting import build_inputs, meeting_report
+    from relief_kit.shell.pseudonyms import pseudonymizer
+    from relief_kit.sources.tables import read_folder_info
+    from relief_kit.text import formatting as fmt
 
     as_of, _ = read_folder_info(folder)
     inputs = build_inputs(folder, criteria_path=criteria_path, proposed_path=proposed,
@@ -457,7 +469,7 @@ def _write_meeting(folder: Path, archive: Path, out: Path, proposed: Path | None
 @click.argument("archive", type=EXISTING_DIR)
 def verify_command(archive: Path) -> None:
     """Confere cada arquivo do arquivo de registros com o seu SHA256SUMS."""
-    from .archive import count_cases, verify
+    from relief_kit.shell.archive import count_cases, verify
 
     problems = verify(archive)
     for problem in problems:
@@ -494,8 +506,8 @@ def purge_command(archive: Path, days: int, dry_run: bool, data_dir: Path | None
                   who: str | None, today: str | None) -> None:
     """Expurgo por retenção: casos fechados há mais de N dias perdem a evidência e os
     dados sensíveis; a trilha da decisão fica."""
-    from . import formatting as fmt
-    from .privacy import purge
+    from relief_kit.shell.privacy import purge
+    from relief_kit.text import formatting as fmt
 
     report = purge(archive, days, data_dir=data_dir, dry_run=dry_run, who=who,
                    now=_now(today))
@@ -534,8 +546,8 @@ def subject_export_command(document: str, data_dir: Path, archive: Path | None,
     import json
     import os
 
-    from .documents import mask_document
-    from .privacy import subject_export
+    from relief_kit.core.documents import mask_document
+    from relief_kit.shell.privacy import subject_export
 
     data = subject_export(document, data_dir=data_dir, archive=archive)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -557,8 +569,8 @@ def subject_export_command(document: str, data_dir: Path, archive: Path | None,
 def subject_erase_command(document: str, data_dir: Path, archive: Path | None,
                           who: str | None, yes: bool) -> None:
     """Apaga os dados de um CPF/CNPJ, mantendo só o que a lei exige (com o motivo)."""
-    from .errors import InputError
-    from .privacy import erasure_plan, subject_erase
+    from relief_kit.core.errors import InputError
+    from relief_kit.shell.privacy import erasure_plan, subject_erase
 
     subject, plan = erasure_plan(document, data_dir=data_dir, archive=archive)
     if plan.refused:

@@ -5,10 +5,10 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-import relief_kit.archive as archive_module
-from relief_kit.archive import clean_stale, verify, write_case_folder
+import relief_kit.shell.archive as archive_module
 from relief_kit.cli import main
-from relief_kit.errors import InputError
+from relief_kit.core.errors import InputError
+from relief_kit.shell.archive import clean_stale, verify, write_case_folder
 
 FILES = {"record.html": b"<p>ok</p>", "case.json": b"{}", "messages/whatsapp.txt": "Olá".encode(),
          "evidence/R1_chat.txt": b"chat"}

@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from relief_kit.archive import verify
-from relief_kit.batch import NOTEBOOK, run_batch
+from relief_kit.shell.archive import verify
+from relief_kit.shell.batch import NOTEBOOK, run_batch
 
 pytestmark = pytest.mark.kernel
 
@@ -54,7 +54,7 @@ def test_archive_layout_manifest_and_rerun(data, tmp_path):
     assert [o.status for o in again.outcomes] == ["skipped"] * 3
 
     # A decision recorded for one case rewrites that case only, now with its messages.
-    from relief_kit.demo import simulate_decisions
+    from relief_kit.tools.demo import simulate_decisions
 
     assert simulate_decisions(data, every=1) > 0
     decided = run_batch(data, archive, workers=2, request_ids=["R0001", "R0002"])
@@ -109,7 +109,7 @@ def test_killed_batch_leaves_no_half_case_and_resumes(data, tmp_path):
 
 
 def test_an_oversized_written_request_fails_its_case_with_one_line(data, tmp_path):
-    from relief_kit.evidence import MAX_EVIDENCE_BYTES
+    from relief_kit.sources.evidence import MAX_EVIDENCE_BYTES
     from tests.case_folder import evidence_of
 
     chat = evidence_of(data, "R0001")
@@ -134,7 +134,7 @@ def test_an_oversized_written_request_fails_its_case_with_one_line(data, tmp_pat
 ])
 def test_a_broken_case_notebook_stops_the_batch_in_one_line(data, tmp_path, content,
                                                             expected):
-    from relief_kit.errors import InputError
+    from relief_kit.core.errors import InputError
 
     broken = tmp_path / "caso.ipynb"
     broken.write_text(content, encoding="utf-8")

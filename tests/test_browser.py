@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from relief_kit import launch
-from relief_kit.store import open_store
+from relief_kit.shell import launch
+from relief_kit.store.cases import open_store
 from tests.case_folder import WHATSAPP_REQUEST, sample_copy
 
 CHROMIUM = Path("/usr/bin/chromium")

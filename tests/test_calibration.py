@@ -2,9 +2,9 @@ from datetime import date
 
 import pytest
 
-from relief_kit.calibration import METHOD, Calibration, calibrate
-from relief_kit.criteria import load_criteria
-from relief_kit.model import Action
+from relief_kit.core.calibration import METHOD, Calibration, calibrate
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.model import Action
 from tests.portfolio_builder import bill, changed, customers, invoices, monthly
 
 AS_OF = date(2026, 11, 20)

@@ -6,19 +6,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from relief_kit.case import (
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.errors import InputError
+from relief_kit.core.history import features, features_of
+from relief_kit.core.model import Action, Checklist, Terms
+from relief_kit.shell.case import (
     calibration_cache_path,
     calibration_for,
     notice_date_of,
     open_case,
     resolve_today,
 )
-from relief_kit.criteria import load_criteria
-from relief_kit.errors import InputError
-from relief_kit.history import features, features_of
-from relief_kit.model import Action, Checklist, Terms
-from relief_kit.store import DecisionDraft, open_store
-from relief_kit.tables import load_folder
+from relief_kit.sources.tables import load_folder
+from relief_kit.store.cases import DecisionDraft, open_store
 from tests.case_folder import (
     EMAIL_REQUEST,
     UNWRITTEN_REQUEST,

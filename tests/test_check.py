@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from test_tables import CUSTOMERS, INVOICES, REQUESTS, TODAY, changed, lines, write_folder
 
-from relief_kit import schema
-from relief_kit.check import check_folder
 from relief_kit.cli import main
-from relief_kit.errors import InputError
+from relief_kit.core import schema
+from relief_kit.core.errors import InputError
+from relief_kit.shell.check import check_folder
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 

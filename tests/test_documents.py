@@ -2,7 +2,7 @@
 
 import pytest
 
-from relief_kit.documents import (
+from relief_kit.core.documents import (
     bare_document,
     document_kind,
     format_document,
@@ -12,7 +12,7 @@ from relief_kit.documents import (
     mask_phone,
     normalize_phone,
 )
-from relief_kit.tables import ValueProblem
+from relief_kit.core.values import ValueProblem
 
 # Check digits worked out by hand from the Receita Federal algorithm.
 VALID_CPF = "529.982.247-25"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relief_kit.errors import InputError
-from relief_kit.evidence import (
+from relief_kit.core.errors import InputError
+from relief_kit.sources.evidence import (
     ChatProblem,
     html_to_text,
     parse_eml,

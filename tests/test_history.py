@@ -5,15 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relief_kit.criteria import load_criteria
-from relief_kit.errors import InputError
-from relief_kit.history import (
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.errors import InputError
+from relief_kit.core.history import (
     FEATURE_COLUMNS,
     features,
     features_of,
     monthly_history,
-    reference_features_loop,
 )
+from relief_kit.tools.oracles import reference_features_loop
 from tests.portfolio_builder import bill, changed, customers, invoices, monthly
 
 AS_OF = date(2026, 11, 20)  # recent window (3 months): bills due after 20/08/2026

@@ -27,11 +27,11 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from click.testing import CliRunner
 
-from relief_kit import views
-from relief_kit.case import open_case
 from relief_kit.cli import main
-from relief_kit.evidence import MAX_EVIDENCE_BYTES
-from relief_kit.messages import render_case_messages
+from relief_kit.shell import views
+from relief_kit.shell.case import open_case
+from relief_kit.shell.messages import render_case_messages
+from relief_kit.sources.evidence import MAX_EVIDENCE_BYTES
 from tests.case_folder import (
     EMAIL_REQUEST,
     WHATSAPP_REQUEST,

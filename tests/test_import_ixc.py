@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from relief_kit.check import check_folder
 from relief_kit.cli import main
-from relief_kit.errors import InputError
-from relief_kit.importers.ixc import import_ixc
+from relief_kit.core.errors import InputError
+from relief_kit.shell.check import check_folder
+from relief_kit.sources.importers.ixc import import_ixc
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ixc"
 P1, P2, P2_AGAIN = (FIXTURES / n for n in

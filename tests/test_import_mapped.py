@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from relief_kit.check import check_folder
 from relief_kit.cli import main
-from relief_kit.errors import InputError
-from relief_kit.importers.mapped import import_mapped, load_mapping
+from relief_kit.core.errors import InputError
+from relief_kit.shell.check import check_folder
+from relief_kit.sources.importers.mapped import import_mapped, load_mapping
 
 ROOT = Path(__file__).parent.parent
 HUBSOFT = ROOT / "data" / "mappings" / "hubsoft.toml"

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from relief_kit.check import check_folder
 from relief_kit.cli import main
-from relief_kit.errors import InputError
-from relief_kit.importers.mkauth import import_mkauth
+from relief_kit.core.errors import InputError
+from relief_kit.shell.check import check_folder
+from relief_kit.sources.importers.mkauth import import_mkauth
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mkauth"
 CLIENTES = FIXTURES / "sis_cliente.csv"  # Windows-1252, ';', CRLF, NULL, quoted

@@ -6,7 +6,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from relief_kit.meeting import (
+from relief_kit.core.model import Action, Checklist
+from relief_kit.core.recommend import recommend
+from relief_kit.shell.meeting import (
     agreements_kept,
     bursts,
     calibration_check,
@@ -16,10 +18,8 @@ from relief_kit.meeting import (
     requests_over_time,
     what_if,
 )
-from relief_kit.model import Action, Checklist
-from relief_kit.pseudonyms import Pseudonymizer, load_or_create_key
-from relief_kit.recommend import recommend
-from relief_kit.replay import CaseRecommendation
+from relief_kit.shell.pseudonyms import Pseudonymizer, load_or_create_key
+from relief_kit.shell.replay import CaseRecommendation
 from tests.portfolio_builder import bill, invoices
 from tests.test_recommend import ANSWERED, EVEN, FAIR, GOOD, PF, REQUEST
 
@@ -106,7 +106,7 @@ def test_burst_in_one_neighbourhood_is_flagged_and_small_ones_pooled():
 
 
 def test_what_if_with_identical_criteria_changes_nothing():
-    from relief_kit.criteria import load_criteria
+    from relief_kit.core.criteria import load_criteria
 
     criteria = load_criteria()
     cases = [CaseRecommendation("r1", "c1", ANSWERED, recommend(
@@ -117,7 +117,7 @@ def test_what_if_with_identical_criteria_changes_nothing():
 
 
 def test_what_if_reports_changes_pseudonymously():
-    from relief_kit.criteria import load_criteria
+    from relief_kit.core.criteria import load_criteria
 
     criteria = load_criteria()
     before = [CaseRecommendation("r1", "c1", ANSWERED, recommend(
@@ -149,7 +149,7 @@ def test_pseudonym_key_is_created_once_private_and_stable(tmp_path):
 
 @pytest.mark.parametrize("broken", ["", "zz", "abcd"])
 def test_unreadable_key_is_one_clear_line(tmp_path, broken):
-    from relief_kit.errors import InputError
+    from relief_kit.core.errors import InputError
 
     path = tmp_path / "key"
     path.write_text(broken)
@@ -158,7 +158,7 @@ def test_unreadable_key_is_one_clear_line(tmp_path, broken):
 
 
 def test_money_summary_adds_up_per_action():
-    from relief_kit.meeting import money_summary
+    from relief_kit.shell.meeting import money_summary
 
     decisions = pd.DataFrame([
         {"request_id": "r1", "action": "discount", "amount": 100.0, "discount_given": 10.0,

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from relief_kit.cli import main
-from relief_kit.criteria import load_criteria
-from relief_kit.documents import bare_document
-from relief_kit.model import Action
-from relief_kit.replay import recommend_all
-from relief_kit.store import DecisionDraft, open_store
-from relief_kit.tables import load_folder
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.documents import bare_document
+from relief_kit.core.model import Action
+from relief_kit.shell.replay import recommend_all
+from relief_kit.sources.tables import load_folder
+from relief_kit.store.cases import DecisionDraft, open_store
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 ANALYSTS = ("Ana Beatriz Souza", "Bruno Lima")
@@ -72,8 +72,8 @@ def test_report_has_no_names_documents_phones_or_emails(decided_sample, tmp_path
 
 
 def test_what_if_with_the_same_criteria_reproduces_every_recommendation(decided_sample):
-    from relief_kit.meeting import build_inputs, meeting_tables
-    from relief_kit.pseudonyms import Pseudonymizer
+    from relief_kit.shell.meeting import build_inputs, meeting_tables
+    from relief_kit.shell.pseudonyms import Pseudonymizer
 
     same = SAMPLE.parent / "criteria.toml"
     inputs = build_inputs(decided_sample, proposed_path=same)

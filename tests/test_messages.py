@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from relief_kit.errors import InputError
-from relief_kit.messages import KINDS, TEMPLATES, build_email, render_case_messages
-from relief_kit.settings import load_provider
+from relief_kit.core.errors import InputError
+from relief_kit.core.settings import load_provider
+from relief_kit.shell.messages import KINDS, TEMPLATES, build_email, render_case_messages
 
 TERMS = {
     "ask_info": {"amount": "120.00", "instalments": []},

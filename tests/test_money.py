@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from relief_kit.criteria import load_criteria
-from relief_kit.model import Action, Checklist
-from relief_kit.money import discount_percent, instalment_plan, options, present_value
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.model import Action, Checklist
+from relief_kit.core.money import discount_percent, instalment_plan, options, present_value
 from tests.test_recommend import EVEN, FAIR, GOOD, NEW, PF, POOR
 
 TODAY = date(2026, 11, 20)

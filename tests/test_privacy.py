@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from relief_kit.archive import verify
-from relief_kit.batch import run_batch
 from relief_kit.cli import main
-from relief_kit.criteria import load_criteria
-from relief_kit.replay import recommend_all
-from relief_kit.store import DecisionDraft, open_store
-from relief_kit.tables import load_folder
+from relief_kit.core.criteria import load_criteria
+from relief_kit.shell.archive import verify
+from relief_kit.shell.batch import run_batch
+from relief_kit.shell.replay import recommend_all
+from relief_kit.sources.tables import load_folder
+from relief_kit.store.cases import DecisionDraft, open_store
 from tests.case_folder import customer_of, evidence_of, sample_copy
 
 pytestmark = pytest.mark.kernel
@@ -150,7 +150,7 @@ def test_a_purged_case_stays_purged_when_the_batch_runs_again(copy):
 
 
 def test_a_purge_interrupted_before_the_archive_finishes_on_the_next_run(copy, monkeypatch):
-    import relief_kit.privacy as privacy
+    import relief_kit.shell.privacy as privacy
 
     data, archive = copy
 
@@ -285,7 +285,7 @@ def test_archive_store_and_pseudonym_key_are_readable_by_their_owner_only(copy, 
     assert stat.S_IMODE(os.stat(data / "cases.sqlite").st_mode) == 0o600
     key = tmp_path / "chave" / "pseudonimos.key"
     monkeypatch.setenv("RELIEF_KIT_KEY_FILE", str(key))
-    from relief_kit.pseudonyms import pseudonymizer
+    from relief_kit.shell.pseudonyms import pseudonymizer
 
     pseudonymizer()
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600

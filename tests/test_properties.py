@@ -8,7 +8,7 @@ from babel.numbers import format_decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relief_kit.documents import (
+from relief_kit.core.documents import (
     bare_document,
     document_kind,
     format_document,
@@ -17,8 +17,8 @@ from relief_kit.documents import (
     mask_phone,
     normalize_phone,
 )
-from relief_kit.evidence import parse_whatsapp
-from relief_kit.tables import ValueProblem, parse_date, parse_money
+from relief_kit.core.values import ValueProblem, parse_date, parse_money
+from relief_kit.sources.evidence import parse_whatsapp
 
 amounts = st.decimals(min_value=Decimal("0.00"), max_value=Decimal("999999.99"), places=2)
 

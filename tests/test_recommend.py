@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from relief_kit.criteria import load_criteria
-from relief_kit.model import Action, Checklist, Customer, HistoryFeatures, ReliefRequest
-from relief_kit.recommend import recommend
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.model import Action, Checklist, Customer, HistoryFeatures, ReliefRequest
+from relief_kit.core.recommend import recommend
 
 TODAY = date(2026, 11, 20)
 
@@ -142,7 +142,7 @@ def test_small_business_reason_says_it_keeps_the_connection(criteria):
 
 
 def test_pj_bakery_counts_as_small_business_when_unanswered(criteria):
-    from relief_kit.recommend import is_small_business
+    from relief_kit.core.recommend import is_small_business
     assert is_small_business(SHOP, replace(ANSWERED, small_business=None), criteria)
     assert not is_small_business(PF, replace(ANSWERED, small_business=None), criteria)
 

@@ -4,8 +4,8 @@ from types import MappingProxyType
 
 import pytest
 
-from relief_kit.criteria import load_criteria
-from relief_kit.regulatory import NEW_RGC, OLD_RGC, suspension_dates
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.regulatory import NEW_RGC, OLD_RGC, suspension_dates
 
 TODAY = date(2026, 11, 20)
 

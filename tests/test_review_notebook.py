@@ -12,9 +12,9 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from relief_kit import launch
-from relief_kit.facts import FACTS_MIMETYPE
-from relief_kit.store import open_store
+from relief_kit.shell import launch
+from relief_kit.shell.facts import FACTS_MIMETYPE
+from relief_kit.store.cases import open_store
 from tests.case_folder import (
     EMAIL_REQUEST,
     HOSTILE,
@@ -86,9 +86,9 @@ def test_without_request_the_command_picks_the_first_without_a_decision(folder):
     from datetime import date
     from decimal import Decimal
 
-    from relief_kit.criteria import load_criteria
-    from relief_kit.model import Action, Checklist, Terms
-    from relief_kit.store import DecisionDraft
+    from relief_kit.core.criteria import load_criteria
+    from relief_kit.core.model import Action, Checklist, Terms
+    from relief_kit.store.cases import DecisionDraft
 
     assert launch.choose_request(folder, None) == "R0001"
     open_store(folder).record_decision(

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from relief_kit.case import open_case
-from relief_kit.criteria import DEFAULT_CRITERIA
-from relief_kit.model import Action
-from relief_kit.review import ReviewApp, even_instalments, terms_problems
-from relief_kit.store import open_store
+from relief_kit.core.criteria import DEFAULT_CRITERIA
+from relief_kit.core.model import Action
+from relief_kit.shell.case import open_case
+from relief_kit.shell.review import ReviewApp, even_instalments, terms_problems
+from relief_kit.store.cases import open_store
 from tests.case_folder import HOSTILE, WHATSAPP_REQUEST, sample_copy
 
 CLOCK = datetime(2026, 11, 20, 15, 30)
@@ -245,6 +245,6 @@ def test_opening_the_review_is_in_the_audit_trail(folder):
 
 
 def _terms(**fields):
-    from relief_kit.model import Terms
+    from relief_kit.core.model import Terms
 
     return Terms(amount=Decimal("100.00"), **fields)

@@ -18,13 +18,13 @@ import pytest
 from click.testing import CliRunner
 from stdnum.br import cnpj, cpf
 
-from relief_kit import schema
 from relief_kit.cli import main
-from relief_kit.errors import InputError
-from relief_kit.evidence import parse_eml, parse_whatsapp
-from relief_kit.sample import BEHAVIOURS, generate, write_sample
-from relief_kit.settings import load_provider
-from relief_kit.tables import read_table
+from relief_kit.core import schema
+from relief_kit.core.errors import InputError
+from relief_kit.core.settings import load_provider
+from relief_kit.sources.evidence import parse_eml, parse_whatsapp
+from relief_kit.sources.tables import read_table
+from relief_kit.tools.sample.portfolio import BEHAVIOURS, generate, write_sample
 
 AS_OF = date(2026, 11, 20)
 PROVIDER = load_provider()

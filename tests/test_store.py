@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from relief_kit.criteria import load_criteria
-from relief_kit.errors import InputError
-from relief_kit.model import Action, Checklist, Instalment, Terms
-from relief_kit.store import DecisionConflict, DecisionDraft, open_store
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.errors import InputError
+from relief_kit.core.model import Action, Checklist, Instalment, Terms
+from relief_kit.store.cases import DecisionConflict, DecisionDraft, open_store
 
 NOW = datetime(2026, 11, 20, 14, 3)
 ANSWERS = Checklist(documented=True, channel="whatsapp", small_business=True, at_risk=True,
@@ -116,7 +116,7 @@ def test_unanswered_required_items_block_the_decision(tmp_path, criteria):
 
 
 def test_locked_database_is_reported_in_one_line(tmp_path, criteria, monkeypatch):
-    import relief_kit.store as store_module
+    import relief_kit.store.cases as store_module
 
     store = open_store(tmp_path)
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.2)

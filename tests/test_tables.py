@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from relief_kit import schema
-from relief_kit.errors import InputError
-from relief_kit.model import Customer
-from relief_kit.tables import (
+from relief_kit.core import schema
+from relief_kit.core.errors import InputError
+from relief_kit.core.model import Customer
+from relief_kit.sources.tables import (
     EvidencePathError,
     Problem,
     evidence_path,
@@ -435,7 +435,7 @@ def test_evidence_in_a_subfolder_is_fine(tmp_path):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from relief_kit.tables import ValueProblem, parse_date, parse_money  # noqa: E402
+from relief_kit.core.values import ValueProblem, parse_date, parse_money  # noqa: E402
 
 _money_text = st.text(alphabet="0123456789.,-R$ ", max_size=12)
 _date_text = st.one_of(

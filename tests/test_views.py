@@ -6,13 +6,13 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.figure import Figure
 
-from relief_kit import charts, views
-from relief_kit.case import open_case
-from relief_kit.criteria import load_criteria
-from relief_kit.documents import format_phone, mask_document, mask_phone
-from relief_kit.errors import InputError
-from relief_kit.model import Action, Terms
-from relief_kit.store import DecisionDraft, open_store
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.documents import format_phone, mask_document, mask_phone
+from relief_kit.core.errors import InputError
+from relief_kit.core.model import Action, Terms
+from relief_kit.shell import charts, views
+from relief_kit.shell.case import open_case
+from relief_kit.store.cases import DecisionDraft, open_store
 from tests.case_folder import (
     EMAIL_REQUEST,
     HOSTILE,
@@ -189,7 +189,7 @@ def test_kit_errors_show_as_one_line_in_a_notebook():
     shell._showtraceback = lambda etype, value, stb: shown.append(stb)
     try:
         views.install_error_display()
-        result = shell.run_cell("from relief_kit.errors import InputError\n"
+        result = shell.run_cell("from relief_kit.core.errors import InputError\n"
                                 "raise InputError('requests.csv: pedido X não encontrado')")
     finally:
         shell.set_custom_exc((), None)

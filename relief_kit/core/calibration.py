@@ -1,0 +1,298 @@
+"""How likely a customer is to pay, calibrated on the provider's own portfolio.
+
+The money comparison needs, for each option, the chance that the customer pays as
+agreed. It is not a constant someone made up: it is how often customers with a
+similar history actually paid. "Paid" means paid within ``calibration.window_days``
+of the (agreed) due date, for every option alike, so the options compare like with
+like.
+
+- *Similar history*: the customer's punctuality band as it stood *before* the bill,
+  from the earlier bills whose verdict was already known on its due date (due date +
+  ``punctuality.grace_days`` before it). Later bills, and the bill's own outcome, never
+  leak into its prediction.
+- *Without an agreement* (refusal, or while asking for information): a customer who
+  asks for relief has a bill they say they cannot pay, so the comparable bills are
+  the ordinary bills (no arrangement) still unpaid when their grace period ended,
+  once due date + ``window_days`` has passed. Counting every ordinary bill instead
+  would price a refusal as if the customer were not in trouble (most bills of a
+  "good" customer are paid on time) and make refusal look better than any agreement.
+  The rate per band is shrunk toward the portfolio-wide rate with
+  ``calibration.prior_strength`` pseudo-bills, so a band with few bills leans on the
+  whole portfolio; bands under ``calibration.min_bills`` bills are flagged.
+- *With an agreement* (bills from an earlier discount, postponement or instalment
+  agreement): whether each was paid within ``window_days`` of its agreed due date,
+  per band and kind. Each (band, kind) cell is shrunk toward its kind's rate across
+  all bands, itself shrunk toward the band's rate without an agreement: with no
+  agreement on record, an agreement is priced like no agreement for that band.
+
+``Calibration.table()`` shows all of it so the team can challenge it;
+``Calibration.outcomes`` lists every comparable bill with its prediction and what
+happened, for the meeting to plot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from relief_kit.core.criteria import Criteria
+from relief_kit.core.history import band_of, judged_bills
+from relief_kit.core.model import Action
+
+#: Bump when the way rates are computed changes: cached calibrations of another
+#: method are refused by :meth:`Calibration.from_dict` and computed again.
+METHOD = "2"
+BANDS = ("good", "fair", "poor", "new")
+BAND_LABELS = {"good": "boa pontualidade", "fair": "pontualidade regular",
+               "poor": "pontualidade fraca", "new": "cliente novo"}
+KINDS = ("discount", "postponement", "instalment")
+KIND_LABELS = {"discount": "acordo de desconto", "postponement": "adiamento",
+               "instalment": "parcela de acordo"}
+_ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement",
+                Action.INSTALMENTS: "instalment"}
+#: With no comparable bill in the whole portfolio: an even chance (the table says so).
+NO_DATA_RATE = 0.5
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Comparable bills, how many were paid in the window, and the rate used."""
+
+    bills: int
+    paid: int
+    used: float  # the shrunk rate the money comparison uses
+    toward: float | None = None  # the rate it was shrunk toward (None: not shrunk)
+
+    @property
+    def observed(self) -> float | None:
+        return self.paid / self.bills if self.bills else None
+
+
+def _shrunk(paid: int, bills: int, prior: float, toward: float) -> float:
+    """(paid + prior·toward) / (bills + prior): ``prior`` pseudo-bills at ``toward``."""
+    return (paid + prior * toward) / (bills + prior) if bills + prior > 0 else toward
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibrated payment probabilities; implements ``model.PaymentProbabilities``."""
+
+    overall: Rate
+    ordinary: dict[str, Rate]
+    kinds: dict[str, Rate]
+    arrangements: dict[tuple[str, str], Rate]
+    window_days: int
+    min_bills: int
+    outcomes: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, repr=False)
+
+    def probability(self, band: str, action: Action) -> float:
+        """REFUSAL and ASK_INFO: the band's rate without an agreement; DISCOUNT,
+        POSTPONEMENT, INSTALMENTS (per instalment): the band's rate for that kind."""
+        kind = _ACTION_KIND.get(Action(action))
+        if kind is None:
+            return self.ordinary[band].used
+        return self.arrangements[(band, kind)].used
+
+    def table(self) -> pd.DataFrame:
+        """The calibration in Portuguese, one row per band, per kind of agreement and
+        per (kind, band), for the team to challenge."""
+        paid_header = f"pagas em {self.window_days} dias"
+        rows = []
+
+        def add(group: str, label: str, rate: Rate, reference: str) -> None:
+            if rate.bills == 0:
+                note = f"sem faturas: vale {reference}"
+            elif rate.bills < self.min_bills:
+                note = f"poucas faturas (< {self.min_bills}): puxada para {reference}"
+            else:
+                note = ""
+            rows.append({"grupo": group, "faixa": label, "faturas": rate.bills,
+                         paid_header: rate.paid, "taxa observada": rate.observed,
+                         "taxa de referência": rate.toward, "taxa usada": rate.used,
+                         "observação": note})
+
+        ordinary = "sem acordo: fatura comum ainda não paga ao fim da tolerância"
+        overall_note = "" if self.overall.bills else (
+            f"sem histórico na carteira: {NO_DATA_RATE:.0%} por falta de dados")
+        rows.append({"grupo": ordinary, "faixa": "toda a carteira",
+                     "faturas": self.overall.bills, paid_header: self.overall.paid,
+                     "taxa observada": self.overall.observed, "taxa de referência": None,
+                     "taxa usada": self.overall.used, "observação": overall_note})
+        for band in BANDS:
+            add(ordinary, BAND_LABELS[band], self.ordinary[band], "a taxa de toda a carteira")
+        for kind in KINDS:
+            group = f"{KIND_LABELS[kind]}: paga em até {self.window_days} dias da data combinada"
+            add(group, "todas as faixas", self.kinds[kind], "a taxa de toda a carteira")
+            for band in BANDS:
+                add(group, BAND_LABELS[band], self.arrangements[(band, kind)],
+                    "a taxa do tipo de acordo (puxada para a da faixa sem acordo)")
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict:
+        """Plain values (for the per-case cache and the batch's fingerprints)."""
+        def rate(r: Rate) -> list:
+            return [r.bills, r.paid, r.used, r.toward]
+
+        return {
+            "method": METHOD,
+            "overall": rate(self.overall),
+            "ordinary": {b: rate(r) for b, r in self.ordinary.items()},
+            "kinds": {k: rate(r) for k, r in self.kinds.items()},
+            "arrangements": {f"{b}/{k}": rate(r) for (b, k), r in self.arrangements.items()},
+            "window_days": self.window_days,
+            "min_bills": self.min_bills,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibration:
+        """Inverse of :meth:`to_dict`; ValueError for a calibration of another method."""
+        if data.get("method") != METHOD:
+            raise ValueError(f"calibration method {data.get('method')!r}, expected {METHOD!r}")
+
+        def rate(values: list) -> Rate:
+            toward = values[3] if len(values) > 3 else None
+            return Rate(int(values[0]), int(values[1]), float(values[2]),
+                        None if toward is None else float(toward))
+
+        return cls(
+            overall=rate(data["overall"]),
+            ordinary={b: rate(v) for b, v in data["ordinary"].items()},
+            kinds={k: rate(v) for k, v in data["kinds"].items()},
+            arrangements={tuple(key.split("/", 1)): rate(v)
+                          for key, v in data["arrangements"].items()},
+            window_days=int(data["window_days"]),
+            min_bills=int(data["min_bills"]),
+        )
+
+
+def _days(timestamps: pd.Series) -> np.ndarray:
+    """Whole days since the epoch, as integers (for sorting and searching)."""
+    return timestamps.to_numpy().astype("datetime64[D]").astype("int64")
+
+
+def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria) -> pd.Series:
+    """Each bill's customer band from the customer's earlier bills whose verdict was
+    known on the bill's due date (their due date + grace days before it).
+
+    ``bills`` is :func:`relief_kit.core.history.judged_bills`. Vectorised: bills sorted by
+    (customer, due day) into one integer key; for each bill a binary search finds the
+    last earlier bill already judged, and cumulative sums give the counts before it.
+    """
+    if bills.empty:
+        return pd.Series(index=bills.index, dtype=object)
+    grace = int(criteria["punctuality.grace_days"])
+    code = pd.factorize(bills["customer_id"])[0].astype("int64")
+    day = _days(bills["due_date"])
+    day = day - day.min()  # non-negative, far below 2**32
+    key = (code << 32) + day
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    judged = bills["judged"].to_numpy(bool)[order]
+    on_time = (bills["on_time"].to_numpy(bool) & bills["judged"].to_numpy(bool))[order]
+    first = np.searchsorted(key, (code[order] << 32), side="left")
+    # Earlier bills of the same customer with due + grace < this due date.
+    known = np.maximum(np.searchsorted(key, key - grace, side="left"), first)
+    judged_before = np.r_[0, np.cumsum(judged)]
+    on_time_before = np.r_[0, np.cumsum(on_time)]
+    prior_judged = judged_before[known] - judged_before[first]
+    prior_on_time = on_time_before[known] - on_time_before[first]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = prior_on_time / prior_judged
+    band = band_of(pd.Series(share), prior_judged, criteria).to_numpy()
+    result = np.empty(len(bills), dtype=object)
+    result[order] = band
+    return pd.Series(result, index=bills.index, dtype=object)
+
+
+def _rates_known_then(due: np.ndarray, band: np.ndarray, paid: np.ndarray, window: int,
+                      prior: float) -> np.ndarray:
+    """For each bill, its band's shrunk rate from the bills whose outcome was already
+    known on its due date (due + window on or before it): the prediction one would
+    have made then, to hold against what happened."""
+    def counts_then(known_at: np.ndarray, outcome: np.ndarray, when: np.ndarray):
+        order = np.argsort(known_at, kind="stable")
+        seen = np.searchsorted(known_at[order], when, side="right")
+        return seen, np.r_[0, np.cumsum(outcome[order])][seen]
+
+    known_at = due + window
+    n_all, k_all = counts_then(known_at, paid, due)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overall = np.where(n_all > 0, k_all / n_all, NO_DATA_RATE)
+    rates = np.empty(len(due))
+    for name in BANDS:  # four bands, not one loop per bill
+        rows = band == name
+        n, k = counts_then(known_at[rows], paid[rows], due[rows])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shrunk = (k + prior * overall[rows]) / (n + prior)
+        rates[rows] = np.where(n + prior > 0, shrunk, overall[rows])
+    return rates
+
+
+def _counts(outcome: pd.Series, by: list[pd.Series], index: pd.Index) -> pd.DataFrame:
+    """Comparable bills ("n") and paid ones ("k") per group, zero for empty groups."""
+    table = outcome.astype("int64").groupby(by).agg(["size", "sum"])
+    table.columns = ["n", "k"]
+    return table.reindex(index, fill_value=0)
+
+
+def calibrate(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
+              as_of: date) -> Calibration:
+    """Calibrate the payment probabilities on a portfolio (pure, deterministic).
+
+    ``customers`` is accepted for symmetry with :func:`relief_kit.core.history.features`;
+    the bands come from the bills alone.
+    """
+    window = int(criteria["calibration.window_days"])
+    prior = float(criteria["calibration.prior_strength"])
+    bills = judged_bills(invoices, criteria, as_of)
+    bills["band"] = point_in_time_bands(bills, criteria)
+    window_end = bills["due_date"] + pd.Timedelta(days=window)
+    within = bills["paid"] & (bills["paid_on"] <= window_end)
+    settled = window_end <= pd.Timestamp(as_of)
+
+    ordinary = bills[~bills["relief"] & settled & ~bills["on_time"]]
+    ordinary_paid = within[ordinary.index]
+    total, total_paid = len(ordinary), int(ordinary_paid.sum())
+    overall_rate = total_paid / total if total else NO_DATA_RATE
+    overall = Rate(total, total_paid, overall_rate)
+    per_band = _counts(ordinary_paid, [ordinary["band"]], pd.Index(BANDS))
+    ordinary_rates = {
+        band: Rate(int(row.n), int(row.k), _shrunk(row.k, row.n, prior, overall_rate),
+                   overall_rate)
+        for band, row in per_band.iterrows()
+    }
+
+    relief = bills[bills["relief"] & settled]
+    kept = within[relief.index]
+    per_kind = _counts(kept, [relief["arrangement"]], pd.Index(KINDS))
+    per_cell = _counts(kept, [relief["band"], relief["arrangement"]],
+                       pd.MultiIndex.from_product([BANDS, KINDS]))
+    kind_rates, cells = {}, {}
+    for kind in KINDS:
+        n, k = int(per_kind.loc[kind, "n"]), int(per_kind.loc[kind, "k"])
+        kind_rates[kind] = Rate(n, k, _shrunk(k, n, prior, overall_rate), overall_rate)
+        for band in BANDS:
+            # The kind's rate as this band would see it: leaning on the band's own
+            # rate without an agreement, not on the whole portfolio's.
+            toward = _shrunk(k, n, prior, ordinary_rates[band].used)
+            cell_n, cell_k = (int(v) for v in per_cell.loc[(band, kind)])
+            cells[(band, kind)] = Rate(cell_n, cell_k, _shrunk(cell_k, cell_n, prior, toward),
+                                       toward)
+
+    used = {band: rate.used for band, rate in ordinary_rates.items()}
+    outcomes = pd.DataFrame({
+        "invoice_id": ordinary["invoice_id"],
+        "customer_id": ordinary["customer_id"],
+        "due_date": ordinary["due_date"],
+        "band": ordinary["band"],
+        "predicted": ordinary["band"].map(used).astype(float),
+        "predicted_then": _rates_known_then(_days(ordinary["due_date"]),
+                                            ordinary["band"].to_numpy(),
+                                            ordinary_paid.to_numpy(bool), window, prior),
+        "paid_within_window": ordinary_paid.astype(bool),
+    }).reset_index(drop=True)
+    return Calibration(overall, ordinary_rates, kind_rates, cells, window,
+                       int(criteria["calibration.min_bills"]), outcomes)

@@ -1,0 +1,248 @@
+"""Payment-history features, computed for the whole portfolio at once.
+
+Definitions (every threshold from the criteria file, ``punctuality.*``):
+
+- A bill *counts* when it is due on or before the as-of date and is neither cancelled
+  nor renegotiated (a renegotiated bill was replaced by others).
+- A bill is *paid* when it has a payment date and its status is not open or partial:
+  a partly paid bill is still owed.
+- A counted bill is *judged* once it is paid, or once its grace period
+  (``grace_days``) has passed unpaid: an unpaid bill still inside its grace period
+  tells nothing yet.
+- *On time*: paid no later than due date + ``grace_days``. ``on_time_share`` is
+  on-time / judged bills (NaN with no judged bill).
+- *Days late* of a bill: (payment date, or the as-of date while unpaid) − due date,
+  at least 0; ``mean_days_late`` and ``worst_days_late`` over the judged bills.
+- *Months as a customer*: whole months from ``customer_since`` to the as-of date.
+- *Open debt*: amount − amount paid over the open and partly paid bills due by the
+  as-of date; ``open_bills`` their count; *open months*: open debt / monthly fee.
+- *Recent*: judged bills due in the last ``recent_months`` months before the as-of
+  date; ``trend`` is the recent on-time share minus the earlier one.
+- *Longest on-time run*: the longest streak of consecutive on-time judged bills, in
+  due-date order.
+- *Earlier reliefs*: judged bills that came from a relief arrangement; *broken*: those
+  not paid on time.
+- *Band*: "new" with fewer than ``min_bills`` judged bills, else "good" (share ≥
+  ``good_share``), "poor" (share < ``poor_share``) or "fair".
+
+No Python loop runs per customer: each bill gets its customer's position in the
+customers table once, and every feature is a NumPy sum, count or maximum over those
+positions (``np.bincount`` / ``np.maximum.at``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from relief_kit.core.criteria import Criteria
+from relief_kit.core.errors import InputError
+from relief_kit.core.model import HistoryFeatures
+
+NOT_COUNTED = ("cancelled", "renegotiated")
+OPEN = ("open", "partial")
+FEATURE_COLUMNS = [f.name for f in fields(HistoryFeatures) if f.name != "customer_id"]
+_BILL_COLUMNS = ["invoice_id", "customer_id", "due_date", "paid_on", "amount", "amount_paid",
+                 "status", "arrangement"]
+
+
+def judged_bills(invoices: pd.DataFrame, criteria: Criteria, as_of: date) -> pd.DataFrame:
+    """The counted bills (see the module's definitions) with per-bill judgement columns.
+
+    Adds ``paid``, ``judged``, ``on_time``, ``days_late``, ``open_amount``, ``recent``
+    and ``relief`` (bill from an arrangement). The index is a fresh 0..n-1.
+    """
+    as_of_ts = pd.Timestamp(as_of)
+    grace = pd.Timedelta(days=int(criteria["punctuality.grace_days"]))
+    counted = (invoices["due_date"] <= as_of_ts) & ~invoices["status"].isin(NOT_COUNTED)
+    bills = invoices.loc[counted, _BILL_COLUMNS].reset_index(drop=True)
+    still_owed = bills["status"].isin(OPEN)
+    paid = bills["paid_on"].notna() & ~still_owed
+    bills["paid"] = paid
+    bills["on_time"] = paid & (bills["paid_on"] <= bills["due_date"] + grace)
+    bills["judged"] = paid | (bills["due_date"] + grace < as_of_ts)
+    settled = bills["paid_on"].where(paid, as_of_ts)
+    bills["days_late"] = (settled - bills["due_date"]).dt.days.clip(lower=0).astype("int64")
+    owed = (bills["amount"] - bills["amount_paid"].fillna(0.0)).clip(lower=0)
+    bills["open_amount"] = owed.where(still_owed, 0.0)
+    recent_start = as_of_ts - pd.DateOffset(months=int(criteria["punctuality.recent_months"]))
+    bills["recent"] = bills["due_date"] > recent_start
+    bills["relief"] = bills["arrangement"].fillna("").ne("")
+    return bills
+
+
+def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Series:
+    """Punctuality band per row from on-time share and judged-bill count."""
+    band = np.select(
+        [np.asarray(judged) < int(criteria["punctuality.min_bills"]),
+         np.asarray(share) >= float(criteria["punctuality.good_share"]),
+         np.asarray(share) < float(criteria["punctuality.poor_share"])],
+        ["new", "good", "poor"], default="fair",
+    )
+    return pd.Series(band, index=share.index, dtype=object)
+
+
+def _longest_run(code: np.ndarray, due: np.ndarray, on_time: np.ndarray,
+                 customers: int) -> np.ndarray:
+    """Longest streak of consecutive on-time bills per customer position.
+
+    Run-length by cumulative sums: sorted by customer then due date, a new streak
+    starts wherever the customer changes or a bill is not on time; each streak's
+    length is the number of on-time bills in it.
+    """
+    best = np.zeros(customers, dtype="int64")
+    if len(code) == 0:
+        return best
+    order = np.lexsort((due, code))  # stable: equal due dates keep the input order
+    owner, on = code[order], on_time[order]
+    breaks = ~on | np.r_[True, owner[1:] != owner[:-1]]
+    streak = np.cumsum(breaks) - 1
+    lengths = np.bincount(streak, weights=on).astype("int64")
+    np.maximum.at(best, owner[breaks], lengths)
+    return best
+
+
+def _whole_months(since: pd.Series, as_of: date) -> np.ndarray:
+    months = ((as_of.year - since.dt.year) * 12 + (as_of.month - since.dt.month)
+              - (as_of.day < since.dt.day).astype("int64"))
+    return months.fillna(0).clip(lower=0).to_numpy("int64")
+
+
+def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
+             as_of: date) -> pd.DataFrame:
+    """One row per customer (every customer, with or without bills), indexed by id.
+
+    Columns are the fields of :class:`~relief_kit.core.model.HistoryFeatures`, defined in
+    this module's docstring. Bills of a customer missing from ``customers`` are left
+    out (``relief-kit check`` reports them).
+    """
+    ids = pd.Index(customers["customer_id"], name="customer_id")
+    if not ids.is_unique:
+        repeated = ids[ids.duplicated()][0]
+        raise InputError(f"customers.csv, coluna customer_id: o cliente {repeated} aparece "
+                         "mais de uma vez; deixe uma linha por cliente (relief-kit check).")
+    n = len(ids)
+    bills = judged_bills(invoices, criteria, as_of)
+    code = ids.get_indexer(bills["customer_id"])
+    known = code >= 0
+    if not known.all():
+        bills, code = bills[known].reset_index(drop=True), code[known]
+
+    judged = bills["judged"].to_numpy(bool)
+    on_time = bills["on_time"].to_numpy(bool)  # on time implies paid, hence judged
+    recent = bills["recent"].to_numpy(bool)
+    relief = bills["relief"].to_numpy(bool)
+    days = bills["days_late"].to_numpy("int64")
+    owed = bills["open_amount"].to_numpy(float)
+
+    def count(rows: np.ndarray) -> np.ndarray:
+        return np.bincount(code[rows], minlength=n)
+
+    def total(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.bincount(code[rows], weights=values[rows], minlength=n)
+
+    def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return part / whole  # NaN where a customer has no such bill
+
+    judged_count = count(judged)
+    worst = np.zeros(n, dtype="int64")
+    np.maximum.at(worst, code[judged], days[judged])
+    has_debt = owed > 0
+    open_debt = total(owed, has_debt).round(2)
+    fee = customers["monthly_fee"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        open_months = open_debt / fee
+    recent_share = share(count(on_time & recent), count(judged & recent))
+    earlier_share = share(count(on_time & ~recent), count(judged & ~recent))
+    on_time_share = pd.Series(share(count(on_time), judged_count), index=ids)
+
+    out = pd.DataFrame({
+        "bills": count(np.ones(len(code), dtype=bool)),
+        "on_time_share": on_time_share,
+        "mean_days_late": np.nan_to_num(share(total(days.astype(float), judged),
+                                              judged_count)),
+        "worst_days_late": worst,
+        "months_as_customer": _whole_months(customers["customer_since"], as_of),
+        "open_debt": open_debt,
+        "open_bills": count(has_debt),
+        "open_months": np.where(np.isfinite(open_months), open_months, 0.0),
+        "recent_on_time_share": recent_share,
+        "earlier_on_time_share": earlier_share,
+        "trend": recent_share - earlier_share,
+        "longest_on_time_run": _longest_run(
+            code[judged], bills["due_date"].to_numpy()[judged].astype("int64"),
+            on_time[judged], n),
+        "earlier_reliefs": count(judged & relief),
+        "reliefs_broken": count(judged & relief & ~on_time),
+        "punctuality_band": band_of(on_time_share, judged_count, criteria),
+    }, index=ids)
+    for column in ("bills", "open_bills", "earlier_reliefs", "reliefs_broken"):
+        out[column] = out[column].astype("int64")
+    return out[FEATURE_COLUMNS]
+
+
+def features_of(frame: pd.DataFrame, customer_id: str) -> HistoryFeatures:
+    """One customer's row of :func:`features` as a value object."""
+    row = frame.loc[customer_id]
+
+    def share(value) -> float | None:
+        return None if pd.isna(value) else float(value)
+
+    return HistoryFeatures(
+        customer_id=customer_id,
+        bills=int(row["bills"]),
+        on_time_share=share(row["on_time_share"]),
+        mean_days_late=float(row["mean_days_late"]),
+        worst_days_late=int(row["worst_days_late"]),
+        months_as_customer=int(row["months_as_customer"]),
+        open_debt=Decimal(f"{float(row['open_debt']):.2f}"),
+        open_bills=int(row["open_bills"]),
+        open_months=float(row["open_months"]),
+        recent_on_time_share=share(row["recent_on_time_share"]),
+        earlier_on_time_share=share(row["earlier_on_time_share"]),
+        trend=share(row["trend"]),
+        longest_on_time_run=int(row["longest_on_time_run"]),
+        earlier_reliefs=int(row["earlier_reliefs"]),
+        reliefs_broken=int(row["reliefs_broken"]),
+        punctuality_band=str(row["punctuality_band"]),
+    )
+
+
+STATE_LABELS = {
+    "on_time": "paga em dia", "late": "paga com atraso", "open": "em aberto",
+    "waiting": "a vencer", "cancelled": "cancelada", "renegotiated": "renegociada",
+}
+
+
+def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria,
+                    as_of: date) -> pd.DataFrame:
+    """One row per bill of a customer, oldest first, for the review's chart and table.
+
+    Columns: invoice_id, month (first day of the due month), due_date, amount, paid_on,
+    amount_paid, days_late (as in :func:`features`; 0 for a bill not yet due, cancelled
+    or renegotiated), state (a key of ``STATE_LABELS``), state_label, arrangement.
+    """
+    bills = invoices[invoices["customer_id"] == customer_id].sort_values(
+        "due_date", kind="stable").copy()
+    as_of_ts = pd.Timestamp(as_of)
+    grace = pd.Timedelta(days=int(criteria["punctuality.grace_days"]))
+    paid = bills["paid_on"].notna() & ~bills["status"].isin(OPEN)
+    on_time = paid & (bills["paid_on"] <= bills["due_date"] + grace)
+    settled = bills["paid_on"].where(paid, as_of_ts)
+    days = (settled - bills["due_date"]).dt.days.clip(lower=0)
+    judged_at_all = (bills["due_date"] <= as_of_ts) & ~bills["status"].isin(NOT_COUNTED)
+    bills["days_late"] = days.where(judged_at_all, 0).astype("int64")
+    bills["month"] = bills["due_date"].dt.to_period("M").dt.to_timestamp()
+    bills["state"] = np.select(
+        [bills["status"].eq("cancelled"), bills["status"].eq("renegotiated"), on_time, paid,
+         bills["due_date"] > as_of_ts],
+        ["cancelled", "renegotiated", "on_time", "late", "waiting"], default="open",
+    )
+    bills["state_label"] = bills["state"].map(STATE_LABELS)
+    return bills[["invoice_id", "month", "due_date", "amount", "paid_on", "amount_paid",
+                  "days_late", "state", "state_label", "arrangement"]].reset_index(drop=True)

@@ -1,5 +1,0 @@
-"""Importers: a provider's ERP export → the canonical data folder.
-
-One module per source system (``ixc``, ``mkauth``, ``mapped``), reading through
-``sources`` and reporting through ``report``; ``folder`` writes the result.
-"""

@@ -1,0 +1,287 @@
+"""One relief case, gathered for the review notebook and the case record.
+
+:func:`open_case` reads only what one case needs — its request, its customer and that
+customer's bills (``tables.load_case``) — plus the written request, the answers and
+decisions already in the case store, and the portfolio-wide payment calibration.
+
+The calibration is the one thing that needs the whole portfolio. It is computed once
+and cached as JSON in the data folder (``.relief-kit/``), keyed by the SHA-256 of
+``invoices.csv``, the criteria file's hash and the as-of date, so a kernel per case
+(the batch, or an analyst opening case after case) reads a small file instead of
+parsing every bill again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from relief_kit.core import calibration as calibration_method
+from relief_kit.core import schema
+from relief_kit.core.calibration import Calibration, calibrate
+from relief_kit.core.criteria import Criteria, load_criteria
+from relief_kit.core.errors import InputError, ReliefKitError
+from relief_kit.core.history import OPEN, features, features_of, monthly_history
+from relief_kit.core.model import (
+    Checklist,
+    Customer,
+    HistoryFeatures,
+    Recommendation,
+    ReliefRequest,
+)
+from relief_kit.core.recommend import recommend
+from relief_kit.core.regulatory import SuspensionDates, suspension_dates
+from relief_kit.core.settings import Provider, load_provider
+from relief_kit.core.values import ValueProblem, parse_date
+from relief_kit.sources.tables import load_case, load_folder, read_folder_info
+
+#: Folder inside the data folder for derived, rebuildable files (the calibration cache).
+CACHE_DIR = ".relief-kit"
+_CACHE_FORMAT = "1"
+
+
+@dataclass
+class Case:
+    """Everything the review and the record show about one request.
+
+    ``checklist`` holds the answers saved in the case store, else the intake answers
+    of ``requests.csv`` (``answers_restored`` tells which). ``decision`` is the latest
+    recorded decision and ``decisions`` every one of them, oldest first.
+    """
+
+    data_dir: Path
+    request: ReliefRequest
+    customer: Customer
+    invoices: pd.DataFrame
+    features: HistoryFeatures
+    history: pd.DataFrame  # history.monthly_history: one row per bill, oldest first
+    checklist: Checklist
+    answers_restored: bool
+    criteria: Criteria
+    calibration: Calibration
+    today: date
+    recommendation: Recommendation
+    regulatory: SuspensionDates
+    written_request: Any | None  # evidence.WrittenRequest
+    evidence_problem: str  # one line when the written request could not be read
+    provider: Provider
+    decision: Any | None = None
+    decisions: tuple = ()
+    store: Any | None = field(default=None, repr=False)
+
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
+
+    @cached_property
+    def calibration_table(self) -> tuple[list[str], list[dict]]:
+        """The calibration's own table (columns, rows), computed once per case."""
+        table = self.calibration.table()
+        return list(table.columns), table.to_dict("records")
+
+    def recommend(self, checklist: Checklist) -> Recommendation:
+        """The recommendation for other answers (the live panel): pure, no I/O."""
+        return recommend(self.customer, self.features, self.request, checklist,
+                         self.criteria, self.today, self.calibration)
+
+    def with_answers(self, checklist: Checklist) -> Case:
+        """This case with other answers and the recommendation that goes with them."""
+        return replace(self, checklist=checklist, recommendation=self.recommend(checklist))
+
+    def with_decisions(self, decisions: tuple) -> Case:
+        return replace(self, decisions=tuple(decisions),
+                       decision=decisions[-1] if decisions else None)
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def resolve_today(today: date | str | None, folder: str | Path) -> date:
+    """``today`` as given (a date, ``aaaa-mm-dd`` or ``dd/mm/aaaa``), else the folder's
+    as-of date (``export.toml``), else the machine's date."""
+    if isinstance(today, datetime):
+        return today.date()
+    if isinstance(today, date):
+        return today
+    if today and str(today).strip():
+        try:
+            parsed = parse_date(str(today))
+        except ValueProblem as exc:
+            raise InputError(f"today: {exc}.")
+        if parsed is not None:
+            return parsed
+    as_of, _ = read_folder_info(folder)
+    return as_of or date.today()
+
+
+def notice_date_of(invoices: pd.DataFrame, today: date) -> date | None:
+    """When the customer was first notified of a debt still open (Anatel RGC art. 71).
+
+    The earliest notice among the bills still open or partly paid and due by ``today``:
+    that notice starts the suspension clock. None when no open bill was notified.
+    """
+    if invoices.empty:
+        return None
+    open_bills = invoices[invoices["status"].isin(OPEN)
+                          & (invoices["due_date"] <= pd.Timestamp(today))]
+    notices = open_bills["notified_on"].dropna()
+    if notices.empty:
+        return None
+    return notices.min().date()
+
+
+def open_case(
+    data_dir: str | Path,
+    request_id: str,
+    *,
+    criteria_path: str | Path | None = None,
+    today: date | str | None = None,
+    store: Any | None = None,
+    calibration: Calibration | None = None,
+    settings_path: str | Path | None = None,
+) -> Case:
+    """Gather one case. Empty strings count as "not given" (notebook parameters).
+
+    ``store`` defaults to the data folder's case store; ``calibration`` to the cached
+    one (:func:`calibration_for`). Any problem is one :class:`ReliefKitError` line.
+    """
+    if not str(data_dir or "").strip():
+        raise InputError("data_dir: indique a pasta de dados (relief-kit review PASTA).")
+    if not str(request_id or "").strip():
+        raise InputError("request_id: indique o pedido a revisar (relief-kit review PASTA "
+                         "--request ID).")
+    folder = Path(data_dir).expanduser()
+    criteria = load_criteria(criteria_path or None)
+    as_of = resolve_today(today, folder)
+    portfolio = load_case(folder, str(request_id).strip())
+    request = portfolio.request(str(request_id).strip())
+    customer = portfolio.customer(request.customer_id)
+    invoices = portfolio.invoices_of(request.customer_id)
+    frame = features(invoices, portfolio.customers, criteria, as_of)
+    history_features = features_of(frame, customer.customer_id)
+    history = monthly_history(invoices, customer.customer_id, criteria, as_of)
+    if calibration is None:
+        calibration = calibration_for(folder, criteria, as_of)
+    provider = load_provider(settings_path or None)
+
+    written, problem = None, ""
+    try:
+        path = portfolio.evidence_path(request)
+        if path is not None:
+            from relief_kit.sources.evidence import read_evidence
+
+            if not path.is_file():
+                raise InputError(f"{path}: arquivo do pedido por escrito não encontrado em "
+                                 f"{schema.EVIDENCE_DIR}/; confira requests.csv.")
+            written = read_evidence(path, provider_authors=[provider.whatsapp_author])
+    except ReliefKitError as exc:
+        # The analyst still sees the rest of the case; the problem is shown in its place.
+        problem = str(exc)
+
+    if store is None:
+        from relief_kit.store.cases import open_store
+
+        store = open_store(folder)
+    saved = store.load_answers(request.request_id)
+    checklist = saved if saved is not None else Checklist.from_request(request)
+    decisions = tuple(store.history(request.request_id))
+
+    recommendation = recommend(customer, history_features, request, checklist, criteria,
+                               as_of, calibration)
+    regulatory = suspension_dates(notice_date_of(invoices, as_of), as_of, criteria)
+    return Case(
+        data_dir=folder,
+        request=request,
+        customer=customer,
+        invoices=invoices,
+        features=history_features,
+        history=history,
+        checklist=checklist,
+        answers_restored=saved is not None,
+        criteria=criteria,
+        calibration=calibration,
+        today=as_of,
+        recommendation=recommendation,
+        regulatory=regulatory,
+        written_request=written,
+        evidence_problem=problem,
+        provider=provider,
+        decision=decisions[-1] if decisions else None,
+        decisions=decisions,
+        store=store,
+    )
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise InputError(f"{path}: arquivo ausente; crie-o ou importe os dados do ERP "
+                         "(relief-kit import).")
+    return digest.hexdigest()
+
+
+def calibration_key(data_dir: str | Path, criteria: Criteria, as_of: date) -> str:
+    """What the cached calibration depends on: the bills, the criteria, the as-of date."""
+    parts = (_CACHE_FORMAT, getattr(calibration_method, "METHOD", ""),
+             _file_sha256(Path(data_dir) / schema.INVOICES), criteria.sha256, as_of.isoformat())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def calibration_cache_path(data_dir: str | Path, criteria: Criteria, as_of: date) -> Path:
+    key = calibration_key(data_dir, criteria, as_of)
+    return Path(data_dir) / CACHE_DIR / f"calibration-{key[:32]}.json"
+
+
+def calibration_for(data_dir: str | Path, criteria: Criteria,
+                    as_of: date | str | None = None) -> Calibration:
+    """The portfolio's payment calibration, computed once and cached in the data folder.
+
+    ``as_of`` defaults as in :func:`open_case` (the folder's export date, else today).
+    A folder that cannot be written to still works: the calibration is then computed
+    each time.
+    """
+    folder = Path(data_dir)
+    day = resolve_today(as_of, folder)
+    path = calibration_cache_path(folder, criteria, day)
+    try:
+        return Calibration.from_dict(json.loads(path.read_text(encoding="utf-8"))["calibration"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        pass  # absent or unreadable: recompute and rewrite
+    portfolio = load_folder(folder)
+    result = calibrate(portfolio.invoices, portfolio.customers, criteria, day)
+    payload = {"as_of": day.isoformat(), "criteria_sha256": criteria.sha256,
+               "calibration": result.to_dict()}
+    _write_atomically(path, json.dumps(payload, indent=1, sort_keys=True))
+    # The same values every other kernel will read from the cache.
+    return Calibration.from_dict(payload["calibration"])
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write aside and rename, so a concurrent reader never sees half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".calibration-", dir=path.parent)
+    except OSError:
+        return  # a read-only data folder: no cache, same results
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)

@@ -1,0 +1,137 @@
+"""The machine-readable facts of a case: what ``case.json`` holds in the archive.
+
+The review notebook computes a case and hands these facts to the batch as a display
+output of mimetype ``batch.FACTS_MIMETYPE`` (not rendered in the record), so the HTML
+record, ``case.json`` and the messages all come from one computation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from relief_kit.core.model import (
+    Action,
+    Checklist,
+    Customer,
+    HistoryFeatures,
+    Recommendation,
+    ReliefRequest,
+)
+from relief_kit.text import formatting as fmt
+
+FACTS_MIMETYPE = "application/vnd.relief-kit.case+json"
+
+CHANNEL_LABELS = {"whatsapp": "WhatsApp", "email": "e-mail", "phone": "telefone",
+                  "in_person": "presencial"}
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: dataclasses → dicts, Decimal → "12.34", dates → ISO."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def case_facts(
+    *,
+    request: ReliefRequest,
+    customer: Customer,
+    features: HistoryFeatures,
+    checklist: Checklist,
+    recommendation: Recommendation,
+    decision: Any | None,
+    regulatory: Any | None,
+    provider: Any,
+    criteria_source: str,
+    as_of: date,
+    generated_at: datetime,
+    masked_document: str,
+) -> dict:
+    """Everything a case record states, as plain JSON values.
+
+    The customer's full document is not repeated here (``masked_document``): the
+    facts serve the record and the archive index, not collection.
+    """
+    decided = decision is not None
+    action = Action(decision.action) if decided else recommendation.action
+    facts = {
+        "request_id": request.request_id,
+        "request": {
+            **jsonable(request),
+            "documented": request.documented,
+            "received_at_text": fmt.moment(request.received_at),
+            "channel_label": CHANNEL_LABELS.get(request.channel, request.channel),
+        },
+        "customer": {
+            "customer_id": customer.customer_id,
+            "name": customer.name,
+            "person_type": customer.person_type,
+            "document_masked": masked_document,
+            "plan": customer.plan,
+            "monthly_fee": jsonable(customer.monthly_fee),
+            "neighbourhood": customer.neighbourhood,
+            "city": customer.city,
+            "customer_since": jsonable(customer.customer_since),
+        },
+        "features": jsonable(features),
+        "checklist": jsonable(checklist),
+        "recommendation": {
+            **jsonable(recommendation),
+            "action_label": recommendation.action.label,
+        },
+        "decision": ({**jsonable(decision), "action_label": Action(decision.action).label}
+                     if decided else None),
+        "outcome_action": action.value,
+        "status_key": "decided" if decided else "pending",
+        "status": (f"Decidido: {action.label}" if decided
+                   else f"Aguardando decisão (recomendação: {recommendation.action.label})"),
+        "regulatory": jsonable(regulatory) if regulatory is not None else None,
+        "criteria": {"version": recommendation.criteria_version,
+                     "sha256": recommendation.criteria_hash, "source": criteria_source},
+        "provider": {"name": provider.name, "cnpj": provider.cnpj},
+        "as_of": as_of.isoformat(),
+        "as_of_text": fmt.day(as_of),
+        "generated_at": generated_at.isoformat(timespec="seconds"),
+        "generated_at_text": fmt.moment(generated_at),
+    }
+    return facts
+
+
+def facts_of(case, generated_at: datetime | None = None) -> dict:
+    """The facts of a ``case.Case`` (what the notebook hands to the batch)."""
+    from relief_kit.core.documents import mask_document
+
+    return case_facts(
+        request=case.request, customer=case.customer, features=case.features,
+        checklist=case.checklist, recommendation=case.recommendation, decision=case.decision,
+        regulatory=case.regulatory, provider=case.provider,
+        criteria_source=case.criteria.source, as_of=case.today,
+        generated_at=generated_at or datetime.now().replace(microsecond=0),
+        masked_document=mask_document(case.customer.document),
+    )
+
+
+def publish_facts(case) -> None:
+    """Display the facts as an output the batch reads and the record does not show."""
+    from IPython.display import display
+
+    display({FACTS_MIMETYPE: facts_of(case)}, raw=True)

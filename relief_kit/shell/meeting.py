@@ -1,0 +1,492 @@
+"""The team meeting: how the criteria played out, without names.
+
+Pure functions over the portfolio's frames, the recorded decisions and the
+recommendations; each returns a small table (and ``charts.py``-style figures are drawn
+by ``meeting_report``). Nothing here carries a name, a document, a phone, an e-mail,
+an address or free text: customers and analysts appear as keyed pseudonyms
+(``pseudonyms.py``), neighbourhoods only where at least ``MIN_GROUP`` requests share
+them. The at-risk household is not shown at all, not even as counts (LGPD sensitive
+data, used only to soften or delay enforcement); the consistency check still keeps
+at-risk cases apart from the others, without saying which are which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from relief_kit import resources
+from relief_kit.core.model import Action
+
+MIN_GROUP = 5
+ACTION_ORDER = [a.value for a in Action]
+ACTION_LABEL = {a.value: a.label for a in Action}
+CHANNEL_LABEL = {"whatsapp": "WhatsApp", "email": "e-mail", "phone": "telefone",
+                 "in_person": "presencial"}
+ASK_LABEL = {"discount": "desconto", "new_date": "nova data", "instalments": "parcelamento",
+             "not_said": "não disse"}
+BAND_LABEL = {"good": "boa", "fair": "regular", "poor": "fraca", "new": "cliente novo"}
+
+
+def requests_over_time(requests: pd.DataFrame) -> pd.DataFrame:
+    """Requests per month by channel and by what was asked, and the share documented."""
+    month = requests["received_at"].dt.to_period("M").astype(str)
+    by_channel = pd.crosstab(month, requests["channel"].map(CHANNEL_LABEL))
+    by_ask = pd.crosstab(month, requests["asked"].map(ASK_LABEL))
+    documented = requests["evidence_file"].ne("").groupby(month).mean()
+    table = pd.concat([by_channel, by_ask], axis=1, keys=["canal", "pedido"])
+    table[("documentado", "por escrito")] = documented
+    table.index.name = "mês"
+    return table
+
+
+def decisions_by_item(cases: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Decided actions by each checklist item and by analyst (pseudonymous).
+
+    ``cases`` has one row per decided request with columns action, small_business,
+    band, analyst. The at-risk item is left out on purpose (see the module's note).
+    """
+    tables = {}
+    if cases.empty:
+        return tables
+    action = cases["action"].map(ACTION_LABEL).rename("decisão")
+    tables["pequeno negócio"] = pd.crosstab(
+        cases["small_business"].map(_yes_no).rename("pequeno negócio"), action)
+    tables["pontualidade"] = pd.crosstab(cases["band"].map(BAND_LABEL).rename("pontualidade"),
+                                         action)
+    tables["analista"] = pd.crosstab(cases["analyst"].rename("analista"), action)
+    return tables
+
+
+def _yes_no(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "não respondido"
+    return "sim" if bool(value) else "não"
+
+
+def agreements_kept(decisions: pd.DataFrame, invoices: pd.DataFrame, as_of: date,
+                    grace_days: int) -> pd.DataFrame:
+    """Was each agreement kept? From the customer's bills after the decision.
+
+    An agreement is judged once its last date (pay-by, new due date, last instalment)
+    plus the grace days has passed: kept when the bills open at the decision were
+    paid by then, or — for instalments — when the arrangement bills created after the
+    decision were each paid on time. Columns: request_id, customer_id, action,
+    analyst, segment, deadline, judged, kept.
+    """
+    rows = []
+    as_of_ts = pd.Timestamp(as_of)
+    grace = pd.Timedelta(days=grace_days)
+    for decision in decisions.itertuples():
+        if decision.action not in ("discount", "postponement", "instalments"):
+            continue
+        deadline = pd.Timestamp(decision.deadline) if pd.notna(decision.deadline) else None
+        judged = deadline is not None and deadline + grace < as_of_ts
+        kept = None
+        if judged:
+            bills = invoices[invoices["customer_id"] == decision.customer_id]
+            decided = pd.Timestamp(decision.decided_at).normalize()
+            if decision.action == "instalments":
+                plan = bills[(bills["arrangement"] == "instalment")
+                             & (bills["due_date"] >= decided)]
+                kept = bool(len(plan)) and bool(
+                    (plan["paid_on"].notna()
+                     & (plan["paid_on"] <= plan["due_date"] + grace)).all())
+            else:
+                owed = bills[(bills["due_date"] <= decided)
+                             & (bills["paid_on"].isna() | (bills["paid_on"] >= decided))
+                             & ~bills["status"].isin(["cancelled", "renegotiated"])]
+                kept = bool(len(owed)) and bool(
+                    (owed["paid_on"].notna() & (owed["paid_on"] <= deadline + grace)).all())
+        rows.append({"request_id": decision.request_id, "customer_id": decision.customer_id,
+                     "action": decision.action, "analyst": decision.analyst,
+                     "segment": decision.segment, "deadline": deadline, "judged": judged,
+                     "kept": kept})
+    return pd.DataFrame(rows, columns=["request_id", "customer_id", "action", "analyst",
+                                       "segment", "deadline", "judged", "kept"])
+
+
+def kept_summary(agreements: pd.DataFrame, by: str) -> pd.DataFrame:
+    judged = agreements[agreements["judged"]]
+    if judged.empty:
+        return pd.DataFrame(columns=["acordos julgados", "cumpridos", "taxa"])
+    key = judged[by].map(ACTION_LABEL) if by == "action" else judged[by]
+    group = judged.groupby(key.rename({"action": "ação", "segment": "segmento",
+                                       "analyst": "analista"}[by]))
+    table = pd.DataFrame({"acordos julgados": group.size(),
+                          "cumpridos": group["kept"].sum().astype(int)})
+    table["taxa"] = table["cumpridos"] / table["acordos julgados"]
+    return table
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The what-if: every case under the current and the proposed criteria."""
+
+    changed: pd.DataFrame  # pseudonymous rows of the cases whose action changes
+    transitions: pd.DataFrame  # from → to counts
+    total: int
+    money_current: float  # sum of the present value of the recommended options
+    money_proposed: float
+
+
+def what_if(current: list, proposed: list, pseudonym: Callable[[str, str], str]) -> Replay:
+    """Compare two lists of ``replay.CaseRecommendation`` for the same requests."""
+    rows = []
+    money_now = money_then = 0.0
+    for now, then in zip(current, proposed, strict=True):
+        a, b = now.recommendation, then.recommendation
+        pv_now, pv_then = _chosen_value(a), _chosen_value(b)
+        money_now += pv_now
+        money_then += pv_then
+        if a.action != b.action or a.terms != b.terms:
+            rows.append({"caso": pseudonym("request", now.request_id),
+                         "cliente": pseudonym("customer", now.customer_id),
+                         "de": a.action.label, "para": b.action.label,
+                         "valor presente antes": pv_now, "valor presente depois": pv_then,
+                         "diferença": pv_then - pv_now})
+    changed = pd.DataFrame(rows, columns=["caso", "cliente", "de", "para",
+                                          "valor presente antes", "valor presente depois",
+                                          "diferença"])
+    transitions = (changed.groupby(["de", "para"]).size().rename("casos").reset_index()
+                   if len(changed) else pd.DataFrame(columns=["de", "para", "casos"]))
+    return Replay(changed, transitions, len(current), round(money_now, 2),
+                  round(money_then, 2))
+
+
+def _chosen_value(recommendation) -> float:
+    for option in recommendation.options:
+        if option.action == recommendation.action:
+            return float(option.present_value)
+    return 0.0  # asking for information has no value yet
+
+
+def consistency(cases: pd.DataFrame, pseudonym: Callable[[str, str], str]) -> pd.DataFrame:
+    """Alike cases (same band and checklist answers) that got different decisions."""
+    if cases.empty:
+        return pd.DataFrame(columns=["pontualidade", "pequeno negócio", "documentado",
+                                     "casos", "decisões diferentes"])
+    keys = ["band", "small_business", "documented", "at_risk"]
+    frame = cases.assign(**{k: cases[k].map(_yes_no) for k in keys[1:]})
+    rows = []
+    for values, group in frame.groupby(keys, dropna=False):
+        actions = group["action"].map(ACTION_LABEL)
+        if actions.nunique() > 1:
+            rows.append({
+                "pontualidade": BAND_LABEL.get(values[0], values[0]),
+                "pequeno negócio": values[1], "documentado": values[2],
+                "casos": len(group),
+                "decisões diferentes": "; ".join(
+                    f"{label}: {n}" for label, n in actions.value_counts().items()),
+                "analistas": ", ".join(sorted(set(group["analyst"]))),
+            })
+    return pd.DataFrame(rows)
+
+
+def bursts(requests: pd.DataFrame, customers: pd.DataFrame, factor: float = 3.0,
+           minimum: int = 3) -> pd.DataFrame:
+    """Neighbourhood-weeks with requests far above that neighbourhood's usual week.
+
+    A burst is a week with at least ``minimum`` requests and ``factor`` times the
+    median weekly count of the portfolio. Neighbourhoods with fewer than ``MIN_GROUP``
+    requests in all are shown as "outros bairros".
+    """
+    if requests.empty:
+        return pd.DataFrame(columns=["bairro", "semana", "pedidos", "semana típica"])
+    place = requests.merge(customers[["customer_id", "neighbourhood"]], on="customer_id",
+                           how="left")["neighbourhood"].fillna("")
+    totals = place.value_counts()
+    shown = place.where(place.map(totals) >= MIN_GROUP, "outros bairros")
+    week = requests["received_at"].dt.to_period("W-SUN").dt.start_time.dt.date
+    counts = pd.crosstab(shown.to_numpy(), week.to_numpy())
+    weekly = pd.Series(counts.to_numpy().ravel())
+    typical = max(float(np.median(weekly[weekly > 0])) if (weekly > 0).any() else 0.0, 1.0)
+    rows = []
+    for neighbourhood, row in counts.iterrows():
+        for week_start, n in row.items():
+            if n >= minimum and n >= factor * typical:
+                rows.append({"bairro": neighbourhood, "semana": week_start, "pedidos": int(n),
+                             "semana típica": typical})
+    return pd.DataFrame(rows, columns=["bairro", "semana", "pedidos", "semana típica"])
+
+
+def calibration_check(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Predicted payment probability against what happened, per band."""
+    if outcomes.empty:
+        return pd.DataFrame(columns=["faixa", "faturas", "previsto", "observado"])
+    group = outcomes.groupby("band")
+    table = pd.DataFrame({"faturas": group.size(), "previsto": group["predicted"].mean(),
+                          "observado": group["paid_within_window"].mean()})
+    table.index = table.index.map(lambda b: BAND_LABEL.get(b, b))
+    table.index.name = "faixa"
+    return table.reset_index()
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class MeetingInputs:
+    """Everything the report is computed from (no file access below this point)."""
+
+    portfolio: object  # tables.Portfolio
+    criteria: object  # criteria.Criteria (current)
+    proposed: object | None  # criteria.Criteria to compare, or None
+    decisions: pd.DataFrame  # latest decision per request (see decisions_frame)
+    as_of: date
+
+
+def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
+    """Per decided action: cases, amount concerned, discounts given, present values."""
+    if decisions.empty:
+        return pd.DataFrame(columns=["ação", "casos", "valor em jogo", "descontos concedidos",
+                                     "valor presente da decisão",
+                                     "valor presente da alternativa recomendada"])
+    table = decisions.groupby(decisions["action"].map(ACTION_LABEL)).agg(
+        casos=("request_id", "size"), **{
+            "valor em jogo": ("amount", "sum"),
+            "descontos concedidos": ("discount_given", "sum"),
+            "valor presente da decisão": ("decided_value", "sum"),
+            "valor presente da alternativa recomendada": ("recommended_value", "sum"),
+        })
+    table.index.name = "ação"
+    return table.reset_index()
+
+
+def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) -> dict:
+    """Every section's table, keyed by section title (pseudonymous throughout)."""
+    from relief_kit.core.calibration import calibrate
+    from relief_kit.shell.replay import recommend_all
+
+    portfolio, criteria = inputs.portfolio, inputs.criteria
+    decisions = inputs.decisions.assign(
+        analyst=inputs.decisions["analyst"].map(lambda a: pseudonym("analyst", a)))
+    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, inputs.as_of)
+    current = recommend_all(portfolio, criteria, as_of=inputs.as_of, calibration=calibration,
+                            answers=dict(zip(decisions["request_id"], decisions["checklist"],
+                                             strict=True)))
+    tables: dict = {"Pedidos ao longo do tempo": requests_over_time(portfolio.requests)}
+    for title, table in decisions_by_item(decisions).items():
+        tables[f"Decisões por {title}"] = table
+    agreements = agreements_kept(decisions, portfolio.invoices, inputs.as_of,
+                                 int(criteria["punctuality.grace_days"]))
+    tables["Acordos cumpridos, por ação"] = kept_summary(agreements, "action")
+    tables["Acordos cumpridos, por segmento"] = kept_summary(agreements, "segment")
+    tables["Acordos cumpridos, por analista"] = kept_summary(agreements, "analyst")
+    tables["Dinheiro"] = money_summary(decisions)
+    if inputs.proposed is not None:
+        proposed_calibration = calibrate(portfolio.invoices, portfolio.customers,
+                                         inputs.proposed, inputs.as_of)
+        replay = what_if(current, recommend_all(
+            portfolio, inputs.proposed, as_of=inputs.as_of, calibration=proposed_calibration,
+            answers={c.request_id: c.checklist for c in current}), pseudonym)
+        tables["E se: transições"] = replay.transitions
+        tables["E se: casos que mudam"] = replay.changed
+        tables["E se: resumo"] = pd.DataFrame([{
+            "casos": replay.total, "mudam": len(replay.changed),
+            "valor presente atual": replay.money_current,
+            "valor presente proposto": replay.money_proposed,
+            "efeito": round(replay.money_proposed - replay.money_current, 2)}])
+    tables["Casos parecidos com decisões diferentes"] = consistency(decisions, pseudonym)
+    tables["Picos de pedidos"] = bursts(portfolio.requests, portfolio.customers)
+    tables["Calibração: previsto e observado"] = calibration_check(calibration.outcomes)
+    return tables
+
+
+NOTES = {
+    "Picos de pedidos": (
+        "Semanas de um bairro muito acima da semana típica: sinal de que correu a notícia "
+        f"de um 'desconto para todos'. Bairros com menos de {MIN_GROUP} pedidos aparecem "
+        "juntos como 'outros bairros'."),
+    "Acordos cumpridos, por ação": (
+        "Um acordo é julgado quando o seu último prazo, com a tolerância, já passou."),
+    "Calibração: previsto e observado": (
+        "A chance de pagamento que a comparação de valores usa, contra o que aconteceu."),
+}
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    """A table as escaped HTML, numbers in pt-BR (money-looking columns as R$)."""
+    from relief_kit.text import formatting as fmt
+
+    def cell(column: str, value):
+        if not isinstance(value, float | np.floating):
+            return value
+        if np.isnan(value):
+            return "—"
+        name = column.lower()
+        if any(word in name for word in ("taxa", "previsto", "observado", "por escrito")):
+            return fmt.percent(float(value))
+        if any(word in name for word in ("valor", "desconto", "diferença", "efeito")):
+            return fmt.money(float(value))
+        return fmt.number(float(value))
+
+    shown = table.copy()
+    for column in shown.columns:
+        shown[column] = [cell(str(column), v) for v in shown[column]]
+    return shown.to_html(escape=True, index=not isinstance(table.index, pd.RangeIndex),
+                         border=0, na_rep="—")
+
+
+def _chart(title: str, table: pd.DataFrame) -> str | None:
+    """A bar chart (PNG, base64) for the sections that read better as one."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if table.empty:
+        return None
+    if title == "Pedidos ao longo do tempo":
+        data = table["canal"] if "canal" in table.columns.get_level_values(0) else None
+    elif title.startswith("Decisões por pontualidade"):
+        data = table
+    elif title.startswith("Calibração"):
+        data = table.set_index("faixa")[["previsto", "observado"]]
+    else:
+        return None
+    if data is None or data.empty:
+        return None
+    figure, axes = plt.subplots(figsize=(7, 3.2), dpi=90)
+    data.plot(kind="bar", ax=axes, rot=0)
+    axes.set_title(title)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def report_sections(tables: dict) -> list[dict]:
+    """Title, note, chart (base64 PNG) and escaped HTML table of each section."""
+    return [{"title": title, "note": NOTES.get(title, ""), "empty": table.empty,
+             "table": "" if table.empty else _html_table(table),
+             "chart": _chart(title, table)} for title, table in tables.items()]
+
+
+def show(tables: dict):
+    """The sections for the meeting notebook, as one HTML display object."""
+    from IPython.display import HTML
+    from markupsafe import escape
+
+    parts = []
+    for section in report_sections(tables):
+        parts.append(f"<h3>{escape(section['title'])}</h3>")
+        if section["note"]:
+            parts.append(f"<p><em>{escape(section['note'])}</em></p>")
+        if section["chart"]:
+            parts.append(f'<img alt="" src="data:image/png;base64,{section["chart"]}">')
+        parts.append("<p>Nada a mostrar ainda.</p>" if section["empty"] else section["table"])
+    return HTML("\n".join(parts))
+
+
+def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
+                   generated: str, archived: int = 0) -> str:
+    """The meeting report as one self-contained HTML page (no network, no names)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from relief_kit import __version__
+    from relief_kit.shell.batch import TEMPLATES
+    from relief_kit.text import formatting as fmt
+
+    sections = report_sections(meeting_tables(inputs, pseudonym))
+    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                              autoescape=select_autoescape(["html", "j2"]))
+    return environment.get_template("meeting/report.html.j2").render(
+        sections=sections, as_of=fmt.day(inputs.as_of), requests=len(inputs.portfolio.requests),
+        decided=len(inputs.decisions), criteria=inputs.criteria, proposed=inputs.proposed,
+        version=__version__, generated=generated, archived=archived)
+
+
+# --------------------------------------------------------------------------- the shell
+
+
+def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
+                    calibration) -> pd.DataFrame:
+    """One row per decided request (its latest decision) with what the report needs.
+
+    The present values are those of the money comparison under ``criteria``: the
+    decided option's and the recommended option's, for the same answers.
+    """
+    from relief_kit.core.history import features, features_of
+    from relief_kit.core.recommend import is_small_business, recommend
+
+    columns = ["request_id", "customer_id", "action", "analyst", "decided_at", "deadline",
+               "segment", "small_business", "at_risk", "band", "documented", "checklist",
+               "amount", "discount_given", "decided_value", "recommended_value"]
+    known = set(portfolio.requests["request_id"])
+    decisions = [d for d in decisions if d.request_id in known]
+    if not decisions:
+        return pd.DataFrame(columns=columns)
+    frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
+    rows = []
+    for decision in decisions:
+        request = portfolio.request(decision.request_id)
+        customer = portfolio.customer(request.customer_id)
+        feats = features_of(frame, customer.customer_id)
+        checklist = decision.checklist
+        rec = recommend(customer, feats, request, checklist, criteria, as_of, calibration)
+        values = {o.action.value: float(o.present_value) for o in rec.options}
+        terms = decision.terms
+        deadline = (terms.pay_by or terms.new_due_date
+                    or (terms.instalments[-1].due_date if terms.instalments else None))
+        discount = (float(terms.amount * terms.discount_percent / 100)
+                    if terms.discount_percent is not None else 0.0)
+        small = is_small_business(customer, checklist, criteria)
+        rows.append({
+            "request_id": decision.request_id, "customer_id": customer.customer_id,
+            "action": decision.action, "analyst": decision.analyst,
+            "decided_at": pd.Timestamp(decision.decided_at), "deadline": deadline,
+            "segment": "pequeno negócio" if small else customer.person_type,
+            "small_business": checklist.small_business, "at_risk": checklist.at_risk,
+            "band": feats.punctuality_band, "documented": checklist.documented,
+            "checklist": checklist, "amount": float(terms.amount),
+            "discount_given": discount,
+            "decided_value": values.get(decision.action, 0.0),
+            "recommended_value": values.get(rec.action.value, 0.0),
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
+                 today: date | None = None) -> MeetingInputs:
+    """Read a data folder, its case store and the criteria files for the meeting."""
+    from relief_kit.core.calibration import calibrate
+    from relief_kit.core.criteria import load_criteria
+    from relief_kit.sources.tables import load_folder
+    from relief_kit.store.cases import open_store
+
+    portfolio = load_folder(data_dir)
+    criteria = load_criteria(criteria_path)
+    proposed = load_criteria(proposed_path) if proposed_path else None
+    as_of = today or portfolio.as_of or date.today()
+    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, as_of)
+    with open_store(data_dir) as store:
+        latest = store.latest_decisions()
+    return MeetingInputs(portfolio, criteria, proposed,
+                         decisions_frame(portfolio, latest, criteria, as_of, calibration),
+                         as_of)
+
+
+SAMPLE_DIR = str(resources.SAMPLE)
+
+
+def parse_today(text: str) -> date | None:
+    """A notebook parameter: "" → None (the folder's as-of date), else the date."""
+    from relief_kit.core.errors import InputError
+    from relief_kit.core.values import ValueProblem, parse_date
+
+    if not (text or "").strip():
+        return None
+    try:
+        return parse_date(text)
+    except ValueProblem as exc:
+        raise InputError(f"today: {exc}")

@@ -1,0 +1,74 @@
+"""How analysts and customers read money, dates and documents: pt-BR, via Babel."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent
+
+LOCALE = "pt_BR"
+
+
+def money(value: Decimal | float | int | None) -> str:
+    """``R$ 1.234,56`` (Babel; the non-breaking space is kept as a plain space)."""
+    if value is None:
+        return "—"
+    return format_currency(value, "BRL", locale=LOCALE).replace("\xa0", " ")
+
+
+def day(value: date | datetime | None) -> str:
+    """``dd/mm/aaaa``."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, "dd/MM/yyyy", locale=LOCALE)
+
+
+def moment(value: datetime | None) -> str:
+    """``dd/mm/aaaa hh:mm``."""
+    if value is None:
+        return "—"
+    return format_datetime(value, "dd/MM/yyyy HH:mm", locale=LOCALE)
+
+
+def percent(share: float | None, digits: int = 0) -> str:
+    """A share 0–1 as ``85%``."""
+    if share is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+    return format_percent(share, pattern, locale=LOCALE).replace("\xa0", " ")
+
+
+def number(value: float | int | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, pattern, locale=LOCALE)
+
+
+def yes_no(value: bool | None) -> str:
+    return {True: "Sim", False: "Não", None: "Não respondido"}[value]
+
+
+def terms_text(action, terms) -> str:
+    """The terms of an option in one Portuguese line, for tables and panels."""
+    from relief_kit.core.model import Action
+
+    action = Action(action)
+    if action is Action.DISCOUNT and terms.discount_percent is not None:
+        to_pay = terms.amount * (1 - terms.discount_percent / 100)
+        return (f"{number(float(terms.discount_percent), 0)}% de desconto: pagar "
+                f"{money(to_pay.quantize(terms.amount))} até {day(terms.pay_by)}")
+    if action is Action.POSTPONEMENT and terms.new_due_date is not None:
+        return f"{money(terms.amount)} com novo vencimento em {day(terms.new_due_date)}"
+    if action is Action.INSTALMENTS and terms.instalments:
+        parts = "; ".join(f"{money(i.amount)} em {day(i.due_date)}" for i in terms.instalments)
+        return f"{len(terms.instalments)} parcelas: {parts}"
+    if action is Action.REFUSAL:
+        return f"sem acordo sobre {money(terms.amount)}"
+    if action is Action.ASK_INFO:
+        return "pedir ao cliente a explicação por escrito e as informações que faltam"
+    return "—"

@@ -1,0 +1,1 @@
+"""The synthetic sample portfolio (``relief-kit sample``): customers, bills and written requests."""
