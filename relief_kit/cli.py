@@ -185,18 +185,17 @@ SAMPLE = resources.SAMPLE
 
 
 def _today(option: str | None, folder_as_of=None):
-    """--today, else the data folder's as-of date (export.toml), else the machine's."""
+    """The as-of date (:func:`relief_kit.core.as_of.as_of_date`); a bad --today is one line."""
     from datetime import date
 
+    from relief_kit.core.as_of import as_of_date
     from relief_kit.core.errors import InputError
-    from relief_kit.core.values import ValueProblem, parse_date
+    from relief_kit.core.values import ValueProblem
 
-    if option:
-        try:
-            return parse_date(option)
-        except ValueProblem as exc:
-            raise InputError(f"--today: {exc}")
-    return folder_as_of or date.today()
+    try:
+        return as_of_date(option, folder_as_of, date.today())
+    except ValueProblem as exc:
+        raise InputError(f"--today: {exc}")
 
 
 def _print_recommendations(folder: Path, criteria_path: Path | None, today: str | None) -> None:

@@ -39,11 +39,13 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from relief_kit.core import schema
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.errors import InputError
 from relief_kit.core.model import HistoryFeatures
 
-NOT_COUNTED = ("cancelled", "renegotiated")
+#: Bills that do not count (the one definition is :data:`schema.NOT_BILLED`).
+NOT_COUNTED = schema.NOT_BILLED
 OPEN = ("open", "partial")
 FEATURE_COLUMNS = [f.name for f in fields(HistoryFeatures) if f.name != "customer_id"]
 _BILL_COLUMNS = ["invoice_id", "customer_id", "due_date", "paid_on", "amount", "amount_paid",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Kind(StrEnum):
@@ -39,10 +40,23 @@ CHANNELS = ("whatsapp", "email", "phone", "in_person")
 ASKS = ("discount", "new_date", "instalments", "not_said")
 #: Invoice status in canonical form.
 INVOICE_STATUSES = ("open", "paid", "partial", "cancelled", "renegotiated")
+#: Bills that are no longer owed (cancelled, or replaced by a renegotiation): they are
+#: not debt, do not count for punctuality and do not show the price of the plan.
+NOT_BILLED = ("cancelled", "renegotiated")
 #: Relief arrangements a bill may come from (empty: an ordinary monthly bill).
 ARRANGEMENTS = ("", "discount", "postponement", "instalment")
 #: Coarse categories of an at-risk household (LGPD: never a diagnosis).
 AT_RISK_CATEGORIES = ("idoso", "doenca_cronica", "deficiencia", "outro")
+#: The checklist fields that are sensitive (LGPD art. 11: health of the household) or
+#: free text, each with the blank it takes when purged after retention or erased. The
+#: store's SQL and the archive's scrubbing are both built from this one list.
+SENSITIVE_CHECKLIST = MappingProxyType(
+    {"at_risk_category": "", "at_risk_consent": False, "notes": ""})
+#: The intake columns of ``requests.csv`` about the household, with their blanks: the
+#: decision's own checklist keeps the at-risk flag (it explains a softened term or a
+#: second analyst) until an erasure.
+SENSITIVE_REQUEST = MappingProxyType(
+    {"at_risk": None, "at_risk_category": "", "at_risk_consent": None})
 #: Small-business kinds the sample generator and the checklist know.
 BUSINESS_KINDS = ("padaria", "salao", "oficina", "loja", "mercearia", "escritorio", "outro")
 #: Contract/connection status, when the ERP tells it.

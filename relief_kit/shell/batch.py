@@ -132,6 +132,7 @@ def plan_jobs(
     kit's version and the as-of date: a rerun skips a case whose fingerprint matches
     the one in its ``case.json``.
     """
+    from relief_kit.core.as_of import as_of_date
     from relief_kit.core.criteria import load_criteria
     from relief_kit.shell.case import calibration_for
     from relief_kit.sources.tables import load_folder
@@ -140,7 +141,7 @@ def plan_jobs(
     portfolio = load_folder(data_dir)
     criteria = load_criteria(criteria_path)
     # One as-of date for every case of the run: the option, else the folder's, else today.
-    today = today or (portfolio.as_of or date.today()).isoformat()
+    today = as_of_date(today or None, portfolio.as_of, date.today()).isoformat()
     calibration = calibration_for(data_dir, criteria, date.fromisoformat(today))
     shared = hashlib.sha256()
     for part in (

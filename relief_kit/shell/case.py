@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import pandas as pd
 
 from relief_kit.core import calibration as calibration_method
 from relief_kit.core import schema
+from relief_kit.core.as_of import as_of_date
 from relief_kit.core.calibration import Calibration, calibrate
 from relief_kit.core.criteria import Criteria, load_criteria
 from relief_kit.core.errors import InputError, ReliefKitError
@@ -41,7 +42,7 @@ from relief_kit.core.model import (
 from relief_kit.core.recommend import recommend
 from relief_kit.core.regulatory import SuspensionDates, suspension_dates
 from relief_kit.core.settings import Provider, load_provider
-from relief_kit.core.values import ValueProblem, parse_date
+from relief_kit.core.values import ValueProblem
 from relief_kit.sources.tables import load_case, load_folder, read_folder_info
 
 #: Folder inside the data folder for derived, rebuildable files (the calibration cache).
@@ -106,21 +107,18 @@ class Case:
 
 
 def resolve_today(today: date | str | None, folder: str | Path) -> date:
-    """``today`` as given (a date, ``aaaa-mm-dd`` or ``dd/mm/aaaa``), else the folder's
-    as-of date (``export.toml``), else the machine's date."""
-    if isinstance(today, datetime):
-        return today.date()
-    if isinstance(today, date):
-        return today
-    if today and str(today).strip():
-        try:
-            parsed = parse_date(str(today))
-        except ValueProblem as exc:
-            raise InputError(f"today: {exc}.")
-        if parsed is not None:
-            return parsed
-    as_of, _ = read_folder_info(folder)
-    return as_of or date.today()
+    """The as-of date for ``folder`` (:func:`relief_kit.core.as_of.as_of_date`): ``today``
+    as given, else the folder's ``export.toml``, else the machine's date.
+
+    Raises :class:`InputError` naming ``today`` when it is not a date, or when the
+    folder's ``export.toml`` cannot be read.
+    """
+    try:
+        if isinstance(today, date) or (today and str(today).strip()):
+            return as_of_date(today, None, date.today())
+        return as_of_date(None, read_folder_info(folder)[0], date.today())
+    except ValueProblem as exc:
+        raise InputError(f"today: {exc}.")
 
 
 def notice_date_of(invoices: pd.DataFrame, today: date) -> date | None:

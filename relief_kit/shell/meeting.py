@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from relief_kit import resources
+from relief_kit.core import schema
+from relief_kit.core.as_of import as_of_date
 from relief_kit.core.model import Action
 
 MIN_GROUP = 5
@@ -99,7 +101,7 @@ def agreements_kept(decisions: pd.DataFrame, invoices: pd.DataFrame, as_of: date
             else:
                 owed = bills[(bills["due_date"] <= decided)
                              & (bills["paid_on"].isna() | (bills["paid_on"] >= decided))
-                             & ~bills["status"].isin(["cancelled", "renegotiated"])]
+                             & ~bills["status"].isin(schema.NOT_BILLED)]
                 kept = bool(len(owed)) and bool(
                     (owed["paid_on"].notna() & (owed["paid_on"] <= deadline + grace)).all())
         rows.append({"request_id": decision.request_id, "customer_id": decision.customer_id,
@@ -467,7 +469,7 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
     portfolio = load_folder(data_dir)
     criteria = load_criteria(criteria_path)
     proposed = load_criteria(proposed_path) if proposed_path else None
-    as_of = today or portfolio.as_of or date.today()
+    as_of = as_of_date(today, portfolio.as_of, date.today())
     calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, as_of)
     with open_store(data_dir) as store:
         latest = store.latest_decisions()

@@ -53,13 +53,13 @@ from relief_kit.text import formatting as fmt
 TEMPLATES = resources.TEMPLATES
 
 #: The checklist fields that are sensitive or free text: gone after retention.
-SENSITIVE_CHECKLIST = {"at_risk_category": "", "at_risk_consent": False, "notes": ""}
+SENSITIVE_CHECKLIST = schema.SENSITIVE_CHECKLIST
 #: After a data subject's erasure not even the at-risk flag stays: the agreement's
 #: proof does not need it.
 ERASED_CHECKLIST = {**SENSITIVE_CHECKLIST, "at_risk": None}
 #: The intake columns of ``requests.csv`` about the household: the decision's own
 #: checklist keeps the at-risk flag (it explains a softened term or a second analyst).
-SENSITIVE_REQUEST = {"at_risk": None, "at_risk_category": "", "at_risk_consent": None}
+SENSITIVE_REQUEST = schema.SENSITIVE_REQUEST
 
 #: How many years an erased customer's decision trail is kept, and why.
 KEPT_YEARS = 5

@@ -405,7 +405,7 @@ class CaseStore:
                 "SELECT decision_id, checklist FROM decisions WHERE request_id = ?",
                 (request_id,)).fetchall():
             data = json.loads(text)
-            data.update(at_risk_category="", at_risk_consent=False, notes="")
+            data.update(schema.SENSITIVE_CHECKLIST)
             if flag_too:
                 data["at_risk"] = None
             db.execute("UPDATE decisions SET checklist = ? WHERE decision_id = ?",
@@ -414,8 +414,9 @@ class CaseStore:
     def purge_sensitive(self, request_id: str, *, who: str, now: datetime | None = None) -> None:
         """Drop the at-risk details and notes of a closed case; the decision trail stays."""
         def purge(db):
-            db.execute("UPDATE answers SET at_risk_category = '', at_risk_consent = 0, "
-                       "notes = '' WHERE request_id = ?", (request_id,))
+            columns = ", ".join(f"{name} = ?" for name in schema.SENSITIVE_CHECKLIST)
+            db.execute(f"UPDATE answers SET {columns} WHERE request_id = ?",
+                       (*schema.SENSITIVE_CHECKLIST.values(), request_id))
             self._scrub_decisions(db, request_id)
             self._audit(db, who, "expurgou dados sensíveis", request_id, "", now)
         self._write(purge)

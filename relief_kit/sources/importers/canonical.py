@@ -27,8 +27,6 @@ from relief_kit.core.values import ValueProblem, parse_date, parse_money, shown
 from relief_kit.sources.importers.report import ImportReport
 from relief_kit.sources.raw import Row
 
-#: Bills that are not debt and do not show the price of the plan.
-NOT_BILLED = ("cancelled", "renegotiated")
 FEE_WINDOW = 6
 
 
@@ -230,7 +228,7 @@ def check_announced_total(total: int | None, rows: int, label: str, report: Impo
 
 def monthly_fee(bills: list[dict]) -> Decimal | None:
     """The most frequent amount among the last bills that show the plan's price."""
-    billed = [b for b in bills if b["status"] not in NOT_BILLED and b["amount"] is not None]
+    billed = [b for b in bills if b["status"] not in schema.NOT_BILLED and b["amount"] is not None]
     recent = sorted(billed, key=lambda b: b["due_date"], reverse=True)[:FEE_WINDOW]
     if not recent:
         return None
