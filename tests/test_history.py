@@ -13,6 +13,7 @@ from relief_kit.core.history import (
     features_of,
     monthly_history,
 )
+from relief_kit.text.labels import label
 from relief_kit.tools.oracles import reference_features_loop
 from tests.portfolio_builder import bill, changed, customers, invoices, monthly
 
@@ -256,8 +257,9 @@ def test_monthly_history_labels_each_bill(criteria):
                  bill("1", "2026-06-10", status="cancelled"),
                  bill("2", "2026-10-10")),
         "1", criteria, AS_OF)
-    assert table["state_label"].tolist() == ["cancelada", "paga em dia", "paga com atraso",
-                                             "em aberto", "a vencer"]
+    assert table["state"].tolist() == ["cancelled", "on_time", "late", "open", "waiting"]
+    assert [label("bill_state", s) for s in table["state"]] == [
+        "cancelada", "paga em dia", "paga com atraso", "em aberto", "a vencer"]
     assert table["days_late"].tolist() == [0, 0, 20, 10, 0]
     assert table["month"].tolist() == [pd.Timestamp(f"2026-{m:02d}-01")
                                        for m in (6, 9, 10, 11, 12)]

@@ -215,10 +215,8 @@ def features_of(frame: pd.DataFrame, customer_id: str) -> HistoryFeatures:
     )
 
 
-STATE_LABELS = {
-    "on_time": "paga em dia", "late": "paga com atraso", "open": "em aberto",
-    "waiting": "a vencer", "cancelled": "cancelada", "renegotiated": "renegociada",
-}
+#: A bill's state in the history (labels: the catalogue's ``bill_state`` group).
+STATES = ("on_time", "late", "open", "waiting", "cancelled", "renegotiated")
 
 
 def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria,
@@ -227,7 +225,7 @@ def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria
 
     Columns: invoice_id, month (first day of the due month), due_date, amount, paid_on,
     amount_paid, days_late (as in :func:`features`; 0 for a bill not yet due, cancelled
-    or renegotiated), state (a key of ``STATE_LABELS``), state_label, arrangement.
+    or renegotiated), state (one of :data:`STATES`), arrangement.
     """
     bills = invoices[invoices["customer_id"] == customer_id].sort_values(
         "due_date", kind="stable").copy()
@@ -245,6 +243,5 @@ def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria
          bills["due_date"] > as_of_ts],
         ["cancelled", "renegotiated", "on_time", "late", "waiting"], default="open",
     )
-    bills["state_label"] = bills["state"].map(STATE_LABELS)
     return bills[["invoice_id", "month", "due_date", "amount", "paid_on", "amount_paid",
-                  "days_late", "state", "state_label", "arrangement"]].reset_index(drop=True)
+                  "days_late", "state", "arrangement"]].reset_index(drop=True)

@@ -14,8 +14,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from relief_kit.core.history import STATE_LABELS
 from relief_kit.text import formatting as fmt
+from relief_kit.text import labels
 
 #: Colours per bill state: green paid on time, amber late, red open; greys for bills
 #: that do not count (colour-blind safe pairs chosen from the Okabe–Ito palette).
@@ -62,9 +62,10 @@ def payment_chart(history: pd.DataFrame, *, grace_days: int | None = None,
     if as_of is not None:
         title += f" (dados até {fmt.day(as_of)})"
     amounts.set_title(title, fontsize=11, loc="left")
-    shown = [s for s in STATE_LABELS if s in set(states)]
+    state_labels = labels.group("bill_state")
+    shown = [s for s in state_labels if s in set(states)]
     amounts.legend(handles=[Patch(facecolor=STATE_COLOURS[s], edgecolor="#4A5560",
-                                  label=STATE_LABELS[s]) for s in shown],
+                                  label=state_labels[s]) for s in shown],
                    loc="upper left", fontsize=8, ncols=min(len(shown), 4), frameon=False,
                    bbox_to_anchor=(0, 1.0))
     top = float(history["amount"].max() or 1.0)

@@ -23,11 +23,11 @@ from relief_kit.core.model import (
     ReliefRequest,
 )
 from relief_kit.text import formatting as fmt
+from relief_kit.text import labels
 
 FACTS_MIMETYPE = "application/vnd.relief-kit.case+json"
 
-CHANNEL_LABELS = {"whatsapp": "WhatsApp", "email": "e-mail", "phone": "telefone",
-                  "in_person": "presencial"}
+CHANNEL_LABELS = labels.group("channel")
 
 
 def jsonable(value: Any) -> Any:

@@ -393,16 +393,13 @@ def show(tables: dict):
 def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
                    generated: str, archived: int = 0) -> str:
     """The meeting report as one self-contained HTML page (no network, no names)."""
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
     from relief_kit import __version__
-    from relief_kit.shell.batch import TEMPLATES
     from relief_kit.text import formatting as fmt
+    from relief_kit.text import render as text_render
 
     sections = report_sections(meeting_tables(inputs, pseudonym))
-    environment = Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                              autoescape=select_autoescape(["html", "j2"]))
-    return environment.get_template("meeting/report.html.j2").render(
+    return text_render.render(
+        "meeting/report.html.j2",
         sections=sections, as_of=fmt.day(inputs.as_of), requests=len(inputs.portfolio.requests),
         decided=len(inputs.decisions), criteria=inputs.criteria, proposed=inputs.proposed,
         version=__version__, generated=generated, archived=archived)

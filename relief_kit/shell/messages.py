@@ -22,21 +22,16 @@ from decimal import Decimal
 from email.message import EmailMessage
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from relief_kit import resources
 from relief_kit.core.errors import InputError
 from relief_kit.core.model import Action
 from relief_kit.core.settings import Provider, load_provider
 from relief_kit.core.values import ValueProblem
 from relief_kit.text import formatting as fmt
+from relief_kit.text import render as text_render
 
 TEMPLATES = resources.template_dir("messages")
 KINDS = ("ask_info", "discount", "postponement", "instalments", "refusal")
-
-_environment = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=False,
-                           undefined=StrictUndefined, keep_trailing_newline=True)
-
 
 @dataclass(frozen=True)
 class Messages:
@@ -51,7 +46,7 @@ def render_messages(kind: str, context: Mapping) -> Messages:
         raise InputError(f"mensagem {kind!r} desconhecida; use uma de: {', '.join(KINDS)}.")
 
     def render(part: str) -> str:
-        return _environment.get_template(f"pt_BR/{kind}.{part}").render(**context)
+        return text_render.render(f"messages/pt_BR/{kind}.{part}", **context)
 
     return Messages(" ".join(render("subject.j2").split()), render("email.txt.j2"),
                     render("whatsapp.txt.j2").strip())
@@ -131,7 +126,7 @@ def render_case_messages(facts: Mapping, settings_path: str | None = None) -> di
     """The files of a case folder's ``messages/``: ``email.eml``, ``whatsapp.txt`` and a
     ``LEIA-ME.txt``. An undecided case gets only the LEIA-ME."""
     provider = load_provider(settings_path or None)
-    readme = _environment.get_template("pt_BR/LEIA-ME.txt.j2")
+    readme = text_render.environment().get_template("messages/pt_BR/LEIA-ME.txt.j2")
     decision = facts.get("decision")
     if not decision:
         return {"LEIA-ME.txt": readme.render(pending=True).encode("utf-8")}

@@ -37,10 +37,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from relief_kit import resources
 from relief_kit.core import schema
 from relief_kit.core.errors import InputError
-from relief_kit.core.model import Action, Instalment, Terms
+from relief_kit.core.model import Instalment, Terms
 from relief_kit.shell.archive import (
     MANIFEST,
     check_request_id,
@@ -49,8 +48,7 @@ from relief_kit.shell.archive import (
     write_case_folder,
 )
 from relief_kit.text import formatting as fmt
-
-TEMPLATES = resources.TEMPLATES
+from relief_kit.text import labels
 
 #: The checklist fields that are sensitive or free text: gone after retention.
 SENSITIVE_CHECKLIST = schema.SENSITIVE_CHECKLIST
@@ -131,9 +129,8 @@ def _terms(data: dict) -> Terms:
 
 def reduced_record(facts: dict, *, title: str, note: dict) -> str:
     """The HTML that replaces a full record: the decision trail and what happened to it."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
     from relief_kit import __version__
+    from relief_kit.text import render as text_render
 
     decision = facts.get("decision") or {}
     terms = ""
@@ -144,18 +141,16 @@ def reduced_record(facts: dict, *, title: str, note: dict) -> str:
             terms = "termos ilegíveis no case.json"
     request = facts.get("request") or {}
     received = request.get("received_at")
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                      undefined=StrictUndefined)
-    return env.get_template("reduced/record.html.j2").render(
+    return text_render.render(
+        "reduced/record.html.j2",
         title=title, request_id=facts.get("request_id", ""),
         customer=facts.get("customer") or {}, request=request,
         received=fmt.moment(datetime.fromisoformat(received)) if received else "—",
         decision=decision, terms=terms,
         decided=(fmt.moment(datetime.fromisoformat(decision["decided_at"]))
                  if decision.get("decided_at") else "—"),
-        action_label=(Action(decision["action"]).label if decision.get("action") else "—"),
-        recommended_label=(Action(decision["recommended_action"]).label
-                           if decision.get("recommended_action") else "—"),
+        action_label=labels.action(decision.get("action")),
+        recommended_label=labels.action(decision.get("recommended_action")),
         criteria=facts.get("criteria") or {}, provider=facts.get("provider") or {},
         note=note, version=__version__,
     )

@@ -14,39 +14,16 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from relief_kit.core.model import Checklist, Recommendation
+from relief_kit.text import labels
+from relief_kit.text import render as text_render
 
-from relief_kit import resources
-from relief_kit.core.calibration import BAND_LABELS
-from relief_kit.core.model import Action, Checklist, Recommendation
-from relief_kit.shell.facts import CHANNEL_LABELS
-from relief_kit.text import formatting as fmt
-
-TEMPLATES = resources.template_dir("views")
-
-AT_RISK_LABELS = {"idoso": "Idoso", "doenca_cronica": "Doença crônica",
-                  "deficiencia": "Deficiência", "outro": "Outro"}
-ASK_LABELS = {"discount": "Desconto", "new_date": "Nova data de pagamento",
-              "instalments": "Parcelamento", "not_said": "Não disse"}
-PERSON_TYPE_LABELS = {"PF": "Pessoa física", "PJ": "Pessoa jurídica"}
-CONTRACT_STATUS_LABELS = {"": "não informada", "active": "ativa",
-                          "blocked_manual": "bloqueada manualmente",
-                          "blocked_auto": "bloqueada automaticamente",
-                          "blocked_financial": "bloqueada por débito",
-                          "disabled": "desativada"}
-BUSINESS_KIND_LABELS = {"padaria": "padaria", "salao": "salão de beleza",
-                        "oficina": "oficina", "loja": "loja", "mercearia": "mercearia",
-                        "escritorio": "escritório", "outro": "outro"}
-CUSTOMER_RULE_LABELS = {
-    "provider_authors": "o cliente é quem não aparece com o nome do provedor",
-    "first_author": "o cliente é quem escreveu a primeira mensagem",
-    "none": "nenhuma mensagem de pessoa na conversa",
-}
+#: Checklist items and customer facts shown by label (the catalogue's groups).
+AT_RISK_LABELS = labels.group("at_risk")
+ASK_LABELS = labels.group("ask")
+CHANNEL_LABELS = labels.group("channel")
 
 
 @dataclass(frozen=True, repr=False)
@@ -73,88 +50,9 @@ class Fragment:
 # --------------------------------------------------------------------------- rendering
 
 
-def _money(value) -> str:
-    if value is None or value != value:  # None or NaN
-        return "—"
-    return fmt.money(Decimal(str(value)) if isinstance(value, float) else value)
-
-
-def _day(value) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if hasattr(value, "to_pydatetime"):
-        value = value.to_pydatetime()
-    if value != value:  # NaT
-        return "—"
-    return fmt.day(value)
-
-
-def _moment(value) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        from relief_kit.sources.evidence import _local_zone
-
-        value = value.astimezone(_local_zone()).replace(tzinfo=None)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return fmt.day(value)
-    return fmt.moment(value)
-
-
-#: Characters a person never types but that change what a reader sees: C0/C1 controls
-#: (a terminal escape, a bell) and the bidirectional overrides, embeddings and isolates
-#: that can make "arquivo.exe" read as "exe.ovihcra". WhatsApp wraps phone numbers in
-#: U+202A…U+202C, harmless once every customer text is isolated (see _style.html).
-_INVISIBLE = {**{c: chr(0x2400 + c) for c in range(0x20) if chr(c) not in "\n\r\t"},
-              0x7F: "\u2421",
-              **{c: f"[U+{c:04X}]" for c in range(0x80, 0xA0)},
-              **{c: f"[U+{c:04X}]" for c in (0x202B, 0x202D, 0x202E, 0x2066, 0x2067,
-                                              0x2068, 0x2069)}}
-
-
-def visible(value: Any) -> Any:
-    """Customer text as it is, with every control shown as a symbol instead of obeyed.
-
-    The Jinja ``finalize`` of the views: applied to every ``{{ }}`` before escaping,
-    never to markup the kit built itself.
-    """
-    if isinstance(value, str) and not hasattr(value, "__html__"):
-        return value.translate(_INVISIBLE)
-    return value
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    """The Jinja2 environment of the views: autoescape on for every template."""
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=visible,
-    )
-    env.filters.update(
-        money=_money, day=_day, moment=_moment, percent=fmt.percent, number=fmt.number,
-        yes_no=fmt.yes_no, terms=lambda terms, action: fmt.terms_text(action, terms),
-        action_label=lambda action: Action(action).label if action else "—",
-    )
-    env.globals.update(
-        AT_RISK_LABELS=AT_RISK_LABELS, ASK_LABELS=ASK_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
-        PERSON_TYPE_LABELS=PERSON_TYPE_LABELS, CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
-        BUSINESS_KIND_LABELS=BUSINESS_KIND_LABELS, BAND_LABELS=BAND_LABELS,
-        CUSTOMER_RULE_LABELS=CUSTOMER_RULE_LABELS, Action=Action,
-    )
-    return env
-
-
 def render(template: str, **context: Any) -> Fragment:
     """Render ``templates/views/<template>`` (escaped) into a fragment."""
-    html = environment().get_template(template).render(**context)
+    html = text_render.render(f"views/{template}", **context)
     return Fragment(html, template)
 
 

@@ -31,7 +31,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, tzinfo
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -40,6 +40,7 @@ from pathlib import Path
 
 from relief_kit.core.errors import InputError
 from relief_kit.core.values import ValueProblem
+from relief_kit.text.formatting import local_zone
 
 #: Evidence files larger than this are refused (a text chat of years is well under 1 MB).
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
@@ -455,19 +456,6 @@ def parse_eml(data: bytes) -> Email:
 # --------------------------------------------------------------------------- files
 
 
-def local_zone() -> tzinfo:
-    """Brasília time, in which e-mail dates are shown (UTC−3 if no tz database)."""
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("America/Sao_Paulo")
-    except Exception:  # no tz database: Brasília time has had no daylight saving since 2019
-        from datetime import timedelta
-
-        return timezone(timedelta(hours=-3))
-
-
-_local_zone = local_zone  # the name the review's views first imported
 
 
 def kind_of(path: str | Path) -> str:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
 LOCALE = "pt_BR"
+
+
+def local_zone() -> tzinfo:
+    """Brasília time, in which moments are shown (UTC−3 if there is no tz database)."""
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("America/Sao_Paulo")
+    except Exception:  # no tz database: Brasília time has had no daylight saving since 2019
+        return timezone(timedelta(hours=-3))
 
 
 def money(value: Decimal | float | int | None) -> str:

@@ -1,0 +1,106 @@
+"""The one Jinja2 environment: every view, record, message and report is rendered here.
+
+Templates live under ``templates/``; a template's name says how it is escaped:
+``*.html`` and ``*.html.j2`` are HTML (autoescaped, and customer text passes through
+:func:`visible` so a control character is shown, not obeyed); anything else
+(``*.txt.j2``, ``*.subject.j2``) is plain text, rendered literally. Undefined variables
+are errors, never silent blanks.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_eval_context
+
+from relief_kit import resources
+from relief_kit.text import formatting as fmt
+from relief_kit.text import labels
+
+#: Characters a person never types but that change what a reader sees: C0/C1 controls
+#: (a terminal escape, a bell) and the bidirectional overrides, embeddings and isolates
+#: that can make "arquivo.exe" read as "exe.ovihcra". WhatsApp wraps phone numbers in
+#: U+202A…U+202C, harmless once every customer text is isolated (see _style.html).
+_INVISIBLE = {**{c: chr(0x2400 + c) for c in range(0x20) if chr(c) not in "\n\r\t"},
+              0x7F: "\u2421",
+              **{c: f"[U+{c:04X}]" for c in range(0x80, 0xA0)},
+              **{c: f"[U+{c:04X}]" for c in (0x202B, 0x202D, 0x202E, 0x2066, 0x2067,
+                                              0x2068, 0x2069)}}
+
+
+def visible(value: Any) -> Any:
+    """Customer text as it is, with every control shown as a symbol instead of obeyed.
+
+    Applied to every ``{{ }}`` of an HTML template before escaping, never to markup the
+    kit built itself, nor to plain-text messages (kept literal).
+    """
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return value.translate(_INVISIBLE)
+    return value
+
+
+@pass_eval_context
+def _finalize(eval_ctx, value: Any) -> Any:
+    return visible(value) if eval_ctx.autoescape else value
+
+
+def _is_html(name: str | None) -> bool:
+    return bool(name) and (name.endswith(".html") or name.endswith(".html.j2"))
+
+
+def _money(value) -> str:
+    if value is None or value != value:  # None or NaN
+        return "—"
+    return fmt.money(Decimal(str(value)) if isinstance(value, float) else value)
+
+
+def _day(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if value != value:  # NaT
+        return "—"
+    return fmt.day(value)
+
+
+def _moment(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(fmt.local_zone()).replace(tzinfo=None)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return fmt.day(value)
+    return fmt.moment(value)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The Jinja2 environment over ``templates/`` (see the module docstring)."""
+    env = Environment(
+        loader=FileSystemLoader(str(resources.TEMPLATES)),
+        autoescape=_is_html,
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        money=_money, day=_day, moment=_moment, percent=fmt.percent, number=fmt.number,
+        yes_no=fmt.yes_no, terms=lambda terms, action: fmt.terms_text(action, terms),
+        action_label=labels.action,
+        label=lambda key, group: labels.label(group, key),
+    )
+    env.globals.update(labels=labels.catalogue())
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    """Render ``templates/<name>`` with ``context``."""
+    return environment().get_template(name).render(**context)
