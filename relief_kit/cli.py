@@ -14,6 +14,7 @@ import click
 
 from relief_kit import resources
 from relief_kit.core.errors import ReliefKitError
+from relief_kit.text import labels
 
 #: Click's usage errors, in Portuguese (the rest of the message is kept as it is).
 _USAGE = [
@@ -215,7 +216,7 @@ def _print_recommendations(folder: Path, criteria_path: Path | None, today: str 
     click.echo("")
     for case in cases:
         rec = case.recommendation
-        click.echo(f"{case.request_id} — {rec.action.label}")
+        click.echo(f"{case.request_id} — {labels.action(rec.action)}")
         for reason in rec.reasons:
             click.echo(f"    • {reason.text} [{reason.criterion}]")
     click.echo(f"\nCritérios: versão {criteria.version}, SHA-256 {criteria.short_hash}…")

@@ -96,14 +96,14 @@ def case_facts(
         "checklist": jsonable(checklist),
         "recommendation": {
             **jsonable(recommendation),
-            "action_label": recommendation.action.label,
+            "action_label": labels.action(recommendation.action),
         },
-        "decision": ({**jsonable(decision), "action_label": Action(decision.action).label}
+        "decision": ({**jsonable(decision), "action_label": labels.action(decision.action)}
                      if decided else None),
         "outcome_action": action.value,
         "status_key": "decided" if decided else "pending",
-        "status": (f"Decidido: {action.label}" if decided
-                   else f"Aguardando decisão (recomendação: {recommendation.action.label})"),
+        "status": (f"Decidido: {labels.action(action)}" if decided else
+                   f"Aguardando decisão (recomendação: {labels.action(recommendation.action)})"),
         "regulatory": jsonable(regulatory) if regulatory is not None else None,
         "criteria": {"version": recommendation.criteria_version,
                      "sha256": recommendation.criteria_hash, "source": criteria_source},

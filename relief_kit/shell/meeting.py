@@ -23,10 +23,11 @@ from relief_kit import resources
 from relief_kit.core import schema
 from relief_kit.core.as_of import as_of_date
 from relief_kit.core.model import Action
+from relief_kit.text import labels
 
 MIN_GROUP = 5
 ACTION_ORDER = [a.value for a in Action]
-ACTION_LABEL = {a.value: a.label for a in Action}
+ACTION_LABEL = {a.value: labels.action(a) for a in Action}
 CHANNEL_LABEL = {"whatsapp": "WhatsApp", "email": "e-mail", "phone": "telefone",
                  "in_person": "presencial"}
 ASK_LABEL = {"discount": "desconto", "new_date": "nova data", "instalments": "parcelamento",
@@ -148,7 +149,7 @@ def what_if(current: list, proposed: list, pseudonym: Callable[[str, str], str])
         if a.action != b.action or a.terms != b.terms:
             rows.append({"caso": pseudonym("request", now.request_id),
                          "cliente": pseudonym("customer", now.customer_id),
-                         "de": a.action.label, "para": b.action.label,
+                         "de": labels.action(a.action), "para": labels.action(b.action),
                          "valor presente antes": pv_now, "valor presente depois": pv_then,
                          "diferença": pv_then - pv_now})
     changed = pd.DataFrame(rows, columns=["caso", "cliente", "de", "para",

@@ -28,6 +28,7 @@ from relief_kit.core.model import Action
 from relief_kit.core.settings import Provider, load_provider
 from relief_kit.core.values import ValueProblem
 from relief_kit.text import formatting as fmt
+from relief_kit.text import labels
 from relief_kit.text import render as text_render
 
 TEMPLATES = resources.template_dir("messages")
@@ -145,6 +146,6 @@ def render_case_messages(facts: Mapping, settings_path: str | None = None) -> di
     if link:
         files["whatsapp.txt"] = f"{rendered.whatsapp_text}\n\n{link}\n".encode()
     files["LEIA-ME.txt"] = readme.render(
-        pending=False, action_label=Action(kind).label, request_id=facts["request_id"],
+        pending=False, action_label=labels.action(kind), request_id=facts["request_id"],
         no_email=address is None, no_phone=not link).encode("utf-8")
     return files

@@ -19,6 +19,7 @@ from relief_kit.core.model import Checklist, Recommendation
 from relief_kit.core.recommend import recommend
 from relief_kit.sources.tables import Portfolio
 from relief_kit.text import formatting as fmt
+from relief_kit.text import labels
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def recommendations_table(cases: list[CaseRecommendation]) -> pd.DataFrame:
         rows.append({
             "pedido": case.request_id,
             "cliente": case.customer_id,
-            "recomendação": rec.action.label,
+            "recomendação": labels.action(rec.action),
             "termos": fmt.terms_text(rec.action, rec.terms),
             "razões": " ".join(r.text for r in rec.reasons),
         })

@@ -26,6 +26,7 @@ from relief_kit.core.schema import ASKS, AT_RISK_CATEGORIES, CHANNELS
 from relief_kit.core.values import ValueProblem, parse_money
 from relief_kit.shell import views
 from relief_kit.text import formatting as fmt
+from relief_kit.text import labels
 
 _YES_NO = [("Sim", "sim"), ("Não", "nao")]
 _BUTTONS = {"button_width": "4.5rem"}
@@ -146,7 +147,7 @@ class ReviewApp:
         panel_box = w.VBox([self.panel], layout=w.Layout(flex="1 1 24rem", min_width="22rem"))
 
         # Decision area.
-        self.action = w.Dropdown(options=[(a.label, a) for a in Action])
+        self.action = w.Dropdown(options=[(labels.action(a), a) for a in Action])
         self.discount_percent = w.BoundedFloatText(min=0, max=100, step=1,
                                                    layout=w.Layout(width="7rem"))
         self.pay_by = w.DatePicker(value=None)
@@ -451,7 +452,7 @@ class ReviewApp:
             return None
         self._show_history()
         self.message.value = str(views.message(
-            f"Decisão registrada: {Action(recorded.action).label}, por {recorded.analyst}, "
+            f"Decisão registrada: {labels.action(recorded.action)}, por {recorded.analyst}, "
             f"em {fmt.moment(recorded.decided_at)}.", "ok"))
         return recorded
 

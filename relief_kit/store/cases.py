@@ -32,6 +32,7 @@ from relief_kit.core.criteria import Criteria
 from relief_kit.core.errors import InputError, ReliefKitError
 from relief_kit.core.model import Action, Checklist, Instalment, Recommendation, Terms
 from relief_kit.text import formatting as fmt
+from relief_kit.text import labels
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -345,7 +346,7 @@ class CaseStore:
                 (request_id,)).fetchone()
             if (latest[0] if latest else None) != expected_previous:
                 raise DecisionConflict(
-                    f"{latest[1]} registrou '{Action(latest[2]).label}' em "
+                    f"{latest[1]} registrou '{labels.action(latest[2])}' em "
                     f"{fmt.moment(datetime.fromisoformat(latest[3]))} depois que você abriu o "
                     "caso; reveja a decisão e salve de novo (nada do que você escreveu se "
                     "perdeu).")

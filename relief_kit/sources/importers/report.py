@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-SOURCE_LABELS = {"ixc": "IXC Provedor", "mkauth": "MK-Auth", "csv": "CSV mapeado"}
+from relief_kit.text import labels
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         """The summary an analyst reads at the end of an import (Portuguese)."""
-        out = [f"Importação {SOURCE_LABELS.get(self.source, self.source)}: "
+        out = [f"Importação {labels.label('source', self.source)}: "
                f"{len(self.files)} arquivo(s) lido(s)."]
         for name, count in self.tables.items():
             skipped = sum(count.skipped.values())
