@@ -47,6 +47,14 @@ CUSTOMER_RULE_LABELS = {
     "first_author": "o cliente é quem escreveu a primeira mensagem",
     "none": "nenhuma mensagem de pessoa na conversa",
 }
+#: What a WhatsApp line is when it is not the author's words (evidence.Message.kind).
+MESSAGE_KIND_LABELS = {
+    "media": "arquivo", "contact": "contato compartilhado", "location": "localização",
+    "poll": "enquete", "deleted": "mensagem apagada",
+    "view_once": "mídia de visualização única (o conteúdo não fica na exportação)",
+    "missed_call": "ligação perdida", "call": "ligação",
+    "unavailable": "mensagem não recebida pelo WhatsApp (aguardando mensagem)",
+}
 
 
 @dataclass(frozen=True, repr=False)
@@ -147,7 +155,8 @@ def environment() -> Environment:
         AT_RISK_LABELS=AT_RISK_LABELS, ASK_LABELS=ASK_LABELS, CHANNEL_LABELS=CHANNEL_LABELS,
         PERSON_TYPE_LABELS=PERSON_TYPE_LABELS, CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
         BUSINESS_KIND_LABELS=BUSINESS_KIND_LABELS, BAND_LABELS=BAND_LABELS,
-        CUSTOMER_RULE_LABELS=CUSTOMER_RULE_LABELS, Action=Action,
+        CUSTOMER_RULE_LABELS=CUSTOMER_RULE_LABELS, MESSAGE_KIND_LABELS=MESSAGE_KIND_LABELS,
+        Action=Action,
     )
     return env
 

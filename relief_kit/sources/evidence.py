@@ -221,6 +221,9 @@ class WrittenRequest:
     #: What the analyst must know about how the file was read (Portuguese, one line
     #: each): a presumed day/month order, a date in UTC, a malformed header.
     notes: tuple[str, ...] = ()
+    #: The notes that are defects of the file itself (a malformed header), which
+    #: ``relief-kit check`` reports as warnings; the others are how it was read.
+    defects: tuple[str, ...] = ()
 
     @property
     def customer_text(self) -> str:
@@ -787,7 +790,7 @@ def read_evidence(
     """
     path = Path(path)
     kind = kind_of(path)
-    data = _evidence_bytes(path, max_bytes)
+    data = evidence_bytes(path, max_bytes)
     if kind == WHATSAPP:
         from relief_kit.sources.raw import decode_text
 
@@ -834,12 +837,15 @@ def read_evidence(
         text=email.text,
         attachments=email.attachments,
         notes=tuple(notes),
+        defects=email.warnings,
     )
 
 
-def _evidence_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes; a FIFO, device or folder is refused before it is opened (a
-    FIFO would block the review forever)."""
+def evidence_bytes(path: str | Path, max_bytes: int = MAX_EVIDENCE_BYTES) -> bytes:
+    """An evidence file's bytes, or one InputError line naming it: a FIFO, device or
+    folder is refused before it is opened (a FIFO would block the reader forever), and
+    nothing beyond ``max_bytes`` is read."""
+    path = Path(path)
     try:
         status = path.stat()
         if not stat.S_ISREG(status.st_mode):
