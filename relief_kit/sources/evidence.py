@@ -726,7 +726,9 @@ def parse_eml(data: bytes) -> Email:
                 _safely(check, None, warnings,
                         f"cabeçalho {key} malformado ({' '.join(str(value).split())[:60]}); "
                         "o resto da mensagem foi lido")
-    moment, zone = _email_date(_header(message, "Date", warnings), warnings)
+    # The Date header as written: the modern parser would write "-0000" for no zone.
+    moment, zone = _email_date(" ".join((_raw_header(message, "Date") or "").split()),
+                               warnings)
     used: set[int] = set()
     body = _body(message, used, warnings)
     text, from_html = body if body is not None else ("", False)

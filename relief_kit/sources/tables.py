@@ -428,7 +428,7 @@ def _typed_frame(raw: pd.DataFrame, table: str, file: str,
     columns = schema.TABLES[table]
     factors = {}
     blank = np.ones(len(raw), dtype=bool)
-    formulas: list[tuple[int, str]] = []  # (first line, column) of each wrapped column
+    formulas: list[tuple[int, int, str]] = []  # (first line, rank, column) of wrapped ones
     count = 0
     for column in columns:
         if column.name in raw.columns:
@@ -439,7 +439,8 @@ def _typed_frame(raw: pd.DataFrame, table: str, file: str,
             if wrapped.any():
                 cells = np.flatnonzero(wrapped[codes])
                 count += len(cells)
-                formulas.append((int(raw.index[cells[0]]) + FIRST_LINE, column.name))
+                formulas.append((int(raw.index[cells[0]]) + FIRST_LINE, len(formulas),
+                                 column.name))
         else:
             # A column missing from the header is reported once, not once per row.
             codes, distinct = np.zeros(len(raw), dtype=np.intp), np.array([""], dtype=object)
@@ -448,7 +449,7 @@ def _typed_frame(raw: pd.DataFrame, table: str, file: str,
         blank &= (distinct == "")[codes]
     index = raw.index[~blank]
     if formulas:
-        line, name = min(formulas)
+        line, _, name = min(formulas)
         problems.append(Problem(
             "aviso", file, None, None,
             f"{count} {'valor escrito' if count == 1 else 'valores escritos'} como fórmula "
