@@ -18,14 +18,14 @@ import openpyxl
 import pytest
 from test_tables import REQUESTS, TODAY, changed, lines, write_folder
 
-from relief_kit.check import check_folder
-from relief_kit.errors import InputError
-from relief_kit.evidence import MAX_MIME_DEPTH, parse_eml, parse_whatsapp, read_evidence
-from relief_kit.importers.canonical import Cells
-from relief_kit.importers.report import ImportReport
-from relief_kit.importers.sources import read_csv_text, read_xlsx
-from relief_kit.tables import read_table
-from relief_kit.views import render
+from relief_kit.core.errors import InputError
+from relief_kit.shell.check import check_folder
+from relief_kit.shell.views import render
+from relief_kit.sources.evidence import MAX_MIME_DEPTH, parse_eml, parse_whatsapp, read_evidence
+from relief_kit.sources.importers.canonical import Cells
+from relief_kit.sources.importers.report import ImportReport
+from relief_kit.sources.raw import read_csv_text, read_xlsx
+from relief_kit.sources.tables import read_table
 
 REAL = Path(__file__).parent / "fixtures" / "real-world"
 PROVIDER = ("NetVale Atendimento",)
