@@ -427,15 +427,16 @@ def build_case_files(job: CaseJob) -> dict[str, bytes]:
         files[f"messages/{name}"] = data
     evidence_file = facts.get("request", {}).get("evidence_file") or ""
     if evidence_file:
-        from relief_kit.sources.evidence import MAX_EVIDENCE_BYTES
+        from relief_kit.sources.evidence import MAX_EVIDENCE_BYTES, evidence_bytes
         from relief_kit.sources.tables import evidence_path
 
-        # The same refusals as reading it: nothing outside evidence/, no links, no giants.
+        # The same refusals as reading it: nothing outside evidence/, no links, no giants,
+        # nothing but a regular file (a FIFO would block the batch).
         source = evidence_path(job.data_dir, evidence_file)
-        if source.stat().st_size > MAX_EVIDENCE_BYTES:
+        if source.is_file() and source.stat().st_size > MAX_EVIDENCE_BYTES:
             raise InputError(f"{source}: arquivo de evidência grande demais para o arquivo "
                              f"(limite {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB).")
-        files[f"evidence/{Path(evidence_file).name}"] = source.read_bytes()
+        files[f"evidence/{Path(evidence_file).name}"] = evidence_bytes(source)
     return files
 
 

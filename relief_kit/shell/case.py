@@ -177,7 +177,7 @@ def open_case(
         if path is not None:
             from relief_kit.sources.evidence import read_evidence
 
-            if not path.is_file():
+            if not path.exists():
                 raise InputError(f"{path}: arquivo do pedido por escrito não encontrado em "
                                  f"{schema.EVIDENCE_DIR}/; confira requests.csv.")
             written = read_evidence(path, provider_authors=[provider.whatsapp_author])

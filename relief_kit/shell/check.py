@@ -166,28 +166,40 @@ def _invoice_rules(problems: list[Problem], invoices: pd.DataFrame, customer_ids
         "fatura com status paid sem data de pagamento; preencha paid_on ou corrija o status"))
 
 
-def _evidence_problem(folder: Path, name: str) -> str | None:
+def _evidence_problems(folder: Path, name: str) -> list[tuple[str, str]]:
+    """(severity, message) of each problem of one evidence file, found by reading it
+    exactly as the review will: what the review could not read is an error, a defect it
+    reads around (a malformed header) a warning."""
     try:
         path = evidence_path(folder, name)
     except EvidencePathError as exc:
-        return exc.reason
-    if not path.is_file():
-        return (f"arquivo {shown(name)} não existe em {schema.EVIDENCE_DIR}/; copie para lá o "
-                f"pedido escrito ou deixe evidence_file vazio (pedido não documentado)")
-    # What the review would refuse to read is reported here, before anyone opens the case.
-    from relief_kit.sources.evidence import MAX_EVIDENCE_BYTES, kind_of
+        return [(ERROR, exc.reason)]
+    where = f"{schema.EVIDENCE_DIR}/{name}"
+    if not path.exists():
+        return [(ERROR, f"arquivo {shown(name)} não existe em {schema.EVIDENCE_DIR}/; copie "
+                        f"para lá o pedido escrito ou deixe evidence_file vazio (pedido não "
+                        f"documentado)")]
+    from relief_kit.sources.evidence import MAX_EVIDENCE_BYTES, kind_of, read_evidence
 
     try:
         kind_of(path)
     except InputError:
-        return (f"tipo de arquivo {path.suffix or '(sem extensão)'!r} não aceito como pedido "
-                f"escrito; use a conversa exportada do WhatsApp (.txt) ou o e-mail salvo (.eml)")
+        return [(ERROR, f"tipo de arquivo {path.suffix or '(sem extensão)'!r} não aceito como "
+                        f"pedido escrito; use a conversa exportada do WhatsApp (.txt) ou o "
+                        f"e-mail salvo (.eml)")]
     size = path.stat().st_size
-    if size > MAX_EVIDENCE_BYTES:
-        return (f"arquivo {shown(name)} grande demais ({fmt.number(size / 2**20, 1)} MB; limite "
-                f"{fmt.number(MAX_EVIDENCE_BYTES / 2**20, 0)} MB); guarde só a conversa ou o "
-                f"e-mail do pedido, sem as mídias")
-    return None
+    if path.is_file() and size > MAX_EVIDENCE_BYTES:
+        return [(ERROR, f"arquivo {shown(name)} grande demais ({fmt.number(size / 2**20, 1)} "
+                        f"MB; limite {fmt.number(MAX_EVIDENCE_BYTES / 2**20, 0)} MB); guarde só "
+                        f"a conversa ou o e-mail do pedido, sem as mídias")]
+    try:
+        written = read_evidence(path)
+    except InputError as exc:
+        reason = str(exc).removeprefix(str(path)).lstrip(":, ").rstrip(".")
+        return [(ERROR, f"{where}: a revisão não conseguirá ler o pedido escrito: {reason}")]
+    # A presumed date order or a date in UTC is shown where the analyst reads the chat;
+    # only what is wrong in the file itself is worth a warning here.
+    return [(WARNING, f"{where}: {defect}") for defect in written.defects]
 
 
 def _request_rules(problems: list[Problem], folder: Path, requests: pd.DataFrame,
@@ -197,9 +209,8 @@ def _request_rules(problems: list[Problem], folder: Path, requests: pd.DataFrame
     _unknown_customer(problems, requests, file, customer_ids)
     _future(problems, requests, file, "received_at", today, "pedido recebido em")
     for index, name in zip(requests.index, requests["evidence_file"], strict=True):
-        message = _evidence_problem(folder, name) if name else None
-        if message:
-            problems.append(Problem(ERROR, file, int(index) + FIRST_LINE, "evidence_file",
+        for severity, message in _evidence_problems(folder, name) if name else ():
+            problems.append(Problem(severity, file, int(index) + FIRST_LINE, "evidence_file",
                                     message))
     at_risk = requests["at_risk"].fillna(False).astype(bool)
     stray = requests["at_risk_category"].ne("") & ~at_risk

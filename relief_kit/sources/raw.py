@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -75,6 +77,9 @@ class Row:
     number: int  # line in the file as a spreadsheet shows it (header = 1), or JSON record
     values: Mapping[str, str]
     json: bool = False
+    #: XLSX columns whose number holds a fraction of a centavo (an amount there is an
+    #: error, not a value to round silently).
+    fractions: frozenset[str] = frozenset()
 
     def get(self, column: str) -> str:
         return self.values.get(column, "")
@@ -96,6 +101,20 @@ class SourceTable:
     rows: list[Row] = field(default_factory=list)
     #: JSON pages: ``total`` announced by the API, when given (for a missing-page check).
     announced_total: int | None = None
+    #: Warnings of the reading itself, as (where, message): one per file, not per cell.
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+
+def report_notes(table: SourceTable, report) -> None:
+    """Hand the reading's warnings to an import report."""
+    for where, message in table.notes:
+        report.warn(where, message)
+
+
+def _formula_note(label: str, count: int, first: Row, column: str) -> tuple[str, str]:
+    return (label, f"{count} {'valor escrito' if count == 1 else 'valores escritos'} como "
+                   f"fórmula do Excel (=\"…\"), o primeiro em {first.where(column)}; lidos "
+                   "sem o sinal de igual e as aspas")
 
 
 def require_columns(table: SourceTable, required: Iterable[str], what: str) -> None:
@@ -127,12 +146,47 @@ def _cell_text(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        # Spreadsheets store 89.9 for 89,90 and 12345678909.0 for a bare CPF.
-        return str(int(value)) if value.is_integer() else repr(value)
+        # Spreadsheets store 89.9 for 89,90, 89.91000000000001 for 89,91 and
+        # 12345678909.0 for a bare CPF.
+        if value.is_integer():
+            return str(int(value))
+        amount = centavos(value)
+        return repr(value) if amount is None else str(amount).rstrip("0").rstrip(".")
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
     text = str(value).strip()
     return "" if text in _NULLS else text
+
+
+_EXCEL_SEP = re.compile(r'^\ufeff?"?sep=(.)"?[;,\t]*\s*$', re.I)
+_EXCEL_TEXT = re.compile(r'^="((?:[^"]|"")*)"$')
+
+
+def excel_separator(first_line: str) -> str | None:
+    """The separator Excel's first line ``sep=;`` names, or None when there is none."""
+    match = _EXCEL_SEP.match(first_line.rstrip("\r"))
+    return match.group(1) if match else None
+
+
+def unwrap_excel_text(text: str) -> str | None:
+    """``="0101"`` (how Excel users keep the digits of a code) → ``0101``; None when the
+    value is not so wrapped. Doubled quotes inside are one quote, as in a formula."""
+    match = _EXCEL_TEXT.match(text)
+    return match.group(1).replace('""', '"') if match else None
+
+
+#: An XLSX number this close to a whole centavo is that amount stored as a binary
+#: float (89.91 is kept as 89.91000000000001); farther away, a fraction of a centavo.
+_FLOAT_NOISE = 1e-6
+
+
+def centavos(value: float) -> Decimal | None:
+    """A spreadsheet number as an amount in reais: rounded to centavos when it is only
+    binary noise away from them; None when it holds a real fraction of a centavo."""
+    rounded = round(value, 2)
+    if abs(value - rounded) > _FLOAT_NOISE * max(1.0, abs(value) / 1e6):
+        return None
+    return Decimal(repr(rounded)).quantize(Decimal("0.01"))
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -157,6 +211,12 @@ def read_csv_text(text: str, label: str, delimiter: str | None = None,
     """
     text = text.lstrip("\ufeff")
     first = text.split("\n", 1)[0].rstrip("\r")
+    named = excel_separator(first)
+    if named is not None:
+        # Excel's "sep=;" line: the separator it names; the header is the next line.
+        delimiter = delimiter or named
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        first = text.split("\n", 1)[0].rstrip("\r")
     if not first.strip():
         raise InputError(f"{label}: arquivo vazio ou sem linha de cabeçalho.")
     if "\x00" in first:
@@ -170,6 +230,7 @@ def read_csv_text(text: str, label: str, delimiter: str | None = None,
         raise InputError(f"{label}: arquivo vazio ou sem linha de cabeçalho.")
     columns = [normalise_header(h) for h in header]
     table = SourceTable(label=label, columns=[c for c in columns if c])
+    wrapped, first_wrapped = 0, None
     try:
         start = reader.line_num + 1
         for record in reader:
@@ -178,6 +239,11 @@ def read_csv_text(text: str, label: str, delimiter: str | None = None,
                 continue
             values = {c: _cell_text(v) for c, v in zip(columns, record, strict=False)
                       if c and (keep is None or c in keep)}
+            for column, value in values.items():
+                if value.startswith('="') and (inner := unwrap_excel_text(value)) is not None:
+                    values[column] = inner
+                    wrapped += 1
+                    first_wrapped = first_wrapped or (number, column)
             table.rows.append(Row(label, number, values))
     except csv.Error as exc:
         if "field limit" in str(exc):
@@ -185,6 +251,9 @@ def read_csv_text(text: str, label: str, delimiter: str | None = None,
             raise InputError(f"{label}, linha {reader.line_num}: um campo passa de {limit} "
                              "caracteres (aspas sem fechamento?); confira as aspas dessa linha.")
         raise InputError(f"{label}, linha {reader.line_num}: CSV malformado ({exc}).")
+    if first_wrapped is not None:
+        table.notes.append(_formula_note(label, wrapped, Row(label, first_wrapped[0], {}),
+                                         first_wrapped[1]))
     return table
 
 
@@ -210,7 +279,11 @@ def read_xlsx(data: bytes, label: str, keep: Collection[str] | None = None) -> S
                 continue
             values = {c: v for c, v in zip(columns, texts, strict=False)
                       if c and (keep is None or c in keep)}
-            table.rows.append(Row(label, number, values))
+            fractions = frozenset(
+                c for c, v in zip(columns, cells, strict=False)
+                if c in values and type(v) is float and not v.is_integer()
+                and centavos(v) is None)
+            table.rows.append(Row(label, number, values, fractions=fractions))
     finally:
         book.close()
     if columns is None:
@@ -316,5 +389,6 @@ def combine(tables: list[SourceTable], label: str) -> SourceTable:
     for table in tables:
         columns.update(dict.fromkeys(table.columns))
         combined.rows.extend(table.rows)
+        combined.notes.extend(table.notes)
     combined.columns = list(columns)
     return combined

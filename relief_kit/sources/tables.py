@@ -177,7 +177,7 @@ class _Text:
 
 
 def _read_text(path: Path) -> tuple[_Text | None, list[Problem]]:
-    from relief_kit.sources.raw import decode_text, sniff_delimiter
+    from relief_kit.sources.raw import decode_text, excel_separator, sniff_delimiter
 
     name = path.name
     try:
@@ -195,10 +195,20 @@ def _read_text(path: Path) -> tuple[_Text | None, list[Problem]]:
     text, encoding = decode_text(data)
     end = text.find("\n")
     first = (text if end < 0 else text[:end]).rstrip("\r")
+    named = excel_separator(first)
+    if named is not None and end >= 0:
+        # Excel's "sep=;" line names the separator; the header is the line after it (and
+        # line 1 as Excel shows the file, which hides the hint).
+        text = text[end + 1:]
+        cut = data.find(b"\n")
+        data = data[cut + 1:] if encoding in ("utf-8", "utf-8-sig", "cp1252") else b""
+        encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+        end = text.find("\n")
+        first = (text if end < 0 else text[:end]).rstrip("\r")
     if not first.strip():
         return None, [Problem("erro", name, 1, None,
                               "arquivo vazio: falta a linha de cabeçalho com os nomes das colunas")]
-    sep = sniff_delimiter(first)
+    sep = named or sniff_delimiter(first)
     header = next(csv.reader([first], delimiter=sep))
     return _Text(text, sep, header, data, encoding), []
 
@@ -276,16 +286,25 @@ def _header_problems(source: _Text, table: str, name: str) -> list[Problem]:
     return problems
 
 
-def _factorized(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, stripped distinct values): parse each distinct text once, not each cell.
+def _factorized(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(codes, stripped distinct values, which were Excel formulas): parse each distinct
+    text once, not each cell.
 
     A portfolio repeats the same few fees, dates and statuses millions of times, so the
     parsers below run over the distinct values and the result is spread back by code.
+    A value Excel users wrap as ``="1010"`` so that its digits survive is unwrapped.
     """
+    from relief_kit.sources.raw import unwrap_excel_text
+
     codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-    distinct = np.array([u.strip() for u in uniques.tolist()] + [""], dtype=object)
+    stripped = [u.strip() for u in uniques.tolist()]
+    unwrapped = [unwrap_excel_text(u) for u in stripped]
+    wrapped = np.array([u is not None for u in unwrapped] + [False], dtype=bool)
+    distinct = np.array([w if w is not None else u for u, w in zip(stripped, unwrapped,
+                                                                     strict=True)] + [""],
+                        dtype=object)
     codes = np.where(codes < 0, len(distinct) - 1, codes)  # a short row's missing cells
-    return codes, distinct
+    return codes, distinct, wrapped
 
 
 def _parse_distinct(distinct: np.ndarray, kind: schema.Kind
@@ -409,12 +428,19 @@ def _typed_frame(raw: pd.DataFrame, table: str, file: str,
     columns = schema.TABLES[table]
     factors = {}
     blank = np.ones(len(raw), dtype=bool)
+    formulas: list[tuple[int, int, str]] = []  # (first line, rank, column) of wrapped ones
+    count = 0
     for column in columns:
         if column.name in raw.columns:
             values = raw[column.name]
             if isinstance(values, pd.DataFrame):  # a repeated header (already reported)
                 values = values.iloc[:, 0]
-            codes, distinct = _factorized(values)
+            codes, distinct, wrapped = _factorized(values)
+            if wrapped.any():
+                cells = np.flatnonzero(wrapped[codes])
+                count += len(cells)
+                formulas.append((int(raw.index[cells[0]]) + FIRST_LINE, len(formulas),
+                                 column.name))
         else:
             # A column missing from the header is reported once, not once per row.
             codes, distinct = np.zeros(len(raw), dtype=np.intp), np.array([""], dtype=object)
@@ -422,6 +448,14 @@ def _typed_frame(raw: pd.DataFrame, table: str, file: str,
         factors[column.name] = column, codes, distinct
         blank &= (distinct == "")[codes]
     index = raw.index[~blank]
+    if formulas:
+        line, _, name = min(formulas)
+        problems.append(Problem(
+            "aviso", file, None, None,
+            f"{count} {'valor escrito' if count == 1 else 'valores escritos'} como fórmula "
+            f"do Excel (=\"…\"), o primeiro na linha {line}, coluna {name}; lidos sem o "
+            f"sinal de igual e as aspas. Salve a planilha com as colunas como texto para "
+            f"não precisar disso"))
     return pd.DataFrame(
         {name: _typed_column(codes[~blank], distinct, index, column, file, problems)
          for name, (column, codes, distinct) in factors.items()},

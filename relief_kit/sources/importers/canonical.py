@@ -111,6 +111,11 @@ class Cells:
 
     def money(self, column: str, required: bool = False, what: str = "valor") -> Decimal | None:
         raw = self.text(column)
+        if column in self.row.fractions:
+            (self.fail if required else self.warn)(
+                column, f"{what} {raw} com frações de centavo na planilha; arredonde a "
+                        "célula para 2 casas decimais (ou confira a fórmula)")
+            return None
         try:
             value = self._money(raw)
         except ValueProblem as exc:

@@ -40,7 +40,14 @@ from relief_kit.sources.importers.canonical import (
     unique_rows,
 )
 from relief_kit.sources.importers.report import ImportReport
-from relief_kit.sources.raw import Row, SourceTable, combine, read_source, require_columns
+from relief_kit.sources.raw import (
+    Row,
+    SourceTable,
+    combine,
+    read_source,
+    report_notes,
+    require_columns,
+)
 
 CUSTOMER_COLUMNS = ("id", "cnpj_cpf")
 BILL_COLUMNS = ("id", "id_cliente", "data_vencimento", "valor", "status")
@@ -80,12 +87,16 @@ def import_ixc(clientes: Sequence[Path], areceber: Sequence[Path],
                contratos: Sequence[Path] = (), cidades: Sequence[Path] = ()) -> ImportResult:
     """Read IXC files (JSON pages, CSV or XLSX) and map them to canonical rows."""
     paths = [*clientes, *areceber, *contratos, *cidades]
-    result = map_ixc(
+    tables = (
         _read_all(clientes, "clientes"),
         _read_all(areceber, "fn_areceber"),
         _read_all(contratos, "cliente_contrato") if contratos else None,
         _read_all(cidades, "cidade") if cidades else None,
     )
+    result = map_ixc(*tables)
+    for table in tables:
+        if table is not None:
+            report_notes(table, result.report)
     result.files = [Path(p).name for p in paths]
     result.report.files = result.files
     return result

@@ -66,6 +66,7 @@ from relief_kit.sources.raw import (
     combine,
     normalise_header,
     read_source,
+    report_notes,
     require_columns,
 )
 
@@ -271,8 +272,11 @@ def import_mapped(mapping_path: str | Path, sources: Sequence[str | Path]) -> Im
                 f"nenhum dos arquivos dados é de {LABELS[name]} segundo {mapping.path.name} "
                 f"(colunas esperadas: {', '.join(o[0] for o in _key_columns(mapping, name))})."
             )
-    result = map_tables(mapping, combine(tables["customers"], "clientes"),
-                        combine(tables["invoices"], "faturas"))
+    customers, invoices = combine(tables["customers"], "clientes"), \
+        combine(tables["invoices"], "faturas")
+    result = map_tables(mapping, customers, invoices)
+    for table in (customers, invoices):
+        report_notes(table, result.report)
     result.files = [Path(s).name for s in sources]
     result.report.files = result.files
     return result
@@ -397,7 +401,7 @@ class _Reader:
     def cells(self, row: Row) -> Cells:
         clean = Row(row.file, row.number,
                     {k: ("" if v in self.empty else v) for k, v in row.values.items()},
-                    row.json)
+                    row.json, row.fractions)
         return Cells(clean, self.report, money=self.money, day=self.day)
 
     def choice(self, cells: Cells, row: Row, target: str, choices: tuple[str, ...],

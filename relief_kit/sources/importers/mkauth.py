@@ -31,7 +31,7 @@ from relief_kit.sources.importers.canonical import (
     unique_rows,
 )
 from relief_kit.sources.importers.report import ImportReport
-from relief_kit.sources.raw import Row, SourceTable, read_source, require_columns
+from relief_kit.sources.raw import Row, SourceTable, read_source, report_notes, require_columns
 
 CUSTOMER_COLUMNS = ("login", "nome", "cpf_cnpj")
 BILL_COLUMNS = ("id", "login", "datavenc", "valor", "status")
@@ -46,8 +46,11 @@ BILL_READ = {"id", "login", "datavenc", "datapag", "valor", "valorpag", "status"
 
 def import_mkauth(clientes: Path, lancamentos: Path) -> ImportResult:
     """Read ``sis_cliente`` and ``sis_lanc`` exports and map them to canonical rows."""
-    result = map_mkauth(read_source(Path(clientes), keep=CUSTOMER_READ),
-                        read_source(Path(lancamentos), keep=BILL_READ))
+    customers = read_source(Path(clientes), keep=CUSTOMER_READ)
+    bills = read_source(Path(lancamentos), keep=BILL_READ)
+    result = map_mkauth(customers, bills)
+    for table in (customers, bills):
+        report_notes(table, result.report)
     result.files = [Path(clientes).name, Path(lancamentos).name]
     result.report.files = result.files
     return result
