@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from relief_kit.core.criteria import DEFAULT_CRITERIA
+from relief_kit.core.decisions import terms_problems
 from relief_kit.core.model import Action
 from relief_kit.shell.case import open_case
-from relief_kit.shell.review import ReviewApp, even_instalments, terms_problems
+from relief_kit.shell.review import ReviewApp, even_instalments
 from relief_kit.store.cases import open_store
+from relief_kit.text.lines import problem_lines
 from tests.case_folder import HOSTILE, WHATSAPP_REQUEST, sample_copy
 
 CLOCK = datetime(2026, 11, 20, 15, 30)
@@ -226,7 +228,7 @@ def test_terms_beyond_the_criteria_are_pointed_out_but_allowed(folder):
 
 def test_terms_must_be_complete_and_in_the_future():
     today = date(2026, 11, 20)
-    assert terms_problems(Action.POSTPONEMENT, _terms(), today) == [
+    assert problem_lines(terms_problems(Action.POSTPONEMENT, _terms(), today)) == [
         "Informe o novo vencimento."]
     assert terms_problems(Action.POSTPONEMENT, _terms(new_due_date=today), today)
     assert terms_problems(Action.DISCOUNT, _terms(discount_percent=Decimal("10"),

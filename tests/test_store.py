@@ -25,8 +25,13 @@ def criteria():
     return load_criteria()
 
 
+POSTPONED = Terms(amount=Decimal("300.00"), new_due_date=date(2026, 12, 10))
+
+
 def draft(analyst="Ana", action=Action.INSTALMENTS, second=""):
-    return DecisionDraft(action, PLAN, "Histórico bom, perdeu o emprego.", analyst, second,
+    terms = {Action.INSTALMENTS: PLAN, Action.POSTPONEMENT: POSTPONED}.get(
+        action, Terms(amount=Decimal("300.00")))
+    return DecisionDraft(action, terms, "Histórico bom, perdeu o emprego.", analyst, second,
                          Action.POSTPONEMENT)
 
 
@@ -142,3 +147,50 @@ def test_purge_drops_sensitive_details_but_keeps_the_trail(tmp_path, criteria):
     assert store.history("r1")[0].checklist.at_risk_category == ""
     assert [a["what"] for a in store.audit("r1")] == ["salvou respostas", "decidiu",
                                                      "expurgou dados sensíveis"]
+
+
+@pytest.mark.parametrize(("terms", "message"), [
+    (Terms(amount=Decimal("300.00"), discount_percent=Decimal("150"),
+           pay_by=date(2026, 11, 30)), "desconto entre 0% e 100% (recebido: 150%)"),
+    (Terms(amount=Decimal("300.00"), discount_percent=Decimal("10"),
+           pay_by=date(2026, 11, 1)), "já passou"),
+])
+def test_store_itself_refuses_impossible_discounts(tmp_path, criteria, terms, message):
+    store = open_store(tmp_path)
+    bad = DecisionDraft(Action.DISCOUNT, terms, "Justificada.", "Ana")
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        store.record_decision("r1", bad, criteria, checklist=ANSWERS, expected_previous=None,
+                              now=NOW)
+    assert store.history("r1") == []
+
+
+def test_messages_sent_are_recorded_with_when_and_how(tmp_path, criteria):
+    store = open_store(tmp_path)
+    with pytest.raises(InputError, match="nenhuma decisão"):
+        store.record_message_sent("r1", "whatsapp", analyst="Ana", now=NOW)
+    decided = store.record_decision("r1", draft(), criteria, checklist=ANSWERS,
+                                    expected_previous=None, now=NOW)
+    with pytest.raises(InputError, match="--channel"):
+        store.record_message_sent("r1", "sms", analyst="Ana", now=NOW)
+    store.record_message_sent("r1", "email", analyst="Ana", now=NOW.replace(hour=16))
+    [sent] = store.messages_sent("r1")
+    assert (sent.channel, sent.decision_id, sent.sent_at) == (
+        "email", decided.decision_id, NOW.replace(hour=16))
+
+
+def test_a_store_of_the_first_schema_is_migrated_and_keeps_its_decisions(tmp_path, criteria):
+    from relief_kit.store import cases
+
+    db = sqlite3.connect(tmp_path / "cases.sqlite")
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    db.executescript(cases._MIGRATIONS[1])
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.execute("INSERT INTO decisions (request_id, action, terms, justification, analyst, "
+               "second_analyst, decided_at, criteria_version, criteria_hash, "
+               "recommended_action, checklist) VALUES ('r1', 'instalments', ?, 'j', 'Ana', '', "
+               "'2026-11-20T10:00:00', 'v', 'h', 'instalments', ?)",
+               (cases._terms_json(PLAN), cases._checklist_json(ANSWERS)))
+    db.commit()
+    db.close()
+    [decision] = open_store(tmp_path).history("r1")
+    assert decision.terms == PLAN and decision.covered == ()

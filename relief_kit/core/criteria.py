@@ -87,6 +87,9 @@ _SPECS: dict[str, dict[str, _Spec]] = {
     "at_risk": {"refusal_needs_second_analyst": _Spec(bool)},
     "decision": {"required_items": _Spec(list)},
     "suspension": {"avoid_friday_weekend_holidays": _Spec(bool), "state": _Spec(str)},
+    "deadlines": {"decide_business_days": _int(1, 60), "tell_business_days": _int(1, 30)},
+    "follow_up": {"grace_days": _int(0, 60), "due_soon_business_days": _int(0, 30)},
+    "relief": {"max_per_12_months": _int(0, 12)},
 }
 
 

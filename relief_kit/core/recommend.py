@@ -47,6 +47,14 @@ ITEM_LABELS = {
 BAND_TEXT = {"good": "boa", "fair": "regular", "poor": "fraca"}
 
 
+def relief_cap_reached(count: int, criteria: Criteria) -> bool:
+    """``relief.max_per_12_months`` agreements of any kind already in the rolling last
+    12 months (0 = no cap). The ERPs cap each kind separately; the team caps them
+    together."""
+    cap = int(criteria["relief.max_per_12_months"])
+    return cap > 0 and count >= cap
+
+
 def missing_items(checklist: Checklist, criteria: Criteria) -> tuple[str, ...]:
     """Required checklist items still unanswered, in the criteria's order."""
     missing = []
@@ -170,8 +178,14 @@ def recommend(
     criteria: Criteria,
     today: date,
     probabilities: PaymentProbabilities,
+    reliefs_in_12_months: int = 0,
 ) -> Recommendation:
-    """The recommended action, its terms, the reasons and the money comparison."""
+    """The recommended action, its terms, the reasons and the money comparison.
+
+    ``reliefs_in_12_months``: agreements of any kind already made with the customer in
+    the rolling last 12 months; at ``relief.max_per_12_months`` no relief is
+    recommended (an at-risk household still gets the best option, said so).
+    """
     rows = options(customer, features, checklist, criteria, today, probabilities)
     amount = amount_concerned(customer, features)
 
@@ -194,7 +208,13 @@ def recommend(
 
     score, reasons = _score(customer, features, checklist, criteria)
     threshold = float(criteria["weights.grant_threshold"])
-    if score >= threshold:
+    capped = relief_cap_reached(reliefs_in_12_months, criteria)
+    if capped:
+        reasons.append(Reason(
+            f"Já teve {reliefs_in_12_months} acordo(s) nos últimos 12 meses, o limite de "
+            f"{criteria['relief.max_per_12_months']} para qualquer tipo de ajuda.",
+            "relief.max_per_12_months"))
+    if score >= threshold and not capped:
         reasons.append(Reason(
             f"Pontuação {fmt.number(score, 1)}, no limite de {fmt.number(threshold, 1)} "
             "ou acima: recomenda-se ajudar.", "weights.grant_threshold"))
@@ -202,9 +222,10 @@ def recommend(
         if chosen is not None:
             return result(chosen.action, chosen.terms, reasons + [why], score)
     else:
-        reasons.append(Reason(
-            f"Pontuação {fmt.number(score, 1)}, abaixo do limite de "
-            f"{fmt.number(threshold, 1)}.", "weights.grant_threshold"))
+        if score < threshold:
+            reasons.append(Reason(
+                f"Pontuação {fmt.number(score, 1)}, abaixo do limite de "
+                f"{fmt.number(threshold, 1)}.", "weights.grant_threshold"))
         if checklist.at_risk:
             chosen, why = _best_relief(rows, checklist, criteria)
             if chosen is not None:

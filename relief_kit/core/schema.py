@@ -105,6 +105,8 @@ INVOICE_COLUMNS: tuple[Column, ...] = (
            doc="Date the overdue-debt notice was sent (Anatel RGC art. 71)"),
     Column("arrangement", Kind.CHOICE, required=False, choices=ARRANGEMENTS,
            doc="Relief arrangement this bill comes from, if any"),
+    Column("fine", Kind.MONEY, required=False,
+           doc="Late fine (multa) charged on this bill, when the ERP tells it"),
 )
 
 REQUEST_COLUMNS: tuple[Column, ...] = (

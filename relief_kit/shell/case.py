@@ -27,6 +27,7 @@ import pandas as pd
 
 from relief_kit.core import calibration as calibration_method
 from relief_kit.core import schema
+from relief_kit.core.agreements import reliefs_within
 from relief_kit.core.as_of import as_of_date
 from relief_kit.core.calibration import Calibration, calibrate
 from relief_kit.core.criteria import Criteria, load_criteria
@@ -78,6 +79,8 @@ class Case:
     decision: Any | None = None
     decisions: tuple = ()
     store: Any | None = field(default=None, repr=False)
+    #: Agreements already made with the customer in the last 12 months (relief cap).
+    reliefs_in_12_months: int = 0
 
     @property
     def request_id(self) -> str:
@@ -92,7 +95,8 @@ class Case:
     def recommend(self, checklist: Checklist) -> Recommendation:
         """The recommendation for other answers (the live panel): pure, no I/O."""
         return recommend(self.customer, self.features, self.request, checklist,
-                         self.criteria, self.today, self.calibration)
+                         self.criteria, self.today, self.calibration,
+                         self.reliefs_in_12_months)
 
     def with_answers(self, checklist: Checklist) -> Case:
         """This case with other answers and the recommendation that goes with them."""
@@ -192,9 +196,11 @@ def open_case(
     saved = store.load_answers(request.request_id)
     checklist = saved if saved is not None else Checklist.from_request(request)
     decisions = tuple(store.history(request.request_id))
+    reliefs = reliefs_within(store.relief_days(customer.customer_id,
+                                               excluding=request.request_id), as_of)
 
     recommendation = recommend(customer, history_features, request, checklist, criteria,
-                               as_of, calibration)
+                               as_of, calibration, reliefs)
     regulatory = suspension_dates(notice_date_of(invoices, as_of), as_of, criteria)
     return Case(
         data_dir=folder,
@@ -216,6 +222,7 @@ def open_case(
         decision=decisions[-1] if decisions else None,
         decisions=decisions,
         store=store,
+        reliefs_in_12_months=reliefs,
     )
 
 

@@ -32,14 +32,13 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
 from relief_kit.core import schema
+from relief_kit.core.decisions import terms_from_dict
 from relief_kit.core.errors import InputError
-from relief_kit.core.model import Instalment, Terms
 from relief_kit.shell.archive import (
     MANIFEST,
     check_request_id,
@@ -112,21 +111,6 @@ def _scrub(data: dict | None, fields: dict) -> dict | None:
     return None if data is None else {**data, **{k: v for k, v in fields.items() if k in data}}
 
 
-def _terms(data: dict) -> Terms:
-    def day(text):
-        return date.fromisoformat(text) if text else None
-
-    return Terms(
-        amount=Decimal(data["amount"]),
-        discount_percent=(None if data.get("discount_percent") is None
-                          else Decimal(data["discount_percent"])),
-        pay_by=day(data.get("pay_by")), new_due_date=day(data.get("new_due_date")),
-        instalments=tuple(Instalment(i["number"], date.fromisoformat(i["due_date"]),
-                                     Decimal(i["amount"]))
-                          for i in data.get("instalments") or []),
-    )
-
-
 def reduced_record(facts: dict, *, title: str, note: dict) -> str:
     """The HTML that replaces a full record: the decision trail and what happened to it."""
     from relief_kit import __version__
@@ -136,7 +120,7 @@ def reduced_record(facts: dict, *, title: str, note: dict) -> str:
     terms = ""
     if decision.get("terms"):
         try:
-            terms = fmt.terms_text(decision["action"], _terms(decision["terms"]))
+            terms = fmt.terms_text(decision["action"], terms_from_dict(decision["terms"]))
         except (KeyError, TypeError, ValueError, ArithmeticError):
             terms = "termos ilegíveis no case.json"
     request = facts.get("request") or {}

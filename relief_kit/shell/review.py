@@ -19,6 +19,7 @@ from typing import Any
 import ipywidgets as w
 from dateutil.relativedelta import relativedelta
 
+from relief_kit.core import decisions
 from relief_kit.core.errors import ReliefKitError
 from relief_kit.core.model import Action, Checklist, Instalment, Recommendation, Terms
 from relief_kit.core.money import cents
@@ -388,10 +389,11 @@ class ReviewApp:
         return Terms(amount=amount)
 
     def needs_second_analyst(self) -> bool:
-        """Refusing a household with an at-risk resident, when the criteria ask for it."""
-        return (self.action.value is Action.REFUSAL
-                and _FROM_CHOICE[self.at_risk.value] is True
-                and bool(self.criteria["at_risk.refusal_needs_second_analyst"]))
+        """Refusing a household with an at-risk resident, when the criteria ask for it
+        (:func:`relief_kit.core.decisions.needs_second_analyst`)."""
+        return decisions.needs_second_analyst(
+            self.action.value, Checklist(at_risk=_FROM_CHOICE[self.at_risk.value]),
+            self.criteria)
 
     def save_answers(self) -> bool:
         """Save the checklist answers (reopening the case restores them)."""
@@ -433,15 +435,16 @@ class ReviewApp:
             recommended_action=self.recommendation.action,
             recommendation=self.recommendation,
         )
-        problems = terms_problems(action, terms, self.case.today)
-        problems += self.store.validate_decision(draft, checklist, self.criteria)
+        problems = self.store.validate_decision(draft, checklist, self.criteria,
+                                                self.case.today)
         if problems:
             self.message.value = str(views.message(" ".join(problems), "error"))
             return None
         try:
             recorded = self.store.record_decision(
                 self.case.request_id, draft, self.criteria, checklist=checklist,
-                expected_previous=self._expected_previous, now=self.clock())
+                expected_previous=self._expected_previous, now=self.clock(),
+                today=self.case.today)
         except DecisionConflict as exc:
             # Show what the other analyst decided; the next save is a deliberate one.
             self._show_history()
@@ -472,29 +475,6 @@ def _percent(value: float | None) -> Decimal | None:
         return None
     exact = Decimal(str(value)).quantize(Decimal("0.01"))
     return exact.quantize(Decimal("1")) if exact == exact.to_integral_value() else exact
-
-
-def terms_problems(action: Action, terms: Terms, today: date) -> list[str]:
-    """What is missing or impossible in the terms of a decision, in Portuguese."""
-    problems = []
-    if action is Action.DISCOUNT:
-        if terms.discount_percent is None or not 0 < terms.discount_percent < 100:
-            problems.append("Informe um desconto entre 0% e 100%.")
-        if terms.pay_by is None:
-            problems.append("Informe até quando o cliente paga com desconto.")
-        elif terms.pay_by < today:
-            problems.append("A data para pagar com desconto já passou.")
-    elif action is Action.POSTPONEMENT:
-        if terms.new_due_date is None:
-            problems.append("Informe o novo vencimento.")
-        elif terms.new_due_date <= today:
-            problems.append("O novo vencimento deve ser depois de hoje.")
-    elif action is Action.INSTALMENTS:
-        if len(terms.instalments) < 2:
-            problems.append("Informe a data da primeira parcela e pelo menos 2 parcelas.")
-        elif terms.instalments[0].due_date < today:
-            problems.append("A primeira parcela não pode vencer no passado.")
-    return problems
 
 
 def beyond_criteria(action: Action, terms: Terms, criteria, today: date) -> list[str]:

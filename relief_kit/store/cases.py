@@ -29,12 +29,23 @@ from pathlib import Path
 
 from relief_kit.core import schema
 from relief_kit.core.criteria import Criteria
+from relief_kit.core.decisions import (
+    RELIEF_ACTIONS,
+    CoveredBill,
+    DecisionDraft,
+    covered_from_list,
+    covered_to_list,
+    decision_problems,
+    terms_from_dict,
+    terms_to_dict,
+)
 from relief_kit.core.errors import InputError, ReliefKitError
-from relief_kit.core.model import Action, Checklist, Instalment, Recommendation, Terms
+from relief_kit.core.model import Action, Checklist, Terms
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
+from relief_kit.text.lines import problem_lines
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 5.0
 
 _MIGRATIONS = {
@@ -63,24 +74,25 @@ _MIGRATIONS = {
         request_id TEXT NOT NULL, detail TEXT NOT NULL
     );
     """,
+    # After the decision: the bills each decision is about, and the messages sent.
+    2: """
+    ALTER TABLE decisions ADD COLUMN covered TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE decisions ADD COLUMN customer_id TEXT NOT NULL DEFAULT '';
+    CREATE TABLE messages_sent (
+        sent_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id TEXT NOT NULL, decision_id INTEGER,
+        channel TEXT NOT NULL, analyst TEXT NOT NULL, sent_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_request ON messages_sent (request_id, sent_id);
+    """,
 }
+
+#: Channels a message to the customer can be sent through (``relief-kit sent``).
+SENT_CHANNELS = ("whatsapp", "email")
 
 
 class DecisionConflict(ReliefKitError):
     """Another analyst recorded a decision after this one opened the case."""
-
-
-@dataclass(frozen=True)
-class DecisionDraft:
-    """What the analyst is about to record."""
-
-    action: Action
-    terms: Terms
-    justification: str
-    analyst: str
-    second_analyst: str = ""
-    recommended_action: Action | None = None
-    recommendation: Recommendation | None = None
 
 
 @dataclass(frozen=True)
@@ -97,34 +109,29 @@ class Decision:
     criteria_hash: str
     recommended_action: str
     checklist: Checklist = field(default_factory=Checklist)
+    covered: tuple[CoveredBill, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageSent:
+    """A message to the customer marked as sent: when, how, by whom."""
+
+    request_id: str
+    decision_id: int | None
+    channel: str  # SENT_CHANNELS
+    analyst: str
+    sent_at: datetime
 
 
 # --------------------------------------------------------------------------- encoding
 
 
 def _terms_json(terms: Terms) -> str:
-    return json.dumps({
-        "amount": str(terms.amount),
-        "discount_percent": None if terms.discount_percent is None else str(
-            terms.discount_percent),
-        "pay_by": terms.pay_by.isoformat() if terms.pay_by else None,
-        "new_due_date": terms.new_due_date.isoformat() if terms.new_due_date else None,
-        "instalments": [[i.number, i.due_date.isoformat(), str(i.amount)]
-                        for i in terms.instalments],
-    }, sort_keys=True)
+    return json.dumps(terms_to_dict(terms), sort_keys=True)
 
 
 def _terms(text: str) -> Terms:
-    data = json.loads(text)
-    return Terms(
-        amount=Decimal(data["amount"]),
-        discount_percent=None if data["discount_percent"] is None else Decimal(
-            data["discount_percent"]),
-        pay_by=date.fromisoformat(data["pay_by"]) if data["pay_by"] else None,
-        new_due_date=date.fromisoformat(data["new_due_date"]) if data["new_due_date"] else None,
-        instalments=tuple(Instalment(n, date.fromisoformat(d), Decimal(a))
-                          for n, d, a in data["instalments"]),
-    )
+    return terms_from_dict(json.loads(text))
 
 
 def _checklist_json(checklist: Checklist) -> str:
@@ -304,38 +311,27 @@ class CaseStore:
     # -- decisions
 
     def validate_decision(self, draft: DecisionDraft, checklist: Checklist,
-                          criteria: Criteria) -> list[str]:
-        """What stops this decision ("não tenha pressa"), in Portuguese; empty when none."""
-        from relief_kit.core.recommend import ITEM_LABELS, missing_items
-
-        problems = []
-        missing = missing_items(checklist, criteria)
-        if missing:
-            problems.append("Responda antes: " + "; ".join(ITEM_LABELS[m] for m in missing)
-                            + ".")
-        if not draft.analyst.strip():
-            problems.append("Informe o nome do analista que decide.")
-        if not draft.justification.strip():
-            problems.append("Escreva a justificativa da decisão.")
-        if (Action(draft.action) is Action.REFUSAL and checklist.at_risk
-                and criteria["at_risk.refusal_needs_second_analyst"]):
-            second = draft.second_analyst.strip()
-            if not second:
-                problems.append("Recusar um domicílio com morador em situação de risco exige a "
-                                "confirmação de um segundo analista.")
-            elif second.casefold() == draft.analyst.strip().casefold():
-                problems.append("O segundo analista que confirma a recusa deve ser outra "
-                                "pessoa.")
-        return problems
+                          criteria: Criteria, today: date | None = None) -> list[str]:
+        """What stops this decision on ``today`` (default: the machine's date), one
+        Portuguese sentence each (:func:`relief_kit.core.decisions.decision_problems`);
+        empty when none."""
+        return problem_lines(decision_problems(draft, checklist, criteria,
+                                               today or date.today()))
 
     def record_decision(self, request_id: str, draft: DecisionDraft, criteria: Criteria, *,
                         checklist: Checklist, expected_previous: int | None,
-                        now: datetime | None = None) -> Decision:
-        """Append a decision, unless another analyst decided since ``expected_previous``."""
-        problems = self.validate_decision(draft, checklist, criteria)
+                        now: datetime | None = None, today: date | None = None,
+                        customer_id: str = "") -> Decision:
+        """Append a decision, unless another analyst decided since ``expected_previous``.
+
+        The store refuses what the review refuses (the same validation, on ``today``:
+        the data's as-of date, default ``now``'s date): InputError in one line.
+        ``customer_id`` lets the 12-month relief cap count the customer's agreements.
+        """
+        now = (now or datetime.now()).replace(microsecond=0)
+        problems = self.validate_decision(draft, checklist, criteria, today or now.date())
         if problems:
             raise InputError(" ".join(problems))
-        now = (now or datetime.now()).replace(microsecond=0)
         recommended = draft.recommended_action or (
             draft.recommendation.action if draft.recommendation else Action(draft.action))
 
@@ -353,12 +349,14 @@ class CaseStore:
             cursor = db.execute(
                 "INSERT INTO decisions (request_id, action, terms, justification, analyst, "
                 "second_analyst, decided_at, criteria_version, criteria_hash, "
-                "recommended_action, checklist) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "recommended_action, checklist, covered, customer_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (request_id, Action(draft.action).value, _terms_json(draft.terms),
                  draft.justification.strip(), draft.analyst.strip(),
                  draft.second_analyst.strip(), now.isoformat(timespec="seconds"),
                  criteria.version, criteria.sha256, Action(recommended).value,
-                 _checklist_json(checklist)))
+                 _checklist_json(checklist), json.dumps(covered_to_list(draft.covered)),
+                 customer_id))
             self._audit(db, draft.analyst.strip(), "decidiu", request_id,
                         Action(draft.action).value, now)
             return cursor.lastrowid
@@ -370,7 +368,7 @@ class CaseStore:
         rows = self._db.execute(
             "SELECT decision_id, request_id, action, terms, justification, analyst, "
             "second_analyst, decided_at, criteria_version, criteria_hash, recommended_action, "
-            "checklist FROM decisions WHERE request_id = ? ORDER BY decision_id",
+            "checklist, covered FROM decisions WHERE request_id = ? ORDER BY decision_id",
             (request_id,)).fetchall()
         return [self._decision(r) for r in rows]
 
@@ -383,9 +381,9 @@ class CaseStore:
         rows = self._db.execute(
             "SELECT d.decision_id, d.request_id, d.action, d.terms, d.justification, "
             "d.analyst, d.second_analyst, d.decided_at, d.criteria_version, d.criteria_hash, "
-            "d.recommended_action, d.checklist FROM decisions d JOIN (SELECT request_id, "
-            "MAX(decision_id) AS last FROM decisions GROUP BY request_id) m "
-            "ON d.decision_id = m.last ORDER BY d.request_id").fetchall()
+            "d.recommended_action, d.checklist, d.covered FROM decisions d "
+            "JOIN (SELECT request_id, MAX(decision_id) AS last FROM decisions "
+            "GROUP BY request_id) m ON d.decision_id = m.last ORDER BY d.request_id").fetchall()
         return [self._decision(r) for r in rows]
 
     @staticmethod
@@ -394,7 +392,90 @@ class CaseStore:
             decision_id=row[0], request_id=row[1], action=row[2], terms=_terms(row[3]),
             justification=row[4], analyst=row[5], second_analyst=row[6],
             decided_at=datetime.fromisoformat(row[7]), criteria_version=row[8],
-            criteria_hash=row[9], recommended_action=row[10], checklist=_checklist(row[11]))
+            criteria_hash=row[9], recommended_action=row[10], checklist=_checklist(row[11]),
+            covered=covered_from_list(json.loads(row[12] or "[]")))
+
+    def decisions_on(self, day: date) -> list[Decision]:
+        """Every decision recorded on ``day``, oldest first."""
+        rows = self._db.execute(
+            "SELECT decision_id, request_id, action, terms, justification, analyst, "
+            "second_analyst, decided_at, criteria_version, criteria_hash, recommended_action, "
+            "checklist, covered FROM decisions WHERE substr(decided_at, 1, 10) = ? "
+            "ORDER BY decision_id", (day.isoformat(),)).fetchall()
+        return [self._decision(r) for r in rows]
+
+    def relief_days(self, customer_id: str, *, excluding: str = "") -> list[date]:
+        """The days relief was agreed with a customer: the latest decision of each of
+        their requests (but ``excluding``) when it grants relief."""
+        rows = self._db.execute(
+            "SELECT d.request_id, d.action, d.decided_at FROM decisions d JOIN (SELECT "
+            "request_id, MAX(decision_id) AS last FROM decisions WHERE customer_id = ? "
+            "GROUP BY request_id) m ON d.decision_id = m.last", (customer_id,)).fetchall()
+        relief = {a.value for a in RELIEF_ACTIONS}
+        return sorted(datetime.fromisoformat(at).date() for request_id, action, at in rows
+                      if action in relief and request_id != excluding)
+
+    def decisions_by_request(self) -> dict[str, list[Decision]]:
+        """Every decision of every request, oldest first (the 12-month relief cap)."""
+        rows = self._db.execute(
+            "SELECT decision_id, request_id, action, terms, justification, analyst, "
+            "second_analyst, decided_at, criteria_version, criteria_hash, recommended_action, "
+            "checklist, covered FROM decisions ORDER BY decision_id").fetchall()
+        out: dict[str, list[Decision]] = {}
+        for row in rows:
+            out.setdefault(row[1], []).append(self._decision(row))
+        return out
+
+    # -- after the decision
+
+    def record_message_sent(self, request_id: str, channel: str, *, analyst: str,
+                            now: datetime | None = None) -> MessageSent:
+        """Record that the message formalising the latest decision was sent.
+
+        Raises InputError for an unknown channel or a request without a decision.
+        """
+        if channel not in SENT_CHANNELS:
+            raise InputError(f"--channel: canal desconhecido {channel!r}; use um de: "
+                             f"{', '.join(SENT_CHANNELS)}.")
+        now = (now or datetime.now()).replace(microsecond=0)
+
+        def record(db):
+            latest = db.execute("SELECT MAX(decision_id) FROM decisions WHERE request_id = ?",
+                                (request_id,)).fetchone()[0]
+            if latest is None:
+                raise InputError(f"pedido {request_id!r}: nenhuma decisão registrada; decida "
+                                 "antes de avisar o cliente.")
+            db.execute("INSERT INTO messages_sent (request_id, decision_id, channel, analyst, "
+                       "sent_at) VALUES (?,?,?,?,?)",
+                       (request_id, latest, channel, analyst.strip() or "?",
+                        now.isoformat(timespec="seconds")))
+            self._audit(db, analyst.strip() or "?", "enviou mensagem", request_id, channel, now)
+            return latest
+        decision_id = self._write(record)
+        return MessageSent(request_id, decision_id, channel, analyst.strip() or "?", now)
+
+    def messages_sent(self, request_id: str | None = None) -> list[MessageSent]:
+        """Messages marked as sent (of one request, or all), oldest first."""
+        query = ("SELECT request_id, decision_id, channel, analyst, sent_at FROM messages_sent")
+        args: tuple = ()
+        if request_id is not None:
+            query += " WHERE request_id = ?"
+            args = (request_id,)
+        return [MessageSent(r[0], r[1], r[2], r[3], datetime.fromisoformat(r[4]))
+                for r in self._db.execute(query + " ORDER BY sent_id", args).fetchall()]
+
+    def answers_saved(self) -> dict[str, tuple[datetime, str]]:
+        """When and by whom each request's answers were last saved."""
+        return {r[0]: (datetime.fromisoformat(r[1]), r[2]) for r in self._db.execute(
+            "SELECT request_id, saved_at, analyst FROM answers").fetchall()}
+
+    def last_touched_by(self) -> dict[str, str]:
+        """Who last opened, saved or decided each request (who holds it)."""
+        rows = self._db.execute(
+            "SELECT a.request_id, a.who FROM audit a JOIN (SELECT request_id, MAX(audit_id) "
+            "AS last FROM audit WHERE what IN ('abriu', 'salvou respostas', 'decidiu') "
+            "GROUP BY request_id) m ON a.audit_id = m.last").fetchall()
+        return {r[0]: r[1] for r in rows if r[1] != "?"}
 
     # -- retention and data-subject requests
 
@@ -460,4 +541,5 @@ def open_store(folder: str | Path) -> CaseStore:
     return CaseStore(Path(folder) / schema.STORE)
 
 
-__all__ = ["CaseStore", "Decision", "DecisionConflict", "DecisionDraft", "open_store"]
+__all__ = ["SENT_CHANNELS", "CaseStore", "Decision", "DecisionConflict", "DecisionDraft",
+           "MessageSent", "open_store"]

@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from relief_kit.core.criteria import load_criteria
+from relief_kit.core.decisions import needs_second_analyst
 from relief_kit.core.model import Action
 from relief_kit.shell.replay import recommend_all
 from relief_kit.sources.tables import load_folder
@@ -36,7 +37,8 @@ def simulate_decisions(folder: str | Path, every: int = 2) -> int:
             rec = case.recommendation
             if rec.action is Action.ASK_INFO or i % every:
                 continue
-            second = CONFIRMING if rec.action is Action.REFUSAL and case.checklist.at_risk else ""
+            second = (CONFIRMING if needs_second_analyst(rec.action, case.checklist, criteria)
+                      else "")
             store.save_answers(case.request_id, case.checklist, analyst=ANALYST, now=moment)
             store.record_decision(
                 case.request_id,

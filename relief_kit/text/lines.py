@@ -1,0 +1,54 @@
+"""One-line Portuguese sentences from the core's codes (``templates/text/lines.toml``).
+
+The core says *what* (a code and numbers: :class:`relief_kit.core.decisions.Problem`,
+a follow-up status, a guard finding); this module says it to the analyst, with money as
+``R$ 1.234,56`` and dates as ``dd/mm/aaaa``. The sentences live in the catalogue so the
+team can reword them without touching code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, StrictUndefined
+
+from relief_kit import resources
+from relief_kit.core.recommend import ITEM_LABELS
+from relief_kit.text import formatting as fmt
+
+CATALOGUE = resources.template_dir("text") / "lines.toml"
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> dict[str, dict[str, Any]]:
+    env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env.globals.update(day=fmt.day, money=fmt.money,
+                       number=lambda v: fmt.number(float(v), 0 if float(v).is_integer() else 2))
+    raw = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
+    return {section: {code: env.from_string(text) for code, text in entries.items()}
+            for section, entries in raw.items()}
+
+
+def line(section: str, code: str, params: Mapping[str, Any] | None = None) -> str:
+    """The catalogue's sentence ``section.code`` with ``params`` filled in."""
+    return _catalogue()[section][code].render(**dict(params or {}))
+
+
+def label(section: str, code: str) -> str:
+    """A catalogue entry without parameters (a state's or a channel's name)."""
+    return line(section, code)
+
+
+def problem_line(problem) -> str:
+    """A :class:`~relief_kit.core.decisions.Problem` as one Portuguese sentence."""
+    params = dict(problem.params)
+    if problem.code == "required_items":
+        params["items"] = [ITEM_LABELS.get(i, i) for i in params["items"]]
+    return line("decision_problems", problem.code, params)
+
+
+def problem_lines(problems) -> list[str]:
+    return [problem_line(p) for p in problems]
