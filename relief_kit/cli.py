@@ -587,3 +587,187 @@ def subject_erase_command(document: str, data_dir: Path, archive: Path | None,
                            plan=(subject, plan))
     for line in report.lines():
         click.echo(line)
+
+
+# --------------------------------------------------------------------------- after the decision
+
+
+def _moment(option: str | None):
+    """--at as a datetime (``dd/mm/aaaa hh:mm`` or ISO), else now."""
+    from datetime import datetime
+
+    from relief_kit.core.errors import InputError
+    from relief_kit.core.values import ValueProblem, parse_datetime
+
+    if not option:
+        return datetime.now().replace(microsecond=0)
+    try:
+        value = parse_datetime(option)
+    except ValueProblem as exc:
+        raise InputError(f"--at: {exc}")
+    if value is None:
+        raise InputError("--at: informe data e hora, como 20/11/2026 14:30.")
+    return value
+
+
+def _day_option(name: str, value: str | None):
+    from relief_kit.core.errors import InputError
+    from relief_kit.core.values import ValueProblem, parse_date
+
+    if not value:
+        return None
+    try:
+        return parse_date(value)
+    except ValueProblem as exc:
+        raise InputError(f"{name}: {exc}")
+
+
+_ACTIONS = ("discount", "postponement", "instalments", "refusal", "ask_info")
+
+
+@main.command("decide")
+@click.argument("folder", type=EXISTING_DIR)
+@click.option("--request", "request_id", required=True, metavar="ID", help="Pedido a decidir.")
+@click.option("--action", type=click.Choice(_ACTIONS), required=True,
+              help="discount, postponement, instalments, refusal ou ask_info.")
+@click.option("--discount", "discount_percent", default=None, metavar="PCT",
+              help="Desconto em % (discount).")
+@click.option("--pay-by", default=None, metavar="DATA", help="Pagar com desconto até (discount).")
+@click.option("--new-due-date", default=None, metavar="DATA",
+              help="Novo vencimento (postponement).")
+@click.option("--instalments", "instalment_count", type=click.IntRange(min=1), default=None,
+              help="Número de parcelas iguais (instalments).")
+@click.option("--first-due", default=None, metavar="DATA",
+              help="Vencimento da primeira parcela (instalments).")
+@click.option("--analyst", required=True, help="Quem decide.")
+@click.option("--justification", required=True, help="Por que esta decisão.")
+@click.option("--second-analyst", default="",
+              help="Quem confirma a recusa a um domicílio com morador em situação de risco.")
+@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None)
+@click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
+@click.option("--at", "at", default=None, metavar="DATA HORA",
+              help="Quando foi decidido (padrão: agora), ex.: a reunião de ontem.")
+def decide_command(folder: Path, request_id: str, action: str, discount_percent: str | None,
+                   pay_by: str | None, new_due_date: str | None, instalment_count: int | None,
+                   first_due: str | None, analyst: str, justification: str,
+                   second_analyst: str, criteria_path: Path | None, today: str | None,
+                   at: str | None) -> None:
+    """Registra uma decisão com a mesma validação da revisão.
+
+    Sem termos na linha de comando, usa os termos da recomendação para essa ação.
+    Cada recusa de termos é uma linha; nada é gravado se houver alguma.
+    """
+    from relief_kit.core.errors import InputError
+    from relief_kit.core.values import ValueProblem, parse_money
+    from relief_kit.shell.aftercare import record_decision
+    from relief_kit.shell.case import open_case
+    from relief_kit.shell.decide import draft_for
+    from relief_kit.sources.tables import read_folder_info
+
+    try:
+        percent = parse_money(discount_percent) if discount_percent else None
+    except ValueProblem as exc:
+        raise InputError(f"--discount: {exc}")
+    case = open_case(folder, request_id, criteria_path=criteria_path,
+                     today=_today(today, read_folder_info(folder)[0]))
+    draft = draft_for(case, action, analyst=analyst, justification=justification,
+                      second_analyst=second_analyst, discount_percent=percent,
+                      pay_by=_day_option("--pay-by", pay_by),
+                      new_due_date=_day_option("--new-due-date", new_due_date),
+                      instalment_count=instalment_count,
+                      first_due=_day_option("--first-due", first_due))
+    problems = case.store.validate_decision(draft, case.checklist, case.criteria, case.today)
+    if problems:
+        for problem in problems:
+            click.echo(f"erro: {request_id}: {problem}", err=True)
+        sys.exit(1)
+    decision = record_decision(case, draft, checklist=case.checklist,
+                               expected_previous=case.decisions[-1].decision_id
+                               if case.decisions else None, now=_moment(at))
+    from relief_kit.core import erp_actions
+    from relief_kit.text import formatting as fmt
+
+    click.echo(f"{request_id}: decisão registrada — {draft.action.label}: "
+               f"{fmt.terms_text(draft.action, decision.terms)} "
+               f"({decision.analyst}, {fmt.moment(decision.decided_at)}).")
+    click.echo(f"Ações no ERP: {folder / erp_actions.file_name(decision.decided_at.date())}")
+
+
+@main.command("sent")
+@click.argument("folder", type=EXISTING_DIR)
+@click.option("--request", "request_id", required=True, metavar="ID")
+@click.option("--channel", type=click.Choice(("whatsapp", "email")), required=True,
+              help="Por onde a mensagem foi enviada.")
+@click.option("--analyst", default=None, help="Quem enviou (padrão: o usuário do sistema).")
+@click.option("--at", "at", default=None, metavar="DATA HORA",
+              help="Quando foi enviada (padrão: agora).")
+def sent_command(folder: Path, request_id: str, channel: str, analyst: str | None,
+                 at: str | None) -> None:
+    """Registra que a mensagem da decisão foi enviada ao cliente: quando e como."""
+    import getpass
+
+    from relief_kit.shell.aftercare import mark_sent
+    from relief_kit.text import formatting as fmt
+    from relief_kit.text.lines import label
+
+    sent = mark_sent(folder, request_id, channel, analyst=analyst or getpass.getuser(),
+                     now=_moment(at))
+    click.echo(f"{request_id}: cliente avisado por {label('channels', sent.channel)} em "
+               f"{fmt.moment(sent.sent_at)} ({sent.analyst}).")
+
+
+def _aftercare(folder: Path, criteria_path: Path | None, today: str | None):
+    from relief_kit.core.criteria import load_criteria
+    from relief_kit.shell.aftercare import gather
+    from relief_kit.sources.tables import read_folder_info
+
+    criteria = load_criteria(criteria_path)
+    return gather(folder, _today(today, read_folder_info(folder)[0]), criteria)
+
+
+_CRITERIA = click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,
+                         help="Arquivo de critérios (padrão: data/criteria.toml).")
+_TODAY = click.option("--today", default=None,
+                      help="Data de referência (padrão: a da exportação).")
+
+
+@main.command("queue")
+@click.argument("folder", type=EXISTING_DIR)
+@_CRITERIA
+@_TODAY
+def queue_command(folder: Path, criteria_path: Path | None, today: str | None) -> None:
+    """Os casos abertos, os mais atrasados primeiro (prazos em dias úteis)."""
+    from relief_kit.text.queue import queue_lines
+
+    for line in queue_lines(_aftercare(folder, criteria_path, today)):
+        click.echo(line)
+
+
+@main.command("follow-up")
+@click.argument("folder", type=EXISTING_DIR)
+@_CRITERIA
+@_TODAY
+def follow_up_command(folder: Path, criteria_path: Path | None, today: str | None) -> None:
+    """Cada acordo conferido com as faturas: cumprido, vence em breve ou rompido."""
+    from relief_kit.text.queue import follow_up_lines
+
+    for line in follow_up_lines(_aftercare(folder, criteria_path, today)):
+        click.echo(line)
+
+
+@main.command("guard")
+@click.argument("folder", type=EXISTING_DIR)
+@_CRITERIA
+@_TODAY
+def guard_command(folder: Path, criteria_path: Path | None, today: str | None) -> None:
+    """Clientes com caso aberto ou acordo em dia bloqueados, notificados ou multados.
+
+    Sai com código 1 quando a lista não está vazia (para rodar toda manhã no cron).
+    """
+    from relief_kit.text.queue import guard_lines
+
+    care = _aftercare(folder, criteria_path, today)
+    for line in guard_lines(care):
+        click.echo(line)
+    if care.findings:
+        sys.exit(1)

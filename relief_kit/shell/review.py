@@ -419,6 +419,7 @@ class ReviewApp:
         fix, or another analyst decided in between): the widgets keep everything typed
         and the answers are saved either way.
         """
+        from relief_kit.shell.aftercare import record_decision
         from relief_kit.store.cases import DecisionConflict, DecisionDraft
 
         if not self.save_answers():
@@ -441,10 +442,10 @@ class ReviewApp:
             self.message.value = str(views.message(" ".join(problems), "error"))
             return None
         try:
-            recorded = self.store.record_decision(
-                self.case.request_id, draft, self.criteria, checklist=checklist,
+            recorded = record_decision(
+                self.case, draft, checklist=checklist,
                 expected_previous=self._expected_previous, now=self.clock(),
-                today=self.case.today)
+                store=self.store)
         except DecisionConflict as exc:
             # Show what the other analyst decided; the next save is a deliberate one.
             self._show_history()

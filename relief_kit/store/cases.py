@@ -110,6 +110,7 @@ class Decision:
     recommended_action: str
     checklist: Checklist = field(default_factory=Checklist)
     covered: tuple[CoveredBill, ...] = ()
+    customer_id: str = ""  # empty for decisions recorded before schema 2
 
 
 @dataclass(frozen=True)
@@ -368,7 +369,8 @@ class CaseStore:
         rows = self._db.execute(
             "SELECT decision_id, request_id, action, terms, justification, analyst, "
             "second_analyst, decided_at, criteria_version, criteria_hash, recommended_action, "
-            "checklist, covered FROM decisions WHERE request_id = ? ORDER BY decision_id",
+            "checklist, covered, customer_id FROM decisions WHERE request_id = ? "
+            "ORDER BY decision_id",
             (request_id,)).fetchall()
         return [self._decision(r) for r in rows]
 
@@ -381,7 +383,7 @@ class CaseStore:
         rows = self._db.execute(
             "SELECT d.decision_id, d.request_id, d.action, d.terms, d.justification, "
             "d.analyst, d.second_analyst, d.decided_at, d.criteria_version, d.criteria_hash, "
-            "d.recommended_action, d.checklist, d.covered FROM decisions d "
+            "d.recommended_action, d.checklist, d.covered, d.customer_id FROM decisions d "
             "JOIN (SELECT request_id, MAX(decision_id) AS last FROM decisions "
             "GROUP BY request_id) m ON d.decision_id = m.last ORDER BY d.request_id").fetchall()
         return [self._decision(r) for r in rows]
@@ -393,14 +395,14 @@ class CaseStore:
             justification=row[4], analyst=row[5], second_analyst=row[6],
             decided_at=datetime.fromisoformat(row[7]), criteria_version=row[8],
             criteria_hash=row[9], recommended_action=row[10], checklist=_checklist(row[11]),
-            covered=covered_from_list(json.loads(row[12] or "[]")))
+            covered=covered_from_list(json.loads(row[12] or "[]")), customer_id=row[13])
 
     def decisions_on(self, day: date) -> list[Decision]:
         """Every decision recorded on ``day``, oldest first."""
         rows = self._db.execute(
             "SELECT decision_id, request_id, action, terms, justification, analyst, "
             "second_analyst, decided_at, criteria_version, criteria_hash, recommended_action, "
-            "checklist, covered FROM decisions WHERE substr(decided_at, 1, 10) = ? "
+            "checklist, covered, customer_id FROM decisions WHERE substr(decided_at, 1, 10) = ? "
             "ORDER BY decision_id", (day.isoformat(),)).fetchall()
         return [self._decision(r) for r in rows]
 
@@ -420,7 +422,7 @@ class CaseStore:
         rows = self._db.execute(
             "SELECT decision_id, request_id, action, terms, justification, analyst, "
             "second_analyst, decided_at, criteria_version, criteria_hash, recommended_action, "
-            "checklist, covered FROM decisions ORDER BY decision_id").fetchall()
+            "checklist, covered, customer_id FROM decisions ORDER BY decision_id").fetchall()
         out: dict[str, list[Decision]] = {}
         for row in rows:
             out.setdefault(row[1], []).append(self._decision(row))

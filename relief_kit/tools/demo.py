@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+from relief_kit.core.agreements import covered_bills
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.decisions import needs_second_analyst
 from relief_kit.core.model import Action
+from relief_kit.shell.aftercare import write_erp_actions
 from relief_kit.shell.replay import recommend_all
 from relief_kit.sources.tables import load_folder
 from relief_kit.store.cases import DecisionDraft, open_store
@@ -40,11 +42,14 @@ def simulate_decisions(folder: str | Path, every: int = 2) -> int:
             second = (CONFIRMING if needs_second_analyst(rec.action, case.checklist, criteria)
                       else "")
             store.save_answers(case.request_id, case.checklist, analyst=ANALYST, now=moment)
+            covered = covered_bills(portfolio.invoices_of(case.customer_id), as_of)
             store.record_decision(
                 case.request_id,
                 DecisionDraft(rec.action, rec.terms, JUSTIFICATION, ANALYST, second, rec.action,
-                              rec),
+                              rec, covered),
                 criteria, checklist=case.checklist, expected_previous=None,
-                now=moment + timedelta(minutes=i))
+                now=moment + timedelta(minutes=i), today=as_of, customer_id=case.customer_id)
             recorded += 1
+        if recorded:
+            write_erp_actions(folder, moment.date(), store)
     return recorded
