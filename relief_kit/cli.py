@@ -747,12 +747,32 @@ def queue_command(folder: Path, criteria_path: Path | None, today: str | None) -
 @click.argument("folder", type=EXISTING_DIR)
 @_CRITERIA
 @_TODAY
-def follow_up_command(folder: Path, criteria_path: Path | None, today: str | None) -> None:
+@click.option("--reminder", "reminder", default=None, metavar="ID",
+              help="Mostra o lembrete particular (WhatsApp) de um acordo que vence em breve.")
+def follow_up_command(folder: Path, criteria_path: Path | None, today: str | None,
+                      reminder: str | None) -> None:
     """Cada acordo conferido com as faturas: cumprido, vence em breve ou rompido."""
     from relief_kit.text.queue import follow_up_lines
 
-    for line in follow_up_lines(_aftercare(folder, criteria_path, today)):
-        click.echo(line)
+    care = _aftercare(folder, criteria_path, today)
+    if reminder is None:
+        for line in follow_up_lines(care):
+            click.echo(line)
+        return
+    from relief_kit.core.errors import InputError
+    from relief_kit.core.settings import load_provider
+    from relief_kit.shell.messages import reminder_messages, whatsapp_link
+    from relief_kit.sources.tables import load_folder
+
+    check = next((f for f in care.follow_ups if f.request_id == reminder), None)
+    if check is None or check.kind != "due_soon":
+        raise InputError(f"--reminder: o pedido {reminder!r} não tem acordo vencendo em breve; "
+                         f"veja relief-kit follow-up {folder}.")
+    customer = load_folder(folder, request_ids=[reminder]).customer(check.customer_id)
+    provider = load_provider()
+    text = reminder_messages(check, customer, provider).whatsapp_text
+    click.echo(text)
+    click.echo(whatsapp_link(customer.phone, text, provider.region))
 
 
 @main.command("guard")

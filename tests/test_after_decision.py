@@ -288,7 +288,7 @@ def test_erp_actions_file_matches_each_decision_to_the_centavo(decided):
     assert (discount["motivo_cnab"], discount["data_vencimento"]) == ("07", "2026-11-30")
 
 
-# --------------------------------------------------------------------------- queue, follow-up, guard
+# ------------------------------------------------------------------ queue, follow-up, guard
 
 
 def test_queue_on_the_first_export_counts_business_days_without_the_holiday(decided):
@@ -322,7 +322,7 @@ def test_queue_follow_up_and_guard_on_the_later_export(later):
                       "(2 dia(s) útil(eis))")
     assert [line.split()[0] for line in out[2:5]] == ["R1", "R2", "R4"]
     assert all("cumprido" in line for line in out[2:5])
-    assert out[5] == "Acordos: 3 cumprido(s), 1 vencendo em breve, 1 rompido(s)."
+    assert out[5] == "Acordos: 3 cumpridos, 1 vencendo em breve, 1 rompidos."
 
     guard = run("guard", later)
     assert guard.exit_code == 1
@@ -401,3 +401,48 @@ def test_business_days_skip_weekends_and_national_and_state_holidays():
     assert calendar.between(date(2026, 12, 30), date(2027, 1, 4)) == 2  # 31/12, 04/01
     assert not BusinessCalendar("MG").is_business_day(date(2026, 4, 21))  # Tiradentes
     assert Action.INSTALMENTS.value == "instalments"
+
+
+def test_the_review_records_the_message_sent_and_the_record_shows_it_with_the_erp_actions(
+        tmp_path):
+    from relief_kit.shell.case import open_case
+    from relief_kit.shell.review import ReviewApp
+    from relief_kit.shell.views import record_sections
+
+    folder = tmp_path / "dados"
+    folder.mkdir()
+    _write_export(folder, _first_bills(), {}, FIRST)
+    _requests(folder)
+    moments = iter([datetime(2026, 11, 20, 10), datetime(2026, 11, 20, 10),  # save, decide
+                    datetime(2026, 11, 23, 9, 30)])  # sent
+    app = ReviewApp(open_case(folder, "R2"), analyst="Ana", clock=lambda: next(moments))
+    app.action.value = Action.POSTPONEMENT
+    app.new_due_date.value = date(2026, 12, 10)
+    app.justification.value = "Pediu prazo."
+    assert app.record() is not None
+    assert (folder / "acoes-erp-2026-11-20.csv").is_file()
+    app.sent_channel.value = "email"
+    sent = app.mark_sent()
+    assert (sent.channel, sent.sent_at) == ("email", datetime(2026, 11, 23, 9, 30))
+    html = str(record_sections(open_case(folder, "R2")))
+    assert "23/11/2026 09:30 por e-mail (Ana)" in html
+    assert "alterar_vencimento" in html and "2026-12-10" in html and "C2-2026-11-05" in html
+
+
+def test_a_private_reminder_for_the_agreement_due_soon_and_only_for_it(later):
+    result = run("follow-up", later, "--reminder", "R8")
+    assert result.exit_code == 0, result.output
+    text, link = result.output.strip().splitlines()
+    assert "R$ 100,00 até 22/01/2027" in text and "(Pedido R8)" in text
+    assert link.startswith("https://wa.me/5535999990000?text=")
+    kept = run("follow-up", later, "--reminder", "R1")
+    assert kept.exit_code == 1 and "não tem acordo vencendo em breve" in kept.output
+
+
+def test_the_meeting_counts_agreements_by_kind(later):
+    from relief_kit.shell.meeting import agreements_by_kind
+    from relief_kit.sources.tables import load_folder
+
+    table = agreements_by_kind(load_folder(later), load_criteria(), LATER)
+    assert dict(zip(table["situação"], table["acordos"], strict=True)) == {
+        "cumpridos": 3, "em dia": 0, "vencendo em breve": 1, "rompidos": 1}

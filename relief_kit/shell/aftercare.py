@@ -148,12 +148,13 @@ class Aftercare:
 
 
 def gather(folder: str | Path, today: date, criteria: Criteria,
-           calendar: BusinessCalendar | None = None) -> Aftercare:
-    """Read the data folder (a fresh export) and the case store and work out the
-    states, clocks, follow-ups and guard findings on ``today``."""
+           calendar: BusinessCalendar | None = None, portfolio=None) -> Aftercare:
+    """Read the data folder (a fresh export; or ``portfolio`` already read from it) and
+    the case store and work out the states, clocks, follow-ups and guard findings on
+    ``today``."""
     folder = Path(folder)
     calendar = calendar or calendar_for(criteria)
-    portfolio = load_folder(folder)
+    portfolio = portfolio if portfolio is not None else load_folder(folder)
     with open_store(folder) as store:
         latest = {d.request_id: d for d in store.latest_decisions()}
         saved = store.answers_saved()
@@ -215,6 +216,14 @@ def gather(folder: str | Path, today: date, criteria: Criteria,
     return Aftercare(today, clocks, follow_ups, findings, sent)
 
 
+def follow_up_counts(care: Aftercare) -> dict[str, int]:
+    """How many agreements are in each follow-up kind (every kind, zeros included)."""
+    counts = {kind: 0 for kind in ("kept", "active", "due_soon", "broken")}
+    for check in care.follow_ups:
+        counts[check.kind] += 1
+    return counts
+
+
 def _timestamp(day: date):
     import pandas as pd
 
@@ -230,5 +239,6 @@ def mark_sent(folder: str | Path, request_id: str, channel: str, *, analyst: str
         return store.record_message_sent(request_id, channel, analyst=analyst, now=now)
 
 
-__all__ = ["Aftercare", "actions_of", "decided_cases", "erp_action_rows", "gather", "mark_sent",
+__all__ = ["Aftercare", "actions_of", "decided_cases", "erp_action_rows", "follow_up_counts",
+           "gather", "mark_sent",
            "record_decision", "write_erp_actions"]

@@ -260,6 +260,17 @@ def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
+def agreements_by_kind(portfolio, criteria, as_of: date) -> pd.DataFrame:
+    """Every agreement's follow-up on ``as_of`` (``relief-kit follow-up``), counted by
+    kind: kept, on track, due soon, broken."""
+    from relief_kit.shell.aftercare import follow_up_counts, gather
+    from relief_kit.text.lines import line
+
+    counts = follow_up_counts(gather(portfolio.folder, as_of, criteria, portfolio=portfolio))
+    return pd.DataFrame({"situação": [line("follow_up_kinds", k) for k in counts],
+                         "acordos": list(counts.values())})
+
+
 def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) -> dict:
     """Every section's table, keyed by section title (pseudonymous throughout)."""
     from relief_kit.core.calibration import calibrate
@@ -280,6 +291,7 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
     tables["Acordos cumpridos, por ação"] = kept_summary(agreements, "action")
     tables["Acordos cumpridos, por segmento"] = kept_summary(agreements, "segment")
     tables["Acordos cumpridos, por analista"] = kept_summary(agreements, "analyst")
+    tables["Acordos hoje, por situação"] = agreements_by_kind(portfolio, criteria, inputs.as_of)
     tables["Dinheiro"] = money_summary(decisions)
     if inputs.proposed is not None:
         proposed_calibration = calibrate(portfolio.invoices, portfolio.customers,

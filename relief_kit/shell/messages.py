@@ -32,7 +32,7 @@ from relief_kit.text import labels
 from relief_kit.text import render as text_render
 
 TEMPLATES = resources.template_dir("messages")
-KINDS = ("ask_info", "discount", "postponement", "instalments", "refusal")
+KINDS = ("ask_info", "discount", "postponement", "instalments", "refusal", "reminder")
 
 @dataclass(frozen=True)
 class Messages:
@@ -87,6 +87,20 @@ def message_context(facts: Mapping, provider: Provider) -> dict:
                          "amount": _money(i["amount"])} for i in terms.get("instalments", [])],
     }
     return context
+
+
+def reminder_messages(check, customer, provider: Provider) -> Messages:
+    """The private reminder for an agreement payment due soon (one customer):
+    ``check`` is a ``core.agreements.FollowUp`` of kind ``due_soon``."""
+    name = " ".join(str(customer.name).split())
+    name = re.sub(r"^[\d./-]+\s+", "", name) or name
+    from relief_kit.core.documents import mask_document
+
+    return render_messages("reminder", {
+        "provider": provider, "request_id": check.request_id,
+        "customer_id": customer.customer_id, "document_masked": mask_document(customer.document),
+        "first_name": name.split(" ")[0] if customer.person_type == "PF" else name,
+        "amount": _money(check.next_amount), "due_date": fmt.day(check.next_date)})
 
 
 def _one_address(address: str) -> str | None:

@@ -170,6 +170,11 @@ class ReviewApp:
         self.save_button = w.Button(description="Salvar respostas", icon="save",
                                     layout=w.Layout(width="auto"))
         self.save_button.add_class("rk-save")
+        self.sent_channel = w.Dropdown(options=[("WhatsApp", "whatsapp"), ("E-mail", "email")],
+                                       layout=w.Layout(width="9rem"))
+        self.sent_button = w.Button(description="Mensagem enviada", icon="paper-plane",
+                                    layout=w.Layout(width="auto"))
+        self.sent_button.add_class("rk-sent")
         self.message = w.HTML()
         self.message.add_class("rk-message")
         self.decisions_view = w.HTML()
@@ -199,6 +204,7 @@ class ReviewApp:
             _row("Analista", self.analyst),
             self.second_box,
             w.HBox([self.record_button, self.save_button]),
+            w.HBox([self.sent_channel, self.sent_button]),
             self.message,
             self.decisions_view,
         ])
@@ -218,6 +224,7 @@ class ReviewApp:
         self.use_recommendation.on_click(lambda _: self._reset_decision())
         self.record_button.on_click(lambda _: self.record())
         self.save_button.on_click(lambda _: self.save_answers())
+        self.sent_button.on_click(lambda _: self.mark_sent())
 
     def _answer_widgets(self) -> dict[str, w.Widget]:
         widgets = {
@@ -459,6 +466,21 @@ class ReviewApp:
             f"Decisão registrada: {labels.action(recorded.action)}, por {recorded.analyst}, "
             f"em {fmt.moment(recorded.decided_at)}.", "ok"))
         return recorded
+
+    def mark_sent(self) -> Any | None:
+        """Record that the latest decision's message went out (when: now; how: the
+        channel chosen); the record shows it. None, with the reason shown, when not."""
+        try:
+            sent = self.store.record_message_sent(
+                self.case.request_id, self.sent_channel.value,
+                analyst=self.analyst.value.strip(), now=self.clock())
+        except ReliefKitError as exc:
+            self.message.value = str(views.message(str(exc), "error"))
+            return None
+        self._show_history()
+        self.message.value = str(views.message(
+            f"Mensagem marcada como enviada em {fmt.moment(sent.sent_at)}.", "ok"))
+        return sent
 
     def _show_history(self) -> None:
         """Reread the decisions: the list shown and the one the next save builds on."""

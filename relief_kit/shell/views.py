@@ -160,7 +160,8 @@ def answers_and_decision(case) -> Fragment:
 
 def record_sections(case) -> Fragment:
     """What the non-interactive record shows in place of the widgets."""
-    return recommendation_panel(case.recommendation, case) + answers_and_decision(case)
+    return (recommendation_panel(case.recommendation, case) + answers_and_decision(case)
+            + after_decision(case))
 
 
 def message(text: str, kind: str = "info") -> Fragment:
@@ -196,5 +197,30 @@ def install_error_display() -> None:
 
 
 def decision_history(case) -> Fragment:
-    """Every decision recorded for the case, newest first (the review's decision area)."""
-    return render("decision_history.html", decisions=list(case.decisions))
+    """Every decision recorded for the case, newest first (the review's decision area),
+    then when and how the customer was told and the ERP actions of the latest one."""
+    return render("decision_history.html", decisions=list(case.decisions)) + after_decision(
+        case)
+
+
+#: Columns of the ERP actions shown in the record (the file has them all).
+_SHOWN_ACTION_COLUMNS = ("acao", "id_fatura", "ids_faturas_origem", "parcela", "vencimento",
+                         "data_vencimento", "valor", "valor_desconto", "motivo_cnab",
+                         "desbloqueio_confianca", "data_promessa")
+
+
+def after_decision(case) -> Fragment:
+    """When and how the customer was told, and the ERP actions of the latest decision."""
+    from relief_kit.core import erp_actions
+    from relief_kit.shell.aftercare import actions_of
+    from relief_kit.text.lines import label
+
+    decision = case.decision
+    store = case.store
+    sent = [m for m in store.messages_sent(case.request_id)] if store is not None else []
+    rows = actions_of(case.data_dir, decision) if decision is not None else []
+    columns = [c for c in _SHOWN_ACTION_COLUMNS if any(r[c] for r in rows)]
+    return render("after_decision.html", sent=sent, decided=decision is not None, rows=rows,
+                  columns=columns, channels={c: label("channels", c)
+                                             for c in ("whatsapp", "email")},
+                  file=erp_actions.file_name(decision.decided_at.date()) if decision else "")

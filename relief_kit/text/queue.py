@@ -44,9 +44,7 @@ def follow_up_lines(care) -> list[str]:
     counts = {}
     for f in care.follow_ups:
         counts[f.kind] = counts.get(f.kind, 0) + 1
-    names = {"kept": "cumprido(s)", "active": "em dia", "due_soon": "vencendo em breve",
-             "broken": "rompido(s)"}
-    out.append("Acordos: " + ", ".join(f"{counts[k]} {names[k]}"
+    out.append("Acordos: " + ", ".join(f"{counts[k]} {label('follow_up_kinds', k)}"
                                        for k in ("kept", "active", "due_soon", "broken")
                                        if k in counts) + ".")
     return out
