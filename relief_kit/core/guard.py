@@ -4,7 +4,10 @@ is restricted for the bills the case or agreement is about.
 The telecom hardship standards ask for no restriction while an arrangement is kept
 (Australia's Financial Hardship Industry Standard 2024; Australia's regulator found an
 operator had suspended or disconnected 70 customers on hardship arrangements because
-two systems disagreed). From a fresh export, for each protected customer:
+two systems disagreed). Protected: an open case (no decision yet, or "ask for more
+information"), and an agreement being kept or already kept (the follow-up's ``active``,
+``due_soon`` and ``kept``); a broken agreement or a refusal is not. From a fresh
+export, for each protected customer:
 
 - ``blocked``: the connection is blocked, suspended or disabled in the ERP
   (``contract_status``) while every overdue bill of the customer (open past
