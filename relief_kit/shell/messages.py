@@ -32,7 +32,9 @@ from relief_kit.text import labels
 from relief_kit.text import render as text_render
 
 TEMPLATES = resources.template_dir("messages")
-KINDS = ("ask_info", "discount", "postponement", "instalments", "refusal", "reminder")
+KINDS = ("ask_info", "discount", "postponement", "instalments", "refusal")
+#: Messages that formalise no decision: the reminder of an agreement payment due soon.
+OTHER_KINDS = ("reminder",)
 
 @dataclass(frozen=True)
 class Messages:
@@ -43,8 +45,9 @@ class Messages:
 
 def render_messages(kind: str, context: Mapping) -> Messages:
     """The subject, e-mail body and WhatsApp text of one kind for one customer."""
-    if kind not in KINDS:
-        raise InputError(f"mensagem {kind!r} desconhecida; use uma de: {', '.join(KINDS)}.")
+    if kind not in KINDS + OTHER_KINDS:
+        raise InputError(f"mensagem {kind!r} desconhecida; use uma de: "
+                         f"{', '.join(KINDS + OTHER_KINDS)}.")
 
     def render(part: str) -> str:
         return text_render.render(f"messages/pt_BR/{kind}.{part}", **context)

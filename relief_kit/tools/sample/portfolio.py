@@ -655,6 +655,7 @@ def _invoice_table(bills: pd.DataFrame, p: _People, as_of_d: int) -> pd.DataFram
         "notified_on": _dates(bills["notice"].to_numpy(), bills["noticed"].to_numpy()),
         "arrangement": np.array(schema.ARRANGEMENTS, dtype=object)[
             bills["arrangement"].to_numpy()],
+        "fine": np.full(len(bills), np.nan),  # the sample's ERP reports no fines
     })
 
 
