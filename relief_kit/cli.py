@@ -686,8 +686,9 @@ def decide_command(folder: Path, request_id: str, action: str, discount_percent:
                                if case.decisions else None, now=_moment(at))
     from relief_kit.core import erp_actions
     from relief_kit.text import formatting as fmt
+    from relief_kit.text import labels
 
-    click.echo(f"{request_id}: decisão registrada — {draft.action.label}: "
+    click.echo(f"{request_id}: decisão registrada — {labels.action(draft.action)}: "
                f"{fmt.terms_text(draft.action, decision.terms)} "
                f"({decision.analyst}, {fmt.moment(decision.decided_at)}).")
     click.echo(f"Ações no ERP: {folder / erp_actions.file_name(decision.decided_at.date())}")
@@ -712,7 +713,7 @@ def sent_command(folder: Path, request_id: str, channel: str, analyst: str | Non
 
     sent = mark_sent(folder, request_id, channel, analyst=analyst or getpass.getuser(),
                      now=_moment(at))
-    click.echo(f"{request_id}: cliente avisado por {label('channels', sent.channel)} em "
+    click.echo(f"{request_id}: cliente avisado por {label('channel', sent.channel)} em "
                f"{fmt.moment(sent.sent_at)} ({sent.analyst}).")
 
 

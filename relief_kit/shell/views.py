@@ -221,6 +221,6 @@ def after_decision(case) -> Fragment:
     rows = actions_of(case.data_dir, decision) if decision is not None else []
     columns = [c for c in _SHOWN_ACTION_COLUMNS if any(r[c] for r in rows)]
     return render("after_decision.html", sent=sent, decided=decision is not None, rows=rows,
-                  columns=columns, channels={c: label("channels", c)
+                  columns=columns, channels={c: label("channel", c)
                                              for c in ("whatsapp", "email")},
                   file=erp_actions.file_name(decision.decided_at.date()) if decision else "")

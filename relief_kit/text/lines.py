@@ -13,22 +13,27 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined
-
 from relief_kit import resources
 from relief_kit.core.recommend import ITEM_LABELS
 from relief_kit.text import formatting as fmt
+from relief_kit.text import labels
+from relief_kit.text.render import environment
 
 CATALOGUE = resources.template_dir("text") / "lines.toml"
 
 
+def _number(value) -> str:
+    return fmt.number(float(value), 0 if float(value).is_integer() else 2)
+
+
 @lru_cache(maxsize=1)
 def _catalogue() -> dict[str, dict[str, Any]]:
-    env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.globals.update(day=fmt.day, money=fmt.money,
-                       number=lambda v: fmt.number(float(v), 0 if float(v).is_integer() else 2))
+    # The kit's one Jinja environment (text.render); plain text, never HTML.
+    env = environment()
+    helpers = {"day": fmt.day, "money": fmt.money, "number": _number}
     raw = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
-    return {section: {code: env.from_string(text) for code, text in entries.items()}
+    return {section: {code: env.from_string(text, globals=helpers)
+                      for code, text in entries.items()}
             for section, entries in raw.items()}
 
 
@@ -38,7 +43,10 @@ def line(section: str, code: str, params: Mapping[str, Any] | None = None) -> st
 
 
 def label(section: str, code: str) -> str:
-    """A catalogue entry without parameters (a state's or a channel's name)."""
+    """A catalogue entry without parameters (a state's name); ``channel`` and
+    ``contract_status`` come from the labels catalogue (:mod:`relief_kit.text.labels`)."""
+    if section in ("channel", "contract_status"):
+        return labels.label(section, code)
     return line(section, code)
 
 
