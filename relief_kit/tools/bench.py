@@ -150,11 +150,17 @@ def _trivial_runs(ids: list[str], workers: int, reuse: bool) -> float:
     local = threading.local()
     managers = []
 
+    def manager():
+        # IPC sockets in a private folder, as the batch's kernels (no TCP port race).
+        sockets = Path(tempfile.mkdtemp(prefix="relief-bench-kernel-"))
+        return AsyncKernelManager(kernel_name="python3", transport="ipc",
+                                  ip=str(sockets / "kernel"))
+
     def kernel():
         if not reuse:
-            return None
+            return manager()  # not running: papermill starts it and shuts it down
         if getattr(local, "km", None) is None:
-            local.km = AsyncKernelManager(kernel_name="python3")
+            local.km = manager()
             run_sync(local.km.start_kernel)()
             managers.append(local.km)
         return local.km
