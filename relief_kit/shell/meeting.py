@@ -453,7 +453,8 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
     rows = []
     for decision in decisions:
         request = inputs.requests[decision.request_id]
-        customer = inputs.customers[request.customer_id]
+        customer = (inputs.customers.get(request.customer_id)
+                    or portfolio.customer(request.customer_id))
         feats = inputs.features[customer.customer_id]
         checklist = decision.checklist
         known_case = recommendations.get(decision.request_id)

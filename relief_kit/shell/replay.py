@@ -111,7 +111,9 @@ def recommend_all(
     results = []
     for request_id in portfolio.requests["request_id"]:
         request = inputs.requests[request_id]
-        customer = inputs.customers[request.customer_id]
+        # A request naming no known customer: the portfolio's one-line error.
+        customer = (inputs.customers.get(request.customer_id)
+                    or portfolio.customer(request.customer_id))
         checklist = answers.get(request_id) or Checklist.from_request(request)
         recommendation = recommend(
             customer, inputs.features[request.customer_id], request, checklist, criteria,
