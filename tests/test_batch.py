@@ -63,6 +63,20 @@ def test_archive_layout_manifest_and_rerun(data, tmp_path):
     assert facts["status_key"] == "decided" and facts["decision"]["analyst"]
     assert (case / "messages" / "LEIA-ME.txt").is_file()
     assert verify(archive) == []
+    # The messages reach the customer's contact, which the kernel handed over and the
+    # batch kept out of case.json and the executed notebook.
+    from relief_kit.sources.tables import load_folder
+
+    portfolio = load_folder(data)
+    customer = portfolio.customer(portfolio.request("R0001").customer_id)
+    digits = "".join(c for c in customer.phone if c.isdigit())
+    assert len(digits) >= 10  # R0001 came by WhatsApp: its message links to the phone
+    messages = "".join(p.read_text(encoding="utf-8", errors="replace")
+                       for p in (case / "messages").iterdir())
+    assert digits in messages
+    for name in ("case.json", "record.ipynb"):
+        text = (case / name).read_text(encoding="utf-8")
+        assert customer.phone not in text and digits not in text and '"contact"' not in text
 
 
 def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path):

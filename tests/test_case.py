@@ -13,6 +13,8 @@ from relief_kit.core.model import Action, Checklist, Terms
 from relief_kit.shell.case import (
     calibration_cache_path,
     calibration_for,
+    data_fingerprint,
+    loaded_portfolio,
     notice_date_of,
     open_case,
     resolve_today,
@@ -46,6 +48,35 @@ def test_case_holds_only_its_customer_and_the_same_features_as_the_whole_portfol
     everyone = features(portfolio.invoices, portfolio.customers, criteria, AS_OF)
     assert case.features == features_of(everyone, customer_id)
     assert len(case.history) == len(portfolio.invoices_of(customer_id))
+
+
+def test_a_case_served_from_the_loaded_portfolio_is_the_case_read_alone(folder):
+    from relief_kit.shell.facts import facts_of
+
+    fingerprint = data_fingerprint(folder)
+    moment = datetime(2026, 11, 20, 9, 0)
+    for request_id in load_folder(folder).requests["request_id"]:
+        alone = open_case(folder, request_id)
+        served = open_case(folder, request_id, data_fingerprint=fingerprint)
+        assert facts_of(served, moment) == facts_of(alone, moment)
+        pd.testing.assert_frame_equal(served.history, alone.history)
+        assert served.customer == alone.customer
+
+
+def test_the_portfolio_is_loaded_once_per_fingerprint_and_again_when_it_changes(folder):
+    fingerprint = data_fingerprint(folder)
+    first = loaded_portfolio(folder, fingerprint)
+    assert loaded_portfolio(folder, fingerprint) is first
+    open_case(folder, WHATSAPP_REQUEST, data_fingerprint=fingerprint)
+    open_case(folder, EMAIL_REQUEST, data_fingerprint=fingerprint)
+    assert loaded_portfolio(folder, fingerprint) is first
+    assert len(first._features) == 1 and len(first._calibrations) == 1
+
+    invoices = folder / "invoices.csv"
+    invoices.write_text(invoices.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    changed = data_fingerprint(folder)
+    assert changed != fingerprint
+    assert loaded_portfolio(folder, changed) is not first
 
 
 def test_today_defaults_to_the_export_date_and_accepts_brazilian_dates(folder):

@@ -155,3 +155,29 @@ def test_unknown_status_is_listed_with_line_and_column(tmp_path):
 
 def test_imported_folder_passes_relief_kit_check(imported):
     assert [str(p) for p in check_folder(imported[0], date(2024, 4, 20)) if p.is_error] == []
+
+
+def test_values_parsed_once_per_distinct_text_match_the_per_cell_parsers():
+    from relief_kit.core.values import ValueProblem, parse_date, parse_money
+    from relief_kit.sources.importers import canonical, mapped
+
+    tricky = ["89,90", "1.149,90", "89.90", "1.149", " 89,90 ", "", "NULL", "-0,01", "R$ 12,5",
+              "1e3", "2024-01-10", "2024-01-10 00:00:00", "10/01/2024", " 10/01/2024 ",
+              "0000-00-00", "31/02/2024", "2024-13-01", "0205-01-10", "abc", "1.149,90"]
+
+    def outcome(parser, text):
+        try:
+            return "ok", parser(text)
+        except ValueProblem as exc:
+            return "erro", str(exc)
+
+    pairs = [(canonical.parse_money_once, parse_money), (canonical.read_date_once, parse_date),
+             (mapped.money_reader("auto"), parse_money),
+             (mapped.date_reader("auto"), parse_date)]
+    for cached, per_cell in pairs:
+        for _ in range(2):  # a second pass answers from the cache, errors included
+            assert [outcome(cached, t) for t in tricky] == [outcome(per_cell, t)
+                                                            for t in tricky]
+    comma, fresh_comma = mapped.money_reader("comma"), mapped.money_reader("comma").__wrapped__
+    for _ in range(2):
+        assert [outcome(comma, t) for t in tricky] == [outcome(fresh_comma, t) for t in tricky]

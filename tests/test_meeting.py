@@ -3,6 +3,7 @@
 from dataclasses import replace
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -174,3 +175,37 @@ def test_money_summary_adds_up_per_action():
     assert discount["descontos concedidos"] == 30.0
     assert discount["valor presente da decisão"] == 255.0
     assert table.loc[Action.REFUSAL.label, "valor presente da alternativa recomendada"] == 60.0
+
+
+def test_agreements_joined_in_pandas_judge_as_the_scan_of_each_customers_bills():
+    from relief_kit.tools.oracles import reference_agreements_loop
+
+    rng = np.random.default_rng(3)
+    rows, decisions = [], []
+    for c in range(60):
+        for m in range(8):
+            due = pd.Timestamp("2026-04-10") + pd.DateOffset(months=m)
+            late = rng.choice([None, 0, 3, 9, 40])
+            rows.append(bill(f"c{c}", due.strftime("%Y-%m-%d"),
+                             paid=None if late is None else
+                             (due + pd.Timedelta(days=int(late))).strftime("%Y-%m-%d"),
+                             arrangement="instalment" if m >= 6 and c % 3 == 0 else "",
+                             status=rng.choice(["paid", "cancelled", "renegotiated"],
+                                               p=[0.8, 0.1, 0.1]) if late is not None
+                             else "open"))
+        action = ["discount", "postponement", "instalments", "refusal"][c % 4]
+        decided = pd.Timestamp("2026-08-01") + pd.Timedelta(days=int(rng.integers(0, 90)))
+        deadline = None if c % 11 == 0 else decided + pd.Timedelta(days=int(rng.integers(5, 60)))
+        decisions.append({"request_id": f"r{c}", "customer_id": f"c{c}" if c % 13 else "x",
+                          "action": action, "analyst": "A", "segment": "PF",
+                          "decided_at": decided + pd.Timedelta(hours=15),
+                          "deadline": None if deadline is None else deadline.date()})
+    frame, bills = pd.DataFrame(decisions), invoices(*rows)
+    for as_of in (date(2026, 9, 1), date(2026, 11, 20), date(2027, 3, 1)):
+        fast = agreements_kept(frame, bills, as_of, grace_days=5)
+        slow = reference_agreements_loop(frame, bills, as_of, grace_days=5)
+        assert fast["kept"].tolist() == slow["kept"].tolist()
+        assert fast["judged"].tolist() == slow["judged"].tolist()
+        assert fast["deadline"].tolist() == slow["deadline"].tolist()
+        assert fast["request_id"].tolist() == slow["request_id"].tolist()
+    assert {True, False, None} <= set(fast["kept"].tolist()) | {None}

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from relief_kit import __version__, resources
 from relief_kit.core.errors import InputError, ReliefKitError
-from relief_kit.shell.facts import FACTS_MIMETYPE
+from relief_kit.shell.facts import CONTACT_KEY, FACTS_MIMETYPE
 
 NOTEBOOK = resources.REVIEW_NOTEBOOK
 TEMPLATES = resources.TEMPLATES
@@ -64,6 +64,7 @@ class CaseJob:
     today: str  # ISO date or "" (the folder's as-of date, else the machine's)
     fingerprint: str
     isolated: bool = False
+    data_fingerprint: str = ""  # the folder's, once per run: kernels load it once
     execution_timeout: int = 120
     cases_per_kernel: int = 25
 
@@ -155,12 +156,14 @@ def plan_jobs(
     ):
         shared.update(_sha256(part).encode())
     shared_digest = shared.hexdigest()
+    from relief_kit.shell.case import data_fingerprint
+
+    folder_digest = data_fingerprint(data_dir)
 
     wanted = set(request_ids) if request_ids is not None else None
     store = open_store(data_dir)
     jobs = []
     requests = portfolio.requests
-    invoices_by_customer = dict(tuple(portfolio.invoices.groupby("customer_id", sort=False)))
     customers = portfolio.customers.set_index("customer_id", drop=False)
     for _, row in requests.iterrows():
         request_id = row["request_id"]
@@ -170,8 +173,8 @@ def plan_jobs(
         digest = hashlib.sha256(shared_digest.encode())
         digest.update(row.to_json(date_format="iso").encode())
         digest.update(customers.loc[customer_id].to_json(date_format="iso").encode())
-        bills = invoices_by_customer.get(customer_id)
-        if bills is not None:
+        bills = portfolio.invoices_of(customer_id)
+        if len(bills):
             digest.update(bills.to_json(orient="records", date_format="iso").encode())
         evidence = portfolio.evidence_path(portfolio.request(request_id))
         if evidence is not None and evidence.is_file():
@@ -188,6 +191,7 @@ def plan_jobs(
             today=today,
             fingerprint=digest.hexdigest(),
             isolated=isolated,
+            data_fingerprint=folder_digest,
         ))
     return jobs
 
@@ -343,9 +347,11 @@ def _execute(job: CaseJob):
     from nbclient.exceptions import DeadKernelError
 
     notebook = nbformat.read(job.notebook, as_version=4)
+    # The reset's garbage collection only walks what the last case left: everything
+    # alive after it (modules, the loaded portfolio) is frozen out of the collector.
     reset = nbformat.v4.new_code_cell(
         "get_ipython().run_line_magic('reset', '-f')\n"
-        "import matplotlib.pyplot as _plt; _plt.close('all'); del _plt"
+        "import gc as _gc; _gc.freeze(); del _gc"
     )
     reset.metadata["tags"] = [BATCH_TAG]
     notebook.cells.insert(0, reset)
@@ -356,6 +362,7 @@ def _execute(job: CaseJob):
         "analyst": "",
         "interactive": False,
         "today": job.today,
+        "data_fingerprint": job.data_fingerprint,
     }
     for attempt in (1, 2):
         km = _kernel(job)
@@ -377,11 +384,14 @@ def _execute(job: CaseJob):
 
 
 def _facts(notebook) -> dict:
+    """The case's facts; the contact is taken out of the notebook's output on the way."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if FACTS_MIMETYPE in data:
-                return dict(data[FACTS_MIMETYPE])
+                facts = dict(data[FACTS_MIMETYPE])
+                data[FACTS_MIMETYPE] = {k: v for k, v in facts.items() if k != CONTACT_KEY}
+                return facts
     raise InputError("o notebook não entregou os dados do caso (célula de fatos ausente).")
 
 
@@ -407,6 +417,9 @@ def build_case_files(job: CaseJob) -> dict[str, bytes]:
 
     executed = _execute(job)
     facts = _facts(executed)
+    contact = facts.pop(CONTACT_KEY, None)
+    if contact is None:
+        raise InputError("o notebook não entregou o contato do cliente (célula de fatos).")
     facts["fingerprint"] = job.fingerprint
     facts["kit_version"] = __version__
     html, _ = _exporter().from_notebook_node(executed, resources={"relief_kit": facts})
@@ -416,11 +429,7 @@ def build_case_files(job: CaseJob) -> dict[str, bytes]:
         "case.json": json.dumps(facts, ensure_ascii=False, indent=2, sort_keys=True,
                                 default=str).encode("utf-8"),
     }
-    # The messages need the customer's contact, which the facts leave out on purpose.
-    from relief_kit.sources.tables import load_case
-
-    customer = load_case(job.data_dir, job.request_id).customer(facts["customer"]["customer_id"])
-    contact = {"email": customer.email, "phone": customer.phone}
+    # The messages need the customer's contact, which case.json leaves out on purpose.
     messages = render_case_messages({**facts, "contact": contact},
                                     settings_path=job.settings_path)
     for name, data in messages.items():

@@ -9,6 +9,13 @@ and cached as JSON in the data folder (``.relief-kit/``), keyed by the SHA-256 o
 ``invoices.csv``, the criteria file's hash and the as-of date, so a kernel per case
 (the batch, or an analyst opening case after case) reads a small file instead of
 parsing every bill again.
+
+Load once, serve every case: given the data's fingerprint (``data_fingerprint``,
+computed once per batch run by the parent), :func:`open_case` takes the portfolio, its
+history features, the calibration, the criteria, the settings and the case store from
+a module-level cache that survives the batch's namespace reset between cases. The
+first case of a worker kernel loads them; every later case costs only its own work
+(its rows by position, its history, its written request, its recommendation).
 """
 
 from __future__ import annotations
@@ -150,11 +157,16 @@ def open_case(
     store: Any | None = None,
     calibration: Calibration | None = None,
     settings_path: str | Path | None = None,
+    data_fingerprint: str = "",
 ) -> Case:
     """Gather one case. Empty strings count as "not given" (notebook parameters).
 
     ``store`` defaults to the data folder's case store; ``calibration`` to the cached
-    one (:func:`calibration_for`). Any problem is one :class:`ReliefKitError` line.
+    one (:func:`calibration_for`). With ``data_fingerprint`` (:func:`data_fingerprint`
+    of the folder, computed once by the caller) the whole portfolio, its features, the
+    calibration, criteria, settings and store are loaded once and kept for every later
+    case with the same fingerprint (:func:`loaded_portfolio`); without it only this
+    case's rows are read. Any problem is one :class:`ReliefKitError` line.
     """
     if not str(data_dir or "").strip():
         raise InputError("data_dir: indique a pasta de dados (relief-kit review PASTA).")
@@ -162,18 +174,35 @@ def open_case(
         raise InputError("request_id: indique o pedido a revisar (relief-kit review PASTA "
                          "--request ID).")
     folder = Path(data_dir).expanduser()
-    criteria = load_criteria(criteria_path or None)
-    as_of = resolve_today(today, folder)
-    portfolio = load_case(folder, str(request_id).strip())
-    request = portfolio.request(str(request_id).strip())
-    customer = portfolio.customer(request.customer_id)
-    invoices = portfolio.invoices_of(request.customer_id)
-    frame = features(invoices, portfolio.customers, criteria, as_of)
-    history_features = features_of(frame, customer.customer_id)
+    request_id = str(request_id).strip()
+    if data_fingerprint:
+        loaded = loaded_portfolio(folder, data_fingerprint)
+        criteria = loaded.criteria(criteria_path)
+        as_of = resolve_today(today, folder) if today or loaded.portfolio.as_of is None \
+            else loaded.portfolio.as_of
+        portfolio = loaded.portfolio
+        request = portfolio.request(request_id)
+        customer = portfolio.customer(request.customer_id)
+        invoices = portfolio.invoices_of(request.customer_id)
+        history_features = features_of(loaded.features(criteria, as_of), customer.customer_id)
+        if calibration is None:
+            calibration = loaded.calibration(criteria, as_of)
+        provider = loaded.provider(settings_path)
+        if store is None:
+            store = loaded.store()
+    else:
+        criteria = load_criteria(criteria_path or None)
+        as_of = resolve_today(today, folder)
+        portfolio = load_case(folder, request_id)
+        request = portfolio.request(request_id)
+        customer = portfolio.customer(request.customer_id)
+        invoices = portfolio.invoices_of(request.customer_id)
+        frame = features(invoices, portfolio.customers, criteria, as_of)
+        history_features = features_of(frame, customer.customer_id)
+        if calibration is None:
+            calibration = calibration_for(folder, criteria, as_of)
+        provider = load_provider(settings_path or None)
     history = monthly_history(invoices, customer.customer_id, criteria, as_of)
-    if calibration is None:
-        calibration = calibration_for(folder, criteria, as_of)
-    provider = load_provider(settings_path or None)
 
     written, problem = None, ""
     try:
@@ -226,6 +255,95 @@ def open_case(
     )
 
 
+# --------------------------------------------------------------------------- load once
+
+
+def data_fingerprint(data_dir: str | Path) -> str:
+    """SHA-256 over what :func:`relief_kit.sources.tables.load_folder` reads: the three
+    tables and ``export.toml`` (names and contents). Computed once per batch run."""
+    folder = Path(data_dir)
+    digest = hashlib.sha256()
+    for name in (*schema.TABLES, schema.FOLDER_INFO):
+        path = folder / name
+        digest.update(name.encode())
+        digest.update(_file_sha256(path).encode() if path.is_file() else b"-")
+    return digest.hexdigest()
+
+
+class LoadedPortfolio:
+    """A data folder loaded once, with what every case of a run derives from it.
+
+    Features and calibrations are kept per criteria hash and as-of date; criteria and
+    settings per file path; the case store is opened once. Everything here is read-only
+    for the cases (answers and decisions are read from the store each time).
+    """
+
+    def __init__(self, folder: Path, fingerprint: str) -> None:
+        self.folder = folder
+        self.fingerprint = fingerprint
+        self.portfolio = load_folder(folder)
+        self._features: dict[tuple[str, date], pd.DataFrame] = {}
+        self._calibrations: dict[tuple[str, date], Calibration] = {}
+        self._criteria: dict[str, Criteria] = {}
+        self._providers: dict[str, Provider] = {}
+        self._store = None
+
+    def criteria(self, path: str | Path | None) -> Criteria:
+        key = str(path or "")
+        if key not in self._criteria:
+            self._criteria[key] = load_criteria(path or None)
+        return self._criteria[key]
+
+    def provider(self, path: str | Path | None) -> Provider:
+        key = str(path or "")
+        if key not in self._providers:
+            self._providers[key] = load_provider(path or None)
+        return self._providers[key]
+
+    def features(self, criteria: Criteria, as_of: date) -> pd.DataFrame:
+        """History features of every customer (``history.features``), once."""
+        key = (criteria.sha256, as_of)
+        if key not in self._features:
+            self._features[key] = features(self.portfolio.invoices, self.portfolio.customers,
+                                           criteria, as_of)
+        return self._features[key]
+
+    def calibration(self, criteria: Criteria, as_of: date) -> Calibration:
+        key = (criteria.sha256, as_of)
+        if key not in self._calibrations:
+            self._calibrations[key] = calibration_for(self.folder, criteria, as_of,
+                                                      portfolio=self.portfolio)
+        return self._calibrations[key]
+
+    def store(self):
+        if self._store is None:
+            from relief_kit.store.cases import open_store
+
+            self._store = open_store(self.folder)
+        return self._store
+
+
+#: One loaded portfolio per data folder, kept at module level so that it survives the
+#: batch's namespace reset (``%reset -f``) between the cases a kernel serves.
+_LOADED: dict[str, LoadedPortfolio] = {}
+
+
+def loaded_portfolio(data_dir: str | Path, fingerprint: str) -> LoadedPortfolio:
+    """The folder loaded once for ``fingerprint``; a new fingerprint loads it again.
+
+    The fingerprint is the caller's word for the data's version (the batch computes it
+    once per run with :func:`data_fingerprint`): it is not recomputed here, so a case
+    costs no hashing of the whole folder.
+    """
+    key = str(Path(data_dir).expanduser().resolve())
+    cached = _LOADED.get(key)
+    if cached is None or cached.fingerprint != fingerprint:
+        _LOADED.pop(key, None)  # let the old data go before loading the new
+        cached = LoadedPortfolio(Path(data_dir).expanduser(), fingerprint)
+        _LOADED[key] = cached
+    return cached
+
+
 # --------------------------------------------------------------------------- calibration
 
 
@@ -254,10 +372,11 @@ def calibration_cache_path(data_dir: str | Path, criteria: Criteria, as_of: date
 
 
 def calibration_for(data_dir: str | Path, criteria: Criteria,
-                    as_of: date | str | None = None) -> Calibration:
+                    as_of: date | str | None = None, *, portfolio=None) -> Calibration:
     """The portfolio's payment calibration, computed once and cached in the data folder.
 
     ``as_of`` defaults as in :func:`open_case` (the folder's export date, else today).
+    ``portfolio``: the folder already loaded (not read again when the cache is stale).
     A folder that cannot be written to still works: the calibration is then computed
     each time.
     """
@@ -268,7 +387,7 @@ def calibration_for(data_dir: str | Path, criteria: Criteria,
         return Calibration.from_dict(json.loads(path.read_text(encoding="utf-8"))["calibration"])
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass  # absent or unreadable: recompute and rewrite
-    portfolio = load_folder(folder)
+    portfolio = portfolio if portfolio is not None else load_folder(folder)
     result = calibrate(portfolio.invoices, portfolio.customers, criteria, day)
     payload = {"as_of": day.isoformat(), "criteria_sha256": criteria.sha256,
                "calibration": result.to_dict()}

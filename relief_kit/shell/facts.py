@@ -26,6 +26,9 @@ from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
 
 FACTS_MIMETYPE = "application/vnd.relief-kit.case+json"
+#: Key of the customer's e-mail and phone in the published facts: the batch takes it
+#: out for the messages and keeps it out of ``case.json`` and the executed notebook.
+CONTACT_KEY = "contact"
 
 CHANNEL_LABELS = labels.group("channel")
 
@@ -131,7 +134,12 @@ def facts_of(case, generated_at: datetime | None = None) -> dict:
 
 
 def publish_facts(case) -> None:
-    """Display the facts as an output the batch reads and the record does not show."""
+    """Display the facts as an output the batch reads and the record does not show.
+
+    The customer's contact rides along under ``CONTACT_KEY`` so the batch renders the
+    messages from what the kernel already read, instead of reading the folder again.
+    """
     from IPython.display import display
 
-    display({FACTS_MIMETYPE: facts_of(case)}, raw=True)
+    contact = {"email": case.customer.email, "phone": case.customer.phone}
+    display({FACTS_MIMETYPE: {**facts_of(case), CONTACT_KEY: contact}}, raw=True)

@@ -71,6 +71,10 @@ def _yes_no(value) -> str:
     return "sim" if bool(value) else "não"
 
 
+AGREEMENT_COLUMNS = ["request_id", "customer_id", "action", "analyst", "segment", "deadline",
+                     "judged", "kept"]
+
+
 def agreements_kept(decisions: pd.DataFrame, invoices: pd.DataFrame, as_of: date,
                     grace_days: int) -> pd.DataFrame:
     """Was each agreement kept? From the customer's bills after the decision.
@@ -79,38 +83,46 @@ def agreements_kept(decisions: pd.DataFrame, invoices: pd.DataFrame, as_of: date
     plus the grace days has passed: kept when the bills open at the decision were
     paid by then, or — for instalments — when the arrangement bills created after the
     decision were each paid on time. Columns: request_id, customer_id, action,
-    analyst, segment, deadline, judged, kept.
+    analyst, segment, deadline, judged, kept (None while not judged).
+
+    One join of the judged agreements with their customers' bills and one group-by,
+    not a scan of every bill per decision (``tools.oracles.reference_agreements_loop``
+    is that scan, kept for the tests).
     """
-    rows = []
-    as_of_ts = pd.Timestamp(as_of)
+    agreements = decisions[decisions["action"].isin(("discount", "postponement",
+                                                     "instalments"))]
+    frame = agreements[["request_id", "customer_id", "action", "analyst", "segment"]].copy()
+    frame["deadline"] = pd.to_datetime(agreements["deadline"]).astype("datetime64[ns]")
     grace = pd.Timedelta(days=grace_days)
-    for decision in decisions.itertuples():
-        if decision.action not in ("discount", "postponement", "instalments"):
-            continue
-        deadline = pd.Timestamp(decision.deadline) if pd.notna(decision.deadline) else None
-        judged = deadline is not None and deadline + grace < as_of_ts
-        kept = None
-        if judged:
-            bills = invoices[invoices["customer_id"] == decision.customer_id]
-            decided = pd.Timestamp(decision.decided_at).normalize()
-            if decision.action == "instalments":
-                plan = bills[(bills["arrangement"] == "instalment")
-                             & (bills["due_date"] >= decided)]
-                kept = bool(len(plan)) and bool(
-                    (plan["paid_on"].notna()
-                     & (plan["paid_on"] <= plan["due_date"] + grace)).all())
-            else:
-                owed = bills[(bills["due_date"] <= decided)
-                             & (bills["paid_on"].isna() | (bills["paid_on"] >= decided))
-                             & ~bills["status"].isin(schema.NOT_BILLED)]
-                kept = bool(len(owed)) and bool(
-                    (owed["paid_on"].notna() & (owed["paid_on"] <= deadline + grace)).all())
-        rows.append({"request_id": decision.request_id, "customer_id": decision.customer_id,
-                     "action": decision.action, "analyst": decision.analyst,
-                     "segment": decision.segment, "deadline": deadline, "judged": judged,
-                     "kept": kept})
-    return pd.DataFrame(rows, columns=["request_id", "customer_id", "action", "analyst",
-                                       "segment", "deadline", "judged", "kept"])
+    frame["judged"] = (frame["deadline"] + grace < pd.Timestamp(as_of)).to_numpy(bool)
+    frame = frame.reset_index(drop=True)
+    kept = np.full(len(frame), None, dtype=object)
+    judged = frame[frame["judged"]]
+    if len(judged):
+        key = pd.DataFrame({"agreement": judged.index, "customer_id": judged["customer_id"],
+                            "action": judged["action"], "deadline": judged["deadline"],
+                            "decided": pd.to_datetime(decisions.loc[agreements.index[
+                                judged.index], "decided_at"].to_numpy()).normalize()})
+        bills = invoices[["customer_id", "due_date", "paid_on", "status", "arrangement"]]
+        pairs = key.merge(bills, on="customer_id", how="inner")
+        paid = pairs["paid_on"].notna()
+        plan = pairs["action"].eq("instalments")
+        in_scope = np.where(
+            plan,
+            pairs["arrangement"].eq("instalment") & (pairs["due_date"] >= pairs["decided"]),
+            (pairs["due_date"] <= pairs["decided"])
+            & (~paid | (pairs["paid_on"] >= pairs["decided"]))
+            & ~pairs["status"].isin(schema.NOT_BILLED))
+        limit = np.where(plan, pairs["due_date"], pairs["deadline"]) + grace.to_timedelta64()
+        on_time = paid.to_numpy() & (pairs["paid_on"].to_numpy() <= limit)
+        scoped = pd.DataFrame({"agreement": pairs["agreement"].to_numpy()[in_scope],
+                               "late": ~on_time[in_scope]})
+        counts = scoped.groupby("agreement")["late"].agg(["size", "sum"])
+        kept[judged.index.to_numpy()] = False
+        kept[counts.index.to_numpy()] = [bool(n) and not late for n, late in zip(
+            counts["size"], counts["sum"], strict=True)]
+    frame["kept"] = pd.Series(kept, index=frame.index, dtype=object)
+    return frame[AGREEMENT_COLUMNS]
 
 
 def kept_summary(agreements: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -241,6 +253,10 @@ class MeetingInputs:
     proposed: object | None  # criteria.Criteria to compare, or None
     decisions: pd.DataFrame  # latest decision per request (see decisions_frame)
     as_of: date
+    #: The current criteria's replay (replay.replay_inputs) and every request's
+    #: recommendation under them, computed once by build_inputs; None: computed here.
+    replay: object | None = None
+    current: list | None = None
 
 
 def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
@@ -273,16 +289,16 @@ def agreements_by_kind(portfolio, criteria, as_of: date) -> pd.DataFrame:
 
 def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) -> dict:
     """Every section's table, keyed by section title (pseudonymous throughout)."""
-    from relief_kit.core.calibration import calibrate
-    from relief_kit.shell.replay import recommend_all
+    from relief_kit.shell.replay import recommend_all, replay_inputs
 
     portfolio, criteria = inputs.portfolio, inputs.criteria
     decisions = inputs.decisions.assign(
         analyst=inputs.decisions["analyst"].map(lambda a: pseudonym("analyst", a)))
-    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, inputs.as_of)
-    current = recommend_all(portfolio, criteria, as_of=inputs.as_of, calibration=calibration,
-                            answers=dict(zip(decisions["request_id"], decisions["checklist"],
-                                             strict=True)))
+    shared = inputs.replay or replay_inputs(portfolio, criteria, as_of=inputs.as_of)
+    current = inputs.current or recommend_all(
+        portfolio, criteria, as_of=inputs.as_of, inputs=shared,
+        answers=dict(zip(decisions["request_id"], decisions["checklist"], strict=True)))
+    calibration = shared.calibration
     tables: dict = {"Pedidos ao longo do tempo": requests_over_time(portfolio.requests)}
     for title, table in decisions_by_item(decisions).items():
         tables[f"Decisões por {title}"] = table
@@ -294,10 +310,12 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
     tables["Acordos hoje, por situação"] = agreements_by_kind(portfolio, criteria, inputs.as_of)
     tables["Dinheiro"] = money_summary(decisions)
     if inputs.proposed is not None:
-        proposed_calibration = calibrate(portfolio.invoices, portfolio.customers,
-                                         inputs.proposed, inputs.as_of)
+        # Features and calibration are shared with the current replay unless the
+        # proposal changes the sections they read.
+        proposed_inputs = replay_inputs(portfolio, inputs.proposed, as_of=inputs.as_of,
+                                        like=shared)
         replay = what_if(current, recommend_all(
-            portfolio, inputs.proposed, as_of=inputs.as_of, calibration=proposed_calibration,
+            portfolio, inputs.proposed, as_of=inputs.as_of, inputs=proposed_inputs,
             answers={c.request_id: c.checklist for c in current}), pseudonym)
         tables["E se: transições"] = replay.transitions
         tables["E se: casos que mudam"] = replay.changed
@@ -422,14 +440,17 @@ def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
 
 
 def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
-                    calibration) -> pd.DataFrame:
+                    calibration=None, *, recommendations: dict | None = None,
+                    inputs=None) -> pd.DataFrame:
     """One row per decided request (its latest decision) with what the report needs.
 
     The present values are those of the money comparison under ``criteria``: the
     decided option's and the recommended option's, for the same answers.
+    ``recommendations`` (by request id, ``replay.CaseRecommendation``) and ``inputs``
+    (``replay.replay_inputs``) are reused when given; else computed here.
     """
-    from relief_kit.core.history import features, features_of
     from relief_kit.core.recommend import is_small_business, recommend
+    from relief_kit.shell.replay import replay_inputs
 
     columns = ["request_id", "customer_id", "action", "analyst", "decided_at", "deadline",
                "segment", "small_business", "at_risk", "band", "documented", "checklist",
@@ -438,14 +459,21 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
     decisions = [d for d in decisions if d.request_id in known]
     if not decisions:
         return pd.DataFrame(columns=columns)
-    frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
+    if inputs is None:
+        inputs = replay_inputs(portfolio, criteria, as_of=as_of, calibration=calibration)
+    recommendations = recommendations or {}
     rows = []
     for decision in decisions:
-        request = portfolio.request(decision.request_id)
-        customer = portfolio.customer(request.customer_id)
-        feats = features_of(frame, customer.customer_id)
+        request = inputs.requests[decision.request_id]
+        customer = (inputs.customers.get(request.customer_id)
+                    or portfolio.customer(request.customer_id))
+        feats = inputs.features[customer.customer_id]
         checklist = decision.checklist
-        rec = recommend(customer, feats, request, checklist, criteria, as_of, calibration)
+        known_case = recommendations.get(decision.request_id)
+        rec = (known_case.recommendation if known_case is not None
+               and known_case.checklist == checklist else
+               recommend(customer, feats, request, checklist, criteria, as_of,
+                         inputs.calibration))
         values = {o.action.value: float(o.present_value) for o in rec.options}
         terms = decision.terms
         deadline = (terms.pay_by or terms.new_due_date
@@ -470,9 +498,13 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
 
 def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
                  today: date | None = None) -> MeetingInputs:
-    """Read a data folder, its case store and the criteria files for the meeting."""
-    from relief_kit.core.calibration import calibrate
+    """Read a data folder, its case store and the criteria files for the meeting.
+
+    The current criteria's features, calibration and recommendations are computed once
+    here and shared by the decisions table, the replay and the what-if.
+    """
     from relief_kit.core.criteria import load_criteria
+    from relief_kit.shell.replay import recommend_all, replay_inputs
     from relief_kit.sources.tables import load_folder
     from relief_kit.store.cases import open_store
 
@@ -480,12 +512,16 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
     criteria = load_criteria(criteria_path)
     proposed = load_criteria(proposed_path) if proposed_path else None
     as_of = as_of_date(today, portfolio.as_of, date.today())
-    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, as_of)
+    shared = replay_inputs(portfolio, criteria, as_of=as_of)
     with open_store(data_dir) as store:
         latest = store.latest_decisions()
-    return MeetingInputs(portfolio, criteria, proposed,
-                         decisions_frame(portfolio, latest, criteria, as_of, calibration),
-                         as_of)
+    known = set(shared.requests)
+    answers = {d.request_id: d.checklist for d in latest if d.request_id in known}
+    current = recommend_all(portfolio, criteria, as_of=as_of, inputs=shared, answers=answers)
+    decisions = decisions_frame(portfolio, latest, criteria, as_of,
+                                recommendations={c.request_id: c for c in current},
+                                inputs=shared)
+    return MeetingInputs(portfolio, criteria, proposed, decisions, as_of, shared, current)
 
 
 SAMPLE_DIR = str(resources.SAMPLE)

@@ -1,7 +1,10 @@
 """Recommendations for many requests at once: the demo table and the what-if replay.
 
-The history features and the calibration are computed once over the whole portfolio;
-each request then costs one call of the pure ``recommend`` function.
+The history features and the calibration are computed once over the whole portfolio,
+and every request, customer and feature row is turned into its domain value in one pass
+(:class:`ReplayInputs`); each request then costs one call of the pure ``recommend``
+function. A what-if under proposed criteria shares the features and the calibration
+with the current replay when the criteria sections they read are unchanged.
 """
 
 from __future__ import annotations
@@ -9,13 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
 from relief_kit.core.calibration import Calibration, calibrate
 from relief_kit.core.criteria import Criteria
-from relief_kit.core.history import features, features_of
-from relief_kit.core.model import Checklist, Recommendation
+from relief_kit.core.history import features, features_values
+from relief_kit.core.model import (
+    Checklist,
+    Customer,
+    HistoryFeatures,
+    Recommendation,
+    ReliefRequest,
+)
 from relief_kit.core.recommend import recommend
 from relief_kit.sources.tables import Portfolio
 from relief_kit.text import formatting as fmt
@@ -30,6 +40,56 @@ class CaseRecommendation:
     recommendation: Recommendation
 
 
+#: The criteria sections ``history.features`` reads, and those ``calibrate`` reads: a
+#: proposal that leaves them alone shares the current features or calibration.
+FEATURE_SECTIONS = ("punctuality",)
+CALIBRATION_SECTIONS = ("punctuality", "calibration")
+
+
+@dataclass(frozen=True)
+class ReplayInputs:
+    """What every request's recommendation is computed from, derived once per criteria."""
+
+    criteria: Criteria
+    as_of: date
+    requests: dict[str, ReliefRequest]
+    customers: dict[str, Customer]
+    features: dict[str, HistoryFeatures]
+    calibration: Calibration
+    features_frame: Any  # pd.DataFrame of history.features, kept for sharing
+
+
+def _same(criteria: Criteria, other: Criteria, sections: tuple[str, ...]) -> bool:
+    return all(criteria.sections.get(s) == other.sections.get(s) for s in sections)
+
+
+def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
+                  calibration: Calibration | None = None,
+                  like: ReplayInputs | None = None) -> ReplayInputs:
+    """Features, calibration and domain values of every request, computed once.
+
+    ``like``: the inputs under other criteria (the current ones, for a what-if), whose
+    features and calibration are reused when the sections they depend on are equal.
+    """
+    if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
+                                                          FEATURE_SECTIONS):
+        frame, values = like.features_frame, like.features
+    else:
+        frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
+        values = features_values(frame)
+    if calibration is None:
+        if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
+                                                              CALIBRATION_SECTIONS):
+            calibration = like.calibration
+        else:
+            calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, as_of)
+    return ReplayInputs(
+        criteria, as_of,
+        like.requests if like is not None else portfolio.requests_by_id(),
+        like.customers if like is not None else portfolio.customers_by_id(),
+        values, calibration, frame)
+
+
 def recommend_all(
     portfolio: Portfolio,
     criteria: Criteria,
@@ -37,24 +97,27 @@ def recommend_all(
     as_of: date,
     answers: Mapping[str, Checklist] | None = None,
     calibration: Calibration | None = None,
+    inputs: ReplayInputs | None = None,
 ) -> list[CaseRecommendation]:
     """The recommendation for every request of the portfolio, in request order.
 
     ``answers`` holds the analysts' checklist answers by request id (from the case
-    store); a request without answers uses its intake answers.
+    store); a request without answers uses its intake answers. ``inputs``: the
+    :func:`replay_inputs` of these criteria, when the caller already has them.
     """
     answers = answers or {}
-    frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
-    calibration = calibration or calibrate(portfolio.invoices, portfolio.customers, criteria,
-                                           as_of)
+    if inputs is None:
+        inputs = replay_inputs(portfolio, criteria, as_of=as_of, calibration=calibration)
     results = []
     for request_id in portfolio.requests["request_id"]:
-        request = portfolio.request(request_id)
-        customer = portfolio.customer(request.customer_id)
+        request = inputs.requests[request_id]
+        # A request naming no known customer: the portfolio's one-line error.
+        customer = (inputs.customers.get(request.customer_id)
+                    or portfolio.customer(request.customer_id))
         checklist = answers.get(request_id) or Checklist.from_request(request)
         recommendation = recommend(
-            customer, features_of(frame, request.customer_id), request, checklist, criteria,
-            as_of, calibration,
+            customer, inputs.features[request.customer_id], request, checklist, criteria,
+            as_of, inputs.calibration,
         )
         results.append(CaseRecommendation(request_id, request.customer_id, checklist,
                                           recommendation))

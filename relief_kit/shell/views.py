@@ -11,7 +11,6 @@ the markup (tests, widgets).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,27 +88,21 @@ def customer_card(case, reveal: bool = False) -> Fragment:
                   document_kind="CNPJ" if customer.person_type == "PJ" else "CPF")
 
 
-def payment_chart(case):
-    """The payment-history chart as a PNG image output (inline in the record)."""
-    from IPython.display import Image
+def payment_chart(case) -> Fragment:
+    """The payment-history chart as inline SVG (the same in the review, the record and
+    its PDF; see ``charts.py``)."""
+    from markupsafe import Markup
 
-    from relief_kit.shell.charts import payment_chart as chart
-    from relief_kit.shell.charts import png_bytes
+    from relief_kit.shell.charts import payment_chart_svg
 
-    figure = chart(case.history, grace_days=int(case.criteria["punctuality.grace_days"]),
-                   as_of=case.today)
-    return Image(data=png_bytes(figure), format="png")
+    svg = payment_chart_svg(case.history, grace_days=int(case.criteria["punctuality.grace_days"]),
+                            as_of=case.today)
+    return render("chart.html", svg=Markup(svg))
 
 
 def chart_html(case) -> Fragment:
-    """The chart as an ``<img>`` with a data: URI (for pages outside a notebook)."""
-    from relief_kit.shell.charts import payment_chart as chart
-    from relief_kit.shell.charts import png_bytes
-
-    figure = chart(case.history, grace_days=int(case.criteria["punctuality.grace_days"]),
-                   as_of=case.today)
-    encoded = base64.b64encode(png_bytes(figure)).decode("ascii")
-    return render("chart.html", encoded=encoded)
+    """The chart for pages outside a notebook: the same fragment as :func:`payment_chart`."""
+    return payment_chart(case)
 
 
 def history_section(case, expanded: bool = False) -> Fragment:

@@ -594,28 +594,22 @@ class Portfolio:
 
     def customer(self, customer_id: str) -> Customer:
         """The customer as a domain value (Decimal fee, date of the contract start)."""
-        row = self._row("customers", self.customers, "customer_id", customer_id, "cliente")
-        return Customer(
-            customer_id=row["customer_id"], name=row["name"], document=row["document"],
-            person_type=row["person_type"], monthly_fee=_decimal(row["monthly_fee"]),
-            customer_since=_day(row["customer_since"]), phone=row["phone"], email=row["email"],
-            neighbourhood=row["neighbourhood"], city=row["city"], plan=row["plan"],
-            business_kind=row["business_kind"], contract_status=row["contract_status"],
-        )
+        return _customer_value(
+            self._row("customers", self.customers, "customer_id", customer_id, "cliente"))
 
     def request(self, request_id: str) -> ReliefRequest:
         """The request as a domain value (datetime received, bool|None answers)."""
-        row = self._row("requests", self.requests, "request_id", request_id, "pedido")
-        return ReliefRequest(
-            request_id=row["request_id"], customer_id=row["customer_id"],
-            received_at=row["received_at"].to_pydatetime(), channel=row["channel"],
-            asked=row["asked"], evidence_file=row["evidence_file"],
-            small_business=_answer(row["small_business"]), at_risk=_answer(row["at_risk"]),
-            at_risk_category=row["at_risk_category"],
-            at_risk_consent=_answer(row["at_risk_consent"]),
-            proposed_date=_day(row["proposed_date"]),
-            proposed_amount=_decimal(row["proposed_amount"]),
-        )
+        return _request_value(
+            self._row("requests", self.requests, "request_id", request_id, "pedido"))
+
+    def customers_by_id(self) -> dict[str, Customer]:
+        """Every customer as :meth:`customer` gives it, by id, converted in one pass (the
+        first row of a repeated id, as :meth:`customer`)."""
+        return _values_by_id(self.customers, "customer_id", _customer_value)
+
+    def requests_by_id(self) -> dict[str, ReliefRequest]:
+        """Every request as :meth:`request` gives it, by id, converted in one pass."""
+        return _values_by_id(self.requests, "request_id", _request_value)
 
     def invoices_of(self, customer_id: str) -> pd.DataFrame:
         """That customer's bills, in file order (empty when there are none)."""
@@ -628,6 +622,37 @@ class Portfolio:
         if not request.evidence_file:
             return None
         return evidence_path(self.folder, request.evidence_file)
+
+
+def _values_by_id(frame: pd.DataFrame, key: str, convert) -> dict:
+    values: dict = {}
+    for row in frame.to_dict("records"):
+        if row[key] not in values:
+            values[row[key]] = convert(row)
+    return values
+
+
+def _customer_value(row) -> Customer:
+    return Customer(
+        customer_id=row["customer_id"], name=row["name"], document=row["document"],
+        person_type=row["person_type"], monthly_fee=_decimal(row["monthly_fee"]),
+        customer_since=_day(row["customer_since"]), phone=row["phone"], email=row["email"],
+        neighbourhood=row["neighbourhood"], city=row["city"], plan=row["plan"],
+        business_kind=row["business_kind"], contract_status=row["contract_status"],
+    )
+
+
+def _request_value(row) -> ReliefRequest:
+    return ReliefRequest(
+        request_id=row["request_id"], customer_id=row["customer_id"],
+        received_at=row["received_at"].to_pydatetime(), channel=row["channel"],
+        asked=row["asked"], evidence_file=row["evidence_file"],
+        small_business=_answer(row["small_business"]), at_risk=_answer(row["at_risk"]),
+        at_risk_category=row["at_risk_category"],
+        at_risk_consent=_answer(row["at_risk_consent"]),
+        proposed_date=_day(row["proposed_date"]),
+        proposed_amount=_decimal(row["proposed_amount"]),
+    )
 
 
 class EvidencePathError(InputError):

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
 LOCALE = "pt_BR"
+# Parsed once: Babel parses a locale name again on every call given as text, which was
+# most of the cost of a replay's Portuguese reasons.
+_LOCALE = Locale.parse(LOCALE)
+# The same amounts, shares and dates come back case after case (a replay formats tens of
+# thousands); typed, so 1, 1.0 and Decimal("1") are kept apart.
+_cached = lru_cache(maxsize=1 << 16, typed=True)
 
 
 def local_zone() -> tzinfo:
@@ -21,42 +29,46 @@ def local_zone() -> tzinfo:
         return timezone(timedelta(hours=-3))
 
 
+@_cached
 def money(value: Decimal | float | int | None) -> str:
     """``R$ 1.234,56`` (Babel; the non-breaking space is kept as a plain space)."""
     if value is None:
         return "—"
-    return format_currency(value, "BRL", locale=LOCALE).replace("\xa0", " ")
+    return format_currency(value, "BRL", locale=_LOCALE).replace("\xa0", " ")
 
 
+@_cached
 def day(value: date | datetime | None) -> str:
     """``dd/mm/aaaa``."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
         value = value.date()
-    return format_date(value, "dd/MM/yyyy", locale=LOCALE)
+    return format_date(value, "dd/MM/yyyy", locale=_LOCALE)
 
 
 def moment(value: datetime | None) -> str:
     """``dd/mm/aaaa hh:mm``."""
     if value is None:
         return "—"
-    return format_datetime(value, "dd/MM/yyyy HH:mm", locale=LOCALE)
+    return format_datetime(value, "dd/MM/yyyy HH:mm", locale=_LOCALE)
 
 
+@_cached
 def percent(share: float | None, digits: int = 0) -> str:
     """A share 0–1 as ``85%``."""
     if share is None:
         return "—"
     pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
-    return format_percent(share, pattern, locale=LOCALE).replace("\xa0", " ")
+    return format_percent(share, pattern, locale=_LOCALE).replace("\xa0", " ")
 
 
+@_cached
 def number(value: float | int | None, digits: int = 1) -> str:
     if value is None:
         return "—"
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, pattern, locale=LOCALE)
+    return format_decimal(value, pattern, locale=_LOCALE)
 
 
 def yes_no(value: bool | None) -> str:

@@ -10,6 +10,7 @@ from datetime import date
 
 import pandas as pd
 
+from relief_kit.core import schema
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.history import FEATURE_COLUMNS, NOT_COUNTED, OPEN
 
@@ -92,3 +93,46 @@ def reference_features_loop(invoices: pd.DataFrame, customers: pd.DataFrame,
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=FEATURE_COLUMNS)
     frame.index.name = "customer_id"
     return frame
+
+
+def reference_agreements_loop(decisions: pd.DataFrame, invoices: pd.DataFrame,
+                              as_of: date, grace_days: int) -> pd.DataFrame:
+    """:func:`relief_kit.shell.meeting.agreements_kept` the straightforward way: for
+    each decision, scan the bills of its customer. Was each agreement kept?
+
+    An agreement is judged once its last date (pay-by, new due date, last instalment)
+    plus the grace days has passed: kept when the bills open at the decision were
+    paid by then, or — for instalments — when the arrangement bills created after the
+    decision were each paid on time. Columns: request_id, customer_id, action,
+    analyst, segment, deadline, judged, kept.
+    """
+    rows = []
+    as_of_ts = pd.Timestamp(as_of)
+    grace = pd.Timedelta(days=grace_days)
+    for decision in decisions.itertuples():
+        if decision.action not in ("discount", "postponement", "instalments"):
+            continue
+        deadline = pd.Timestamp(decision.deadline) if pd.notna(decision.deadline) else None
+        judged = deadline is not None and deadline + grace < as_of_ts
+        kept = None
+        if judged:
+            bills = invoices[invoices["customer_id"] == decision.customer_id]
+            decided = pd.Timestamp(decision.decided_at).normalize()
+            if decision.action == "instalments":
+                plan = bills[(bills["arrangement"] == "instalment")
+                             & (bills["due_date"] >= decided)]
+                kept = bool(len(plan)) and bool(
+                    (plan["paid_on"].notna()
+                     & (plan["paid_on"] <= plan["due_date"] + grace)).all())
+            else:
+                owed = bills[(bills["due_date"] <= decided)
+                             & (bills["paid_on"].isna() | (bills["paid_on"] >= decided))
+                             & ~bills["status"].isin(schema.NOT_BILLED)]
+                kept = bool(len(owed)) and bool(
+                    (owed["paid_on"].notna() & (owed["paid_on"] <= deadline + grace)).all())
+        rows.append({"request_id": decision.request_id, "customer_id": decision.customer_id,
+                     "action": decision.action, "analyst": decision.analyst,
+                     "segment": decision.segment, "deadline": deadline, "judged": judged,
+                     "kept": kept})
+    return pd.DataFrame(rows, columns=["request_id", "customer_id", "action", "analyst",
+                                       "segment", "deadline", "judged", "kept"])

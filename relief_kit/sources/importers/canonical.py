@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 import pandas as pd
 
@@ -78,6 +79,15 @@ def read_date(text: str) -> date | None:
     return parse_date(value)
 
 
+#: An export repeats the same few due dates and amounts hundreds of thousands of times:
+#: each distinct text is parsed once and its (immutable) value reused. A text that
+#: fails is not cached, so it raises its own message again on every row that holds it.
+_once = lru_cache(maxsize=1 << 16)
+read_date_once = _once(read_date)
+parse_money_once = _once(parse_money)
+machine_money_once = _once(machine_money)
+
+
 class Cells:
     """Reads one source row's cells, recording each unusable value as a problem.
 
@@ -90,8 +100,8 @@ class Cells:
         self.row = row
         self.report = report
         self.ok = True
-        self._money = money or (machine_money if row.json else parse_money)
-        self._day = day or read_date
+        self._money = money or (machine_money_once if row.json else parse_money_once)
+        self._day = day or read_date_once
 
     def text(self, column: str) -> str:
         return self.row.get(column)

@@ -44,18 +44,20 @@ import tomllib
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 from relief_kit.core import schema
 from relief_kit.core.errors import InputError
-from relief_kit.core.values import ValueProblem, parse_date, parse_money, shown
+from relief_kit.core.values import ValueProblem, shown
 from relief_kit.sources.importers.canonical import (
     Cells,
     ImportResult,
     assemble,
     best_phone,
     checked_person_type,
+    parse_money_once,
+    read_date_once,
     read_document,
     unique_rows,
 )
@@ -214,9 +216,11 @@ _DOT = re.compile(r"^-?\d{1,3}(,\d{3})*(\.\d{1,2})?$|^-?\d+(\.\d{1,2})?$")
 
 
 def money_reader(style: str) -> Callable[[str], Decimal | None]:
-    """A money parser for one decimal style; ``auto`` is :func:`tables.parse_money`."""
+    """A money parser for one decimal style; ``auto`` is :func:`tables.parse_money`.
+
+    Each distinct text is parsed once (see ``canonical.read_date_once``)."""
     if style == "auto":
-        return parse_money
+        return parse_money_once
     pattern, example = (_COMMA, "1.149,90") if style == "comma" else (_DOT, "1,149.90")
 
     def read(text: str) -> Decimal | None:
@@ -232,13 +236,15 @@ def money_reader(style: str) -> Callable[[str], Decimal | None]:
             value = value.replace(",", "")
         return Decimal(value).quantize(Decimal("0.01"))
 
-    return read
+    return lru_cache(maxsize=1 << 16)(read)
 
 
 def date_reader(style: str) -> Callable[[str], date | None]:
-    """A date parser for one style; ``auto`` is :func:`tables.parse_date`."""
+    """A date parser for one style; ``auto`` is :func:`tables.parse_date`.
+
+    Each distinct text is parsed once."""
     if style == "auto":
-        return parse_date
+        return read_date_once
     pattern = DATE_STYLES.get(style, style)
 
     def read(text: str) -> date | None:
@@ -252,7 +258,7 @@ def date_reader(style: str) -> Callable[[str], date | None]:
             raise ValueProblem(f"data {value!r} fora do formato do mapeamento "
                                f"(date = \"{style}\")")
 
-    return read
+    return lru_cache(maxsize=1 << 16)(read)
 
 
 # --------------------------------------------------------------------------- import
