@@ -241,6 +241,53 @@ def check_announced_total(total: int | None, rows: int, label: str, report: Impo
                            "distintos: falta alguma página?")
 
 
+def customer_row(*, customer_id: str, name: str, document: str, person_type: str,
+                 phone: str, email: str, neighbourhood: str, city: str, plan: str,
+                 customer_since: date | None, contract_status: str,
+                 monthly_fee: Decimal | None = None, business_kind: str = "") -> dict:
+    """One canonical customer row (columns of :data:`schema.CUSTOMERS`); the name's
+    runs of spaces folded. ``monthly_fee`` None: derived later from the bills."""
+    return {
+        "customer_id": customer_id, "name": " ".join(name.split()), "document": document,
+        "person_type": person_type, "phone": phone, "email": email,
+        "neighbourhood": neighbourhood, "city": city, "plan": plan,
+        "monthly_fee": monthly_fee, "customer_since": customer_since,
+        "business_kind": business_kind, "contract_status": contract_status,
+    }
+
+
+def bill_row(*, invoice_id: str, customer_id: str, due_date: date | None,
+             amount: Decimal | None, status: str, paid_on: date | None,
+             amount_paid: Decimal | None, where: str, issued_on: date | None = None,
+             notified_on: date | None = None, arrangement: str = "") -> dict:
+    """One canonical bill row (R$, dates); a payment is kept only on a paid or partly
+    paid bill. ``where`` locates the row for later messages (file, line, column)."""
+    settled = status in ("paid", "partial")
+    return {
+        "invoice_id": invoice_id, "customer_id": customer_id, "issued_on": issued_on,
+        "due_date": due_date, "amount": amount,
+        "paid_on": paid_on if settled else None,
+        "amount_paid": amount_paid if settled else None,
+        "status": status, "notified_on": notified_on, "arrangement": arrangement,
+        "_where": where,
+    }
+
+
+def read_rows(rows: Iterable[Row], read_one: Callable[[Row], dict | None],
+              report: ImportReport, table: str) -> tuple[list[dict], list[Row]]:
+    """Apply ``read_one`` to every row: the rows it read, and the rows it could not (each
+    counted as skipped in ``table``; its problems are already in the report)."""
+    read, failed = [], []
+    for row in rows:
+        value = read_one(row)
+        if value is None:
+            failed.append(row)
+            report.table(table).skip("com erro (ver erros abaixo)")
+        else:
+            read.append(value)
+    return read, failed
+
+
 def monthly_fee(bills: list[dict]) -> Decimal | None:
     """The most frequent amount among the last bills that show the plan's price."""
     billed = [b for b in bills if b["status"] not in schema.NOT_BILLED and b["amount"] is not None]

@@ -36,7 +36,9 @@ from relief_kit.sources.importers.canonical import (
     best_phone,
     check_announced_total,
     checked_person_type,
+    customer_row,
     read_document,
+    read_rows,
     unique_rows,
 )
 from relief_kit.sources.importers.report import ImportReport
@@ -124,26 +126,15 @@ def map_ixc(customers: SourceTable, bills: SourceTable, contracts: SourceTable |
     rows = unique_rows(customers.rows, "id", report, "clientes")
     check_announced_total(customers.announced_total, len({r.get("id") for r in rows}),
                           customers.label, report)
-    canonical, failed = [], set()
-    for row in rows:
-        customer = _customer(row, report, city_names, chosen)
-        if customer is None:
-            failed.add(row.get("id"))
-            report.table("clientes").skip("com erro (ver erros abaixo)")
-        else:
-            canonical.append(customer)
+    canonical, unread = read_rows(rows, lambda row: _customer(row, report, city_names, chosen),
+                                  report, "clientes")
+    failed = {row.get("id") for row in unread}
 
     report.table("faturas").read = len(bills.rows)
     bill_rows = unique_rows(bills.rows, "id", report, "faturas")
     check_announced_total(bills.announced_total, len({r.get("id") for r in bill_rows}),
                           bills.label, report)
-    invoices = []
-    for row in bill_rows:
-        bill = _bill(row, report)
-        if bill is None:
-            report.table("faturas").skip("com erro (ver erros abaixo)")
-        else:
-            invoices.append(bill)
+    invoices, _ = read_rows(bill_rows, lambda row: _bill(row, report), report, "faturas")
 
     kept_customers, kept_invoices = assemble(canonical, invoices, report, failed)
     return ImportResult(kept_customers, kept_invoices, report)
@@ -224,21 +215,12 @@ def _customer(row: Row, report: ImportReport, city_names: dict[str, str] | None,
         since = cells.day("data_cadastro")
     if not cells.ok:
         return None
-    return {
-        "customer_id": customer_id,
-        "name": " ".join(name.split()),
-        "document": document,
-        "person_type": person,
-        "phone": best_phone(row.get(c) for c in PHONE_COLUMNS),
-        "email": row.get("email"),
-        "neighbourhood": row.get("bairro"),
-        "city": city,
-        "plan": plan,
-        "monthly_fee": None,  # not in IXC's customer table: derived from the bills
-        "customer_since": since,
-        "business_kind": "",
-        "contract_status": status,
-    }
+    return customer_row(
+        customer_id=customer_id, name=name, document=document, person_type=person,
+        phone=best_phone(row.get(c) for c in PHONE_COLUMNS), email=row.get("email"),
+        neighbourhood=row.get("bairro"), city=city, plan=plan,
+        # not in IXC's customer table: the monthly fee is derived from the bills
+        customer_since=since, contract_status=status)
 
 
 def _bill(row: Row, report: ImportReport) -> dict | None:

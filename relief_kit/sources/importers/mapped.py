@@ -55,10 +55,13 @@ from relief_kit.sources.importers.canonical import (
     ImportResult,
     assemble,
     best_phone,
+    bill_row,
     checked_person_type,
+    customer_row,
     parse_money_once,
     read_date_once,
     read_document,
+    read_rows,
     unique_rows,
 )
 from relief_kit.sources.importers.report import ImportReport
@@ -352,26 +355,16 @@ def map_tables(mapping: Mapping, customers: SourceTable, invoices: SourceTable) 
     customer_reader = _Reader(specs["customers"], report)
     report.table("clientes").read = len(customers.rows)
     key = specs["customers"]["columns"]["customer_id"][0]
-    canonical, failed, id_by_document = [], set(), {}
-    for row in unique_rows(customers.rows, key, report, "clientes"):
-        customer = customer_reader.customer(row)
-        if customer is None:
-            failed.add(customer_reader.cell(row, "customer_id"))
-            report.table("clientes").skip("com erro (ver erros abaixo)")
-            continue
-        canonical.append(customer)
-        id_by_document[re.sub(r"\D", "", customer["document"])] = customer["customer_id"]
+    canonical, unread = read_rows(unique_rows(customers.rows, key, report, "clientes"),
+                                  customer_reader.customer, report, "clientes")
+    failed = {customer_reader.cell(row, "customer_id") for row in unread}
+    id_by_document = {re.sub(r"\D", "", c["document"]): c["customer_id"] for c in canonical}
 
     bill_reader = _Reader(specs["invoices"], report)
     report.table("faturas").read = len(invoices.rows)
     key = specs["invoices"]["columns"]["invoice_id"][0]
-    bills = []
-    for row in unique_rows(invoices.rows, key, report, "faturas"):
-        bill = bill_reader.invoice(row, id_by_document)
-        if bill is None:
-            report.table("faturas").skip("com erro (ver erros abaixo)")
-        else:
-            bills.append(bill)
+    bills, _ = read_rows(unique_rows(invoices.rows, key, report, "faturas"),
+                         lambda row: bill_reader.invoice(row, id_by_document), report, "faturas")
     kept_customers, kept_invoices = assemble(canonical, bills, report, failed)
     return ImportResult(kept_customers, kept_invoices, report)
 
@@ -456,21 +449,12 @@ class _Reader:
         phones = [self.cell_of(row, c) for c in self.columns.get("phone", [])]
         if not cells.ok:
             return None
-        return {
-            "customer_id": customer_id,
-            "name": " ".join(name.split()),
-            "document": document,
-            "person_type": person,
-            "phone": best_phone(phones),
-            "email": self.cell(row, "email"),
-            "neighbourhood": self.cell(row, "neighbourhood"),
-            "city": self.cell(row, "city"),
-            "plan": self.cell(row, "plan"),
-            "monthly_fee": fee,
-            "customer_since": since,
-            "business_kind": business,
-            "contract_status": status,
-        }
+        return customer_row(
+            customer_id=customer_id, name=name, document=document, person_type=person,
+            phone=best_phone(phones), email=self.cell(row, "email"),
+            neighbourhood=self.cell(row, "neighbourhood"), city=self.cell(row, "city"),
+            plan=self.cell(row, "plan"), monthly_fee=fee, customer_since=since,
+            business_kind=business, contract_status=status)
 
     def invoice(self, row: Row, id_by_document: dict[str, str]) -> dict | None:
         cells = self.cells(row)
@@ -507,16 +491,7 @@ class _Reader:
             paid = amount
         if not cells.ok:
             return None
-        return {
-            "invoice_id": invoice_id,
-            "customer_id": customer_id,
-            "issued_on": issued,
-            "due_date": due,
-            "amount": amount,
-            "paid_on": paid_on if status in ("paid", "partial") else None,
-            "amount_paid": paid if status in ("paid", "partial") else None,
-            "status": status,
-            "notified_on": notified,
-            "arrangement": arrangement,
-            "_where": row.where(col("invoice_id")),
-        }
+        return bill_row(invoice_id=invoice_id, customer_id=customer_id, due_date=due,
+                        amount=amount, status=status, paid_on=paid_on, amount_paid=paid,
+                        where=row.where(col("invoice_id")), issued_on=issued,
+                        notified_on=notified, arrangement=arrangement)

@@ -26,8 +26,11 @@ from relief_kit.sources.importers.canonical import (
     ImportResult,
     assemble,
     best_phone,
+    bill_row,
     checked_person_type,
+    customer_row,
     read_document,
+    read_rows,
     unique_rows,
 )
 from relief_kit.sources.importers.report import ImportReport
@@ -64,16 +67,17 @@ def map_mkauth(customers: SourceTable, bills: SourceTable) -> ImportResult:
     use_id = "id" in customers.columns
 
     report.table("clientes").read = len(customers.rows)
-    canonical, ids_by_login, failed = [], {}, set()
-    for row in unique_rows(customers.rows, "login", report, "clientes"):
-        customer = _customer(row, report, use_id)
-        login = row.get("login")
-        if customer is None:
-            failed.add(login)
-            report.table("clientes").skip("com erro (ver erros abaixo)")
-            continue
-        canonical.append(customer)
-        ids_by_login[login] = customer["customer_id"]
+    ids_by_login: dict[str, str] = {}
+
+    def customer(row: Row) -> dict | None:
+        read = _customer(row, report, use_id)
+        if read is not None:
+            ids_by_login[row.get("login")] = read["customer_id"]
+        return read
+
+    canonical, unread = read_rows(unique_rows(customers.rows, "login", report, "clientes"),
+                                  customer, report, "clientes")
+    failed = {row.get("login") for row in unread}
     blocked = sum(1 for r in customers.rows if r.get("bloqueado").casefold() == "sim")
     if blocked:
         report.notes["bloqueado = sim (motivo não informado): status do contrato vazio"] = blocked
@@ -108,21 +112,12 @@ def _customer(row: Row, report: ImportReport, use_id: bool) -> dict | None:
     since = cells.day("data_ins")
     if not cells.ok:
         return None
-    return {
-        "customer_id": customer_id,
-        "name": " ".join(name.split()),
-        "document": document,
-        "person_type": person,
-        "phone": best_phone([row.get("celular"), row.get("fone")]),
-        "email": row.get("email"),
-        "neighbourhood": row.get("bairro"),
-        "city": row.get("cidade"),
-        "plan": row.get("plano"),
-        "monthly_fee": None,  # plan prices live in sis_plano: derived from the bills
-        "customer_since": since,
-        "business_kind": "",
-        "contract_status": "active" if blocked in ("nao", "não") else "",
-    }
+    return customer_row(
+        customer_id=customer_id, name=name, document=document, person_type=person,
+        phone=best_phone([row.get("celular"), row.get("fone")]), email=row.get("email"),
+        neighbourhood=row.get("bairro"), city=row.get("cidade"), plan=row.get("plano"),
+        # plan prices live in sis_plano: the monthly fee is derived from the bills
+        customer_since=since, contract_status="active" if blocked in ("nao", "não") else "")
 
 
 def _bill(row: Row, report: ImportReport) -> dict | None:
@@ -149,16 +144,5 @@ def _bill(row: Row, report: ImportReport) -> dict | None:
         status = ""
     if not cells.ok:
         return None
-    return {
-        "invoice_id": invoice_id,
-        "customer_id": login,
-        "issued_on": None,
-        "due_date": due,
-        "amount": amount,
-        "paid_on": paid_on if status in ("paid", "partial") else None,
-        "amount_paid": paid if status in ("paid", "partial") else None,
-        "status": status,
-        "notified_on": None,
-        "arrangement": "",
-        "_where": row.where("id"),
-    }
+    return bill_row(invoice_id=invoice_id, customer_id=login, due_date=due, amount=amount,
+                    status=status, paid_on=paid_on, amount_paid=paid, where=row.where("id"))
