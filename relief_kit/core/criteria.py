@@ -86,11 +86,26 @@ _SPECS: dict[str, dict[str, _Spec]] = {
     "small_business": {"kinds": _Spec(list)},
     "at_risk": {"refusal_needs_second_analyst": _Spec(bool)},
     "decision": {"required_items": _Spec(list)},
-    "suspension": {"avoid_friday_weekend_holidays": _Spec(bool), "state": _Spec(str)},
+    "suspension": {"avoid_friday_weekend_holidays": _Spec(bool), "state": _Spec(str),
+                   "count_from": _Spec(str)},
     "deadlines": {"decide_business_days": _int(1, 60), "tell_business_days": _int(1, 30)},
     "follow_up": {"grace_days": _int(0, 60), "due_soon_business_days": _int(0, 30)},
     "relief": {"max_per_12_months": _int(0, 12)},
+    # RGC 765/2023 art. 78 §3: late fine up to 2 %, interest up to 1 % a month.
+    "agreement": {
+        "late_fees": _Spec(str),
+        "fine_percent": _num(0, 2),
+        "interest_percent_month": _num(0, 1),
+    },
 }
+
+#: How the 15 days after the debt notice are counted (RGC 765/2023 art. 70).
+#: ``day_after_notice`` (Código Civil art. 132: the first day is left out; the later
+#: date, the safe side) or ``notice_day``.
+COUNT_FROM = ("day_after_notice", "notice_day")
+#: Whether the late fine and interest apply to the amounts of an agreement:
+#: ``waived_while_kept`` (none while every date is kept) or ``charged``.
+LATE_FEES = ("waived_while_kept", "charged")
 
 
 @dataclass(frozen=True)
@@ -225,6 +240,12 @@ def _check_consistency(sections: Mapping[str, Mapping[str, Any]], fail) -> None:
     if state and (len(state) != 2 or not state.isalpha()):
         raise fail("suspension.state",
                    f"deve ser a sigla da UF, como \"MG\" (encontrado {state!r}).")
+    for name, allowed in (("suspension.count_from", COUNT_FROM),
+                          ("agreement.late_fees", LATE_FEES)):
+        section, _, key = name.partition(".")
+        if sections[section][key] not in allowed:
+            raise fail(name, f"use um de: {', '.join(allowed)} "
+                             f"(encontrado {sections[section][key]!r}).")
 
 
 def _extra_items(checklist: Any, fail) -> tuple[ExtraItem, ...]:

@@ -15,6 +15,7 @@ import math
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.model import (
     Action,
@@ -67,8 +68,10 @@ def discount_percent(features: HistoryFeatures, checklist: Checklist, amount: De
 
 
 def instalment_plan(amount: Decimal, features: HistoryFeatures, criteria: Criteria,
-                    today: date) -> tuple[Instalment, ...]:
-    """Equal monthly instalments, cents exact (the last absorbs the rounding).
+                    today: date, calendar: BusinessCalendar = NATIONAL
+                    ) -> tuple[Instalment, ...]:
+    """Equal monthly instalments, cents exact (the last absorbs the rounding), each due
+    on a business day of ``calendar`` (a holiday or weekend moves to the next one).
 
     The count is the number of monthly fees the debt covers (rounded up), at least 2,
     at most ``instalments.max_count``, and never so many that an instalment falls
@@ -86,7 +89,8 @@ def instalment_plan(amount: Decimal, features: HistoryFeatures, criteria: Criter
     plan = []
     for number in range(1, count + 1):
         value = each if number < count else amount - each * (count - 1)
-        plan.append(Instalment(number, _add_months(first, number - 1), value))
+        plan.append(Instalment(
+            number, calendar.next_business_day(_add_months(first, number - 1)), value))
     return tuple(plan)
 
 
@@ -108,8 +112,12 @@ def options(
     criteria: Criteria,
     today: date,
     probabilities: PaymentProbabilities,
+    calendar: BusinessCalendar = NATIONAL,
 ) -> tuple[OptionValue, ...]:
-    """One priced row per option: discount, postponement, instalments, refusal."""
+    """One priced row per option: discount, postponement, instalments, refusal.
+
+    Every date offered (pay-by, new due date, instalments) is a business day of
+    ``calendar``."""
     amount = amount_concerned(customer, features)
     band = features.punctuality_band
     rate = float(criteria["money.monthly_cost_of_money"])
@@ -123,7 +131,8 @@ def options(
     expected = cents(to_pay * Decimal(str(p)))
     rows.append(OptionValue(
         Action.DISCOUNT,
-        Terms(amount=amount, discount_percent=percent, pay_by=today + timedelta(days=days)),
+        Terms(amount=amount, discount_percent=percent,
+              pay_by=calendar.next_business_day(today + timedelta(days=days))),
         p, expected, present_value(expected, days / 30, rate), days / 30,
     ))
 
@@ -141,12 +150,14 @@ def options(
     p = probabilities.probability(band, Action.POSTPONEMENT)
     expected = cents(amount * Decimal(str(p)))
     rows.append(OptionValue(
-        Action.POSTPONEMENT, Terms(amount=amount, new_due_date=today + timedelta(days=days)),
+        Action.POSTPONEMENT,
+        Terms(amount=amount,
+              new_due_date=calendar.next_business_day(today + timedelta(days=days))),
         p, expected, present_value(expected, days / 30, rate), days / 30, True, note,
     ))
 
     # Instalments of the open debt.
-    plan = instalment_plan(amount, features, criteria, today)
+    plan = instalment_plan(amount, features, criteria, today, calendar)
     p = probabilities.probability(band, Action.INSTALMENTS)
     least = float(criteria["instalments.min_debt_months"])
     if features.open_months < least:

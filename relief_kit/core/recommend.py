@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.model import (
     Action,
@@ -179,14 +180,18 @@ def recommend(
     today: date,
     probabilities: PaymentProbabilities,
     reliefs_in_12_months: int = 0,
+    calendar: BusinessCalendar = NATIONAL,
 ) -> Recommendation:
     """The recommended action, its terms, the reasons and the money comparison.
 
     ``reliefs_in_12_months``: agreements of any kind already made with the customer in
     the rolling last 12 months; at ``relief.max_per_12_months`` no relief is
     recommended (an at-risk household still gets the best option, said so).
+    ``calendar``: every date offered is one of its business days (the provider's, from
+    settings).
     """
-    rows = options(customer, features, checklist, criteria, today, probabilities)
+    rows = options(customer, features, checklist, criteria, today, probabilities,
+                   calendar)
     amount = amount_concerned(customer, features)
 
     def result(action: Action, terms: Terms, reasons: list[Reason], score: float = 0.0,

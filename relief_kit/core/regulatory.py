@@ -1,127 +1,199 @@
 """The earliest lawful suspension and termination dates for an unpaid bill.
 
-Anatel's consumer rules (RGC) for fixed broadband:
+Anatel's consumer rules (RGC) for fixed broadband, each act under the rules in force
+on the day it would happen (Resolução 765/2023 revoked 632/2014, in full effect from
+01/09/2025):
 
-- Resolução 765/2023 (notices from 01/09/2025): total suspension 15 days after the
-  customer is notified of the overdue debt (arts. 70–71); termination 60 days after
-  suspension, with a warning first (arts. 73, 75, 77); credit-bureau registration only
-  after termination.
-- Resolução 632/2014 (older notices): partial suspension 15 days after the notice,
-  total 30 days later, termination 30 days after that.
+- Resolução 632/2014 (acts before 01/09/2025; its section on suspension for
+  non-payment, arts. 90–97): partial suspension 15 days after the notice of the overdue
+  debt, total suspension 30 days after the partial, termination 30 days after the total.
+- Resolução 765/2023 (acts from 01/09/2025): total suspension 15 days after the notice
+  (arts. 70–71); termination after 60 days of suspension, with a warning first
+  (arts. 73, 75 and 77); credit-bureau registration only after termination. A total
+  suspension or a termination that the old rules would have put on or after 01/09/2025
+  follows 765: the total suspension no earlier than 01/09/2025 and the termination 60
+  days after the total suspension.
+
+How the 15 days are counted is the criteria setting ``suspension.count_from``:
+``day_after_notice`` (the default: Código Civil art. 132 leaves the first day out, the
+later date) or ``notice_day``.
 
 Lei 14.015/2020 forbids cut-offs on Fridays, weekends, holidays and their eves; whether
 it binds broadband providers is unconfirmed, so it is the setting
 ``suspension.avoid_friday_weekend_holidays`` (on by default, the safe side) and never
-stated as law.
+stated as law. Its holidays are the provider's calendar (:mod:`relief_kit.core.calendar`).
+
+This module returns codes and dates; ``templates/views/regulatory.html`` says them in
+Portuguese with their articles.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 
-import holidays
-
+from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.criteria import Criteria
-from relief_kit.text import formatting as fmt
 
 NEW_RGC = "RGC 765/2023"
 OLD_RGC = "RGC 632/2014"
 NEW_RGC_START = date(2025, 9, 1)
 
+#: ``SuspensionDates.status``: a notice was sent / a debt is due but not yet notified /
+#: nothing is due, so no notice can be sent and no date runs.
+NOTIFIED, NOT_NOTIFIED, NOTHING_DUE = "notified", "not_notified", "nothing_due"
+
+#: ``RegulatoryAct.kind`` codes.
+PARTIAL_SUSPENSION, SUSPENSION, TERMINATION = "partial_suspension", "suspension", "termination"
+
+#: The articles behind each act under each regime.
+ARTICLES = {
+    (OLD_RGC, PARTIAL_SUSPENSION): "Resolução Anatel 632/2014, arts. 90–97",
+    (OLD_RGC, SUSPENSION): "Resolução Anatel 632/2014, arts. 90–97",
+    (OLD_RGC, TERMINATION): "Resolução Anatel 632/2014, arts. 90–97",
+    (NEW_RGC, SUSPENSION): "Resolução Anatel 765/2023, arts. 70–71",
+    (NEW_RGC, TERMINATION): "Resolução Anatel 765/2023, arts. 73, 75 e 77",
+}
+
+
+def regime_on(day: date) -> str:
+    """The RGC in force on ``day``: 765/2023 from 01/09/2025, 632/2014 before."""
+    return NEW_RGC if day >= NEW_RGC_START else OLD_RGC
+
 
 @dataclass(frozen=True)
-class LegalFact:
-    text: str
-    source: str
+class RegulatoryAct:
+    """One step of the timeline: what may happen, from which day, under which rules."""
+
+    kind: str  # PARTIAL_SUSPENSION | SUSPENSION (total) | TERMINATION
+    day: date  # the earliest day it may happen
+    regime: str  # OLD_RGC | NEW_RGC: the rules in force on ``day``
+    article: str  # ARTICLES[(regime, kind)]
+    moved: bool = False  # the Lei 14.015 setting moved it off a Friday/weekend/holiday/eve
 
 
 @dataclass(frozen=True)
 class SuspensionDates:
-    regime: str
-    notice_date: date  # the notice sent, or today when none was sent yet
-    notice_sent: bool
-    suspension: date  # total suspension (765) / partial suspension (632)
-    total_suspension: date
-    termination: date
-    avoided_days: bool  # the Lei 14.015 setting moved a date
-    sentence: str
-    termination_sentence: str
-    facts: tuple[LegalFact, ...]
+    """The timeline of one debt without an agreement.
+
+    ``acts`` is empty when nothing is due (``status == NOTHING_DUE``). When no notice was
+    sent (``NOT_NOTIFIED``) the acts are those of a notice sent on ``notice_date`` (today).
+    """
+
+    status: str  # NOTIFIED | NOT_NOTIFIED | NOTHING_DUE
+    notice_date: date | None  # the notice sent, or today when a due debt was not notified
+    notice_regime: str | None  # the rules in force on the notice day
+    count_from: str  # criteria suspension.count_from
+    avoid_cutoff_days: bool  # criteria suspension.avoid_friday_weekend_holidays
+    acts: tuple[RegulatoryAct, ...] = ()
+
+    @property
+    def notice_sent(self) -> bool:
+        return self.status == NOTIFIED
+
+    def act(self, kind: str) -> RegulatoryAct | None:
+        return next((a for a in self.acts if a.kind == kind), None)
+
+    @property
+    def suspension(self) -> date | None:
+        """The first suspension (partial under 632, total under 765)."""
+        return self.acts[0].day if self.acts else None
+
+    @property
+    def total_suspension(self) -> date | None:
+        act = self.act(SUSPENSION)
+        return act.day if act else None
+
+    @property
+    def termination(self) -> date | None:
+        act = self.act(TERMINATION)
+        return act.day if act else None
+
+    @property
+    def regime(self) -> str | None:
+        """The rules of the first act (the one the analyst most needs)."""
+        return self.acts[0].regime if self.acts else None
+
+    @property
+    def regimes(self) -> tuple[str, ...]:
+        """Every regime the timeline uses, in order (two when it crosses 01/09/2025)."""
+        return tuple(dict.fromkeys(a.regime for a in self.acts))
+
+    @property
+    def avoided_days(self) -> bool:
+        return any(a.moved for a in self.acts)
 
 
-@lru_cache(maxsize=16)
-def _holidays(state: str, year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("BR", subdiv=state or None, years=(year, year + 1))
-
-
-def _blocked(day: date, state: str) -> bool:
+def _cutoff_blocked(day: date, calendar: BusinessCalendar) -> bool:
     """Friday, weekend, a holiday or the eve of one (Lei 14.015/2020)."""
-    calendar = _holidays(state, day.year)
-    return day.weekday() >= 4 or day in calendar or (day + timedelta(days=1)) in calendar
+    return (day.weekday() >= 4 or calendar.is_holiday(day)
+            or calendar.is_holiday(day + timedelta(days=1)))
 
 
-def next_allowed_day(day: date, criteria: Criteria) -> date:
+def next_allowed_day(day: date, criteria: Criteria,
+                     calendar: BusinessCalendar = NATIONAL) -> date:
     """``day`` itself, or the first later day the cut-off setting allows."""
     if not criteria["suspension.avoid_friday_weekend_holidays"]:
         return day
-    state = criteria["suspension.state"]
-    while _blocked(day, state):
+    while _cutoff_blocked(day, calendar):
         day += timedelta(days=1)
     return day
 
 
+def fifteen_days_after(notice: date, count_from: str) -> date:
+    """The first day a suspension may happen after a notice sent on ``notice``.
+
+    ``day_after_notice``: the 15 days are the 15 days after the notice day (Código Civil
+    art. 132), so the suspension may come on the 16th day after it. ``notice_day``: the
+    notice day is the first of the 15, so the 15th day after it.
+    """
+    return notice + timedelta(days=16 if count_from == "day_after_notice" else 15)
+
+
 def suspension_dates(notice_date: date | None, today: date, criteria: Criteria,
-                     regime: str | None = None) -> SuspensionDates:
-    """The earliest dates without an agreement, and the sentence for the analyst."""
-    sent = notice_date is not None
-    notice = notice_date if sent else today
-    regime = regime or (NEW_RGC if notice >= NEW_RGC_START else OLD_RGC)
-    first = notice + timedelta(days=15)
-    suspension = next_allowed_day(first, criteria)
-    moved = suspension != first
-    if regime == NEW_RGC:
-        total = suspension
-        termination = suspension + timedelta(days=60)
-        facts = (
-            LegalFact("A suspensão total pode ocorrer 15 dias após a notificação do débito.",
-                      "Resolução Anatel 765/2023, arts. 70–71"),
-            LegalFact("A notificação informa o motivo, as regras e prazos de suspensão e "
-                      "rescisão, o valor e o mês do débito, a possibilidade de registro em "
-                      "cadastro de crédito após a rescisão e o prazo de restabelecimento.",
-                      "Resolução Anatel 765/2023, art. 71, I–V"),
-            LegalFact("Após 60 dias de suspensão o contrato pode ser rescindido, com aviso "
-                      "prévio ao cliente; a rescisão não extingue a dívida.",
-                      "Resolução Anatel 765/2023, arts. 73, 75 e 77"),
-            LegalFact("Pago o débito, o serviço volta em até 1 dia; num parcelamento, após "
-                      "o pagamento da primeira parcela; multa até 2%, juros até 1% ao mês, "
-                      "sem taxa de religação.", "Resolução Anatel 765/2023, art. 78 §§1–3"),
-        )
+                     calendar: BusinessCalendar = NATIONAL, *,
+                     debt_due: bool = True) -> SuspensionDates:
+    """The earliest suspension and termination dates without an agreement.
+
+    ``notice_date``: when the customer was notified of the overdue debt (None: never).
+    ``debt_due``: whether a bill is due and unpaid on ``today``; without one no notice
+    can be sent and no date runs (``NOTHING_DUE``). A due debt not yet notified gets the
+    dates of a notice sent ``today``. Each act follows the rules in force on its day.
+    """
+    count_from = criteria["suspension.count_from"]
+    avoid = bool(criteria["suspension.avoid_friday_weekend_holidays"])
+    if notice_date is None and not debt_due:
+        return SuspensionDates(NOTHING_DUE, None, None, count_from, avoid)
+    status = NOTIFIED if notice_date is not None else NOT_NOTIFIED
+    notice = notice_date if notice_date is not None else today
+
+    def allowed(kind: str, day: date, regime: str) -> RegulatoryAct:
+        moved = next_allowed_day(day, criteria, calendar)
+        # A day moved past 01/09/2025 stays under the rules of the act's own reckoning.
+        return RegulatoryAct(kind, moved, regime, ARTICLES[(regime, kind)], moved != day)
+
+    first_day = fifteen_days_after(notice, count_from)
+    if regime_on(first_day) == NEW_RGC:
+        total = allowed(SUSPENSION, first_day, NEW_RGC)
+        acts = (total, RegulatoryAct(TERMINATION, total.day + timedelta(days=60), NEW_RGC,
+                                     ARTICLES[(NEW_RGC, TERMINATION)]))
     else:
-        first_total = suspension + timedelta(days=30)
-        total = next_allowed_day(first_total, criteria)
-        moved = moved or total != first_total
-        termination = total + timedelta(days=30)
-        facts = (
-            LegalFact("Suspensão parcial 15 dias após a notificação; total 30 dias depois; "
-                      "rescisão 30 dias após a suspensão total; restabelecimento em 24 h.",
-                      "Resolução Anatel 632/2014 (regime anterior a 01/09/2025)"),
-        )
-    facts += (LegalFact("Registro em cadastro de proteção ao crédito somente após a "
-                        "rescisão.", f"{regime}"),)
-    if criteria["suspension.avoid_friday_weekend_holidays"]:
-        facts += (LegalFact(
-            "Configuração do provedor: sem corte em sextas, fins de semana, feriados e "
-            "vésperas de feriado (Lei 14.015/2020 — aplicação à banda larga não "
-            "confirmada; adotado por precaução).", "suspension.avoid_friday_weekend_holidays"),)
-    kind = "suspensão" if regime == NEW_RGC else "suspensão parcial"
-    if sent:
-        sentence = f"Sem acordo, a {kind} só pode ocorrer a partir de {fmt.day(suspension)}."
-    else:
-        sentence = ("A notificação do débito ainda não foi enviada: se enviada hoje, a "
-                    f"{kind} só poderia ocorrer a partir de {fmt.day(suspension)}.")
-    termination_sentence = (f"A rescisão do contrato só pode ocorrer a partir de "
-                            f"{fmt.day(termination)}, com aviso prévio ao cliente.")
-    return SuspensionDates(regime, notice, sent, suspension, total, termination, moved,
-                           sentence, termination_sentence, facts)
+        partial = allowed(PARTIAL_SUSPENSION, first_day, OLD_RGC)
+        old_total = partial.day + timedelta(days=30)
+        if old_total < NEW_RGC_START:
+            total = allowed(SUSPENSION, old_total, OLD_RGC)
+            old_termination = total.day + timedelta(days=30)
+            if old_termination < NEW_RGC_START:
+                termination = RegulatoryAct(TERMINATION, old_termination, OLD_RGC,
+                                            ARTICLES[(OLD_RGC, TERMINATION)])
+            else:
+                termination = RegulatoryAct(TERMINATION, total.day + timedelta(days=60),
+                                            NEW_RGC, ARTICLES[(NEW_RGC, TERMINATION)])
+        else:
+            # 765 allows the total suspension 15 days after the notice, which have run;
+            # it binds only from 01/09/2025, never earlier than the old partial step.
+            total = allowed(SUSPENSION, NEW_RGC_START, NEW_RGC)
+            termination = RegulatoryAct(TERMINATION, total.day + timedelta(days=60), NEW_RGC,
+                                        ARTICLES[(NEW_RGC, TERMINATION)])
+        acts = (partial, total, termination)
+    return SuspensionDates(status, notice, regime_on(notice), count_from, avoid, acts)

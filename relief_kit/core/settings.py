@@ -1,4 +1,5 @@
-"""The provider's own settings (identification for messages, CDC art. 42-A)."""
+"""The provider's own settings: identification for messages (CDC art. 42-A) and the
+business-day calendar of its town (``[calendar]``, see :mod:`relief_kit.core.calendar`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import holidays
+
 from relief_kit import resources
+from relief_kit.core.calendar import BusinessCalendar, parse_municipal_holiday
 from relief_kit.core.errors import InputError
 
 DEFAULT_SETTINGS = resources.DEFAULT_SETTINGS
@@ -27,15 +31,19 @@ class Provider:
     region: str = "BR"
 
 
-def load_provider(path: str | Path | None = None) -> Provider:
-    """Read ``[provider]`` from a settings file (the bundled one when ``path`` is None)."""
+def _read(path: str | Path | None) -> tuple[Path, dict]:
     path = Path(path) if path is not None else DEFAULT_SETTINGS
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"{path}: não foi possível ler as configurações ({exc.strerror}).")
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{path}: TOML inválido ({exc}).")
+
+
+def load_provider(path: str | Path | None = None) -> Provider:
+    """Read ``[provider]`` from a settings file (the bundled one when ``path`` is None)."""
+    path, data = _read(path)
     table = data.get("provider")
     if not isinstance(table, dict):
         raise InputError(f"{path}: [provider]: seção obrigatória ausente.")
@@ -43,3 +51,46 @@ def load_provider(path: str | Path | None = None) -> Provider:
         if not isinstance(table.get(key), str) or not table[key].strip():
             raise InputError(f"{path}: provider.{key}: obrigatório, um texto não vazio.")
     return Provider(**{key: table[key].strip() for key in _REQUIRED})
+
+
+_CALENDAR_KEYS = ("municipal_holidays", "carnival", "optional_days")
+
+
+def load_calendar(path: str | Path | None = None, state: str = "") -> BusinessCalendar:
+    """Read ``[calendar]`` from a settings file (the bundled one when ``path`` is None).
+
+    ``state``: the UF whose holidays count (the criteria's ``suspension.state``; ``""``
+    for national holidays only). Keys, all optional: ``municipal_holidays``
+    (``"MM-DD"`` every year or ``"AAAA-MM-DD"`` once), ``carnival`` and
+    ``optional_days`` (true/false). Without the section: weekends and national
+    holidays. A bad value is one :class:`InputError` line naming file and key.
+    """
+    path, data = _read(path)
+    table = data.get("calendar", {})
+    if not isinstance(table, dict):
+        raise InputError(f"{path}: [calendar]: deve ser uma seção.")
+    unknown = sorted(set(table) - set(_CALENDAR_KEYS))
+    if unknown:
+        raise InputError(f"{path}: calendar.{unknown[0]}: chave desconhecida; use uma de: "
+                         f"{', '.join(_CALENDAR_KEYS)}.")
+    state = (state or "").strip().upper()
+    if state and state not in holidays.Brazil.subdivisions:
+        raise InputError(f"suspension.state: UF desconhecida {state!r}.")
+    flags = {}
+    for key in ("carnival", "optional_days"):
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            raise InputError(f"{path}: calendar.{key}: deve ser true ou false "
+                             f"(encontrado {value!r}).")
+        flags[key] = value
+    listed = table.get("municipal_holidays", [])
+    if not isinstance(listed, list):
+        raise InputError(f"{path}: calendar.municipal_holidays: deve ser uma lista de "
+                         "datas entre aspas, como [\"08-15\"].")
+    municipal = []
+    for i, text in enumerate(listed, start=1):
+        try:
+            municipal.append(parse_municipal_holiday(str(text)))
+        except ValueError as exc:
+            raise InputError(f"{path}: calendar.municipal_holidays[{i}]: {exc}.")
+    return BusinessCalendar(state=state, municipal=tuple(municipal), **flags)

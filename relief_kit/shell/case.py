@@ -36,6 +36,7 @@ from relief_kit.core import calibration as calibration_method
 from relief_kit.core import schema
 from relief_kit.core.agreements import reliefs_within
 from relief_kit.core.as_of import as_of_date
+from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.calibration import Calibration, calibrate
 from relief_kit.core.criteria import Criteria, load_criteria
 from relief_kit.core.errors import InputError, ReliefKitError
@@ -49,7 +50,7 @@ from relief_kit.core.model import (
 )
 from relief_kit.core.recommend import recommend
 from relief_kit.core.regulatory import SuspensionDates, suspension_dates
-from relief_kit.core.settings import Provider, load_provider
+from relief_kit.core.settings import Provider, load_calendar, load_provider
 from relief_kit.core.values import ValueProblem
 from relief_kit.sources.tables import load_case, load_folder, read_folder_info
 
@@ -88,6 +89,7 @@ class Case:
     store: Any | None = field(default=None, repr=False)
     #: Agreements already made with the customer in the last 12 months (relief cap).
     reliefs_in_12_months: int = 0
+    calendar: BusinessCalendar = NATIONAL  # the provider's business days (settings)
 
     @property
     def request_id(self) -> str:
@@ -103,7 +105,7 @@ class Case:
         """The recommendation for other answers (the live panel): pure, no I/O."""
         return recommend(self.customer, self.features, self.request, checklist,
                          self.criteria, self.today, self.calibration,
-                         self.reliefs_in_12_months)
+                         self.reliefs_in_12_months, self.calendar)
 
     def with_answers(self, checklist: Checklist) -> Case:
         """This case with other answers and the recommendation that goes with them."""
@@ -146,6 +148,15 @@ def notice_date_of(invoices: pd.DataFrame, today: date) -> date | None:
     if notices.empty:
         return None
     return notices.min().date()
+
+
+def debt_due_on(invoices: pd.DataFrame, today: date) -> bool:
+    """Whether a bill still open or partly paid was due by ``today``: only then can a
+    debt notice be sent (Anatel RGC 765/2023 art. 70)."""
+    if invoices.empty:
+        return False
+    return bool((invoices["status"].isin(OPEN)
+                 & (invoices["due_date"] <= pd.Timestamp(today))).any())
 
 
 def open_case(
@@ -203,6 +214,7 @@ def open_case(
             calibration = calibration_for(folder, criteria, as_of)
         provider = load_provider(settings_path or None)
     history = monthly_history(invoices, customer.customer_id, criteria, as_of)
+    calendar = load_calendar(settings_path or None, state=criteria["suspension.state"])
 
     written, problem = None, ""
     try:
@@ -229,8 +241,9 @@ def open_case(
                                                excluding=request.request_id), as_of)
 
     recommendation = recommend(customer, history_features, request, checklist, criteria,
-                               as_of, calibration, reliefs)
-    regulatory = suspension_dates(notice_date_of(invoices, as_of), as_of, criteria)
+                               as_of, calibration, reliefs, calendar)
+    regulatory = suspension_dates(notice_date_of(invoices, as_of), as_of, criteria, calendar,
+                                  debt_due=debt_due_on(invoices, as_of))
     return Case(
         data_dir=folder,
         request=request,
@@ -252,6 +265,7 @@ def open_case(
         decisions=decisions,
         store=store,
         reliefs_in_12_months=reliefs,
+        calendar=calendar,
     )
 
 

@@ -20,6 +20,7 @@ import ipywidgets as w
 from dateutil.relativedelta import relativedelta
 
 from relief_kit.core import decisions
+from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.errors import ReliefKitError
 from relief_kit.core.model import Action, Checklist, Instalment, Recommendation, Terms
 from relief_kit.core.money import cents
@@ -47,14 +48,16 @@ def _row(label: str, widget: w.Widget, hint: str = "") -> w.HBox:
                    widget], layout=w.Layout(align_items="center", margin="2px 0"))
 
 
-def even_instalments(amount: Decimal, count: int, first_due: date) -> tuple[Instalment, ...]:
+def even_instalments(amount: Decimal, count: int, first_due: date,
+                     calendar: BusinessCalendar = NATIONAL) -> tuple[Instalment, ...]:
     """``count`` monthly instalments from ``first_due``, cents exact (the last absorbs
-    the rounding). The analyst's own plan, when they change the recommended one."""
+    the rounding), each on a business day of ``calendar``. The analyst's own plan, when
+    they change the recommended one."""
     if count < 1:
         return ()
     each = cents(amount / count)
     return tuple(
-        Instalment(n, first_due + relativedelta(months=n - 1),
+        Instalment(n, calendar.next_business_day(first_due + relativedelta(months=n - 1)),
                    each if n < count else amount - each * (count - 1))
         for n in range(1, count + 1)
     )
@@ -85,6 +88,7 @@ class ReviewApp:
         self._set_decision_from(self.recommendation, case.decision)
         self._refresh()
         self._show_history()
+        self._warn_if_stale()
         if self.store is not None and analyst:
             self.store.log_open(case.request_id, analyst)
 
@@ -352,8 +356,21 @@ class ReviewApp:
             self.instalment_count.value = len(plan.instalments)
             self.first_due.value = plan.instalments[0].due_date
         elif self.first_due.value is None:
-            self.first_due.value = self.case.today + timedelta(
-                days=int(self.criteria["instalments.first_due_days"]))
+            self.first_due.value = self.case.calendar.next_business_day(
+                self.case.today + timedelta(days=int(self.criteria["instalments.first_due_days"])))
+
+    def _warn_if_stale(self) -> None:
+        """A recorded decision whose dates have passed needs new terms (no message is
+        prepared with a past date)."""
+        from relief_kit.core.terms import stale_dates
+
+        decision = self.case.decision
+        past = stale_dates(decision.terms, self.case.today) if decision is not None else ()
+        if past:
+            self.message.value = str(views.message(
+                "Precisa de novos termos: a decisão registrada tem data já passada ("
+                + ", ".join(fmt.day(d) for d in past) + "). Ajuste as datas e registre "
+                "de novo antes de enviar qualquer mensagem.", "error"))
 
     def _on_decision(self, change: dict) -> None:
         if self._syncing:
@@ -391,7 +408,8 @@ class ReviewApp:
             return Terms(amount=amount, new_due_date=self.new_due_date.value)
         if action is Action.INSTALMENTS:
             plan = () if self.first_due.value is None else even_instalments(
-                amount, int(self.instalment_count.value), self.first_due.value)
+                amount, int(self.instalment_count.value), self.first_due.value,
+                self.case.calendar)
             return Terms(amount=amount, instalments=plan)
         return Terms(amount=amount)
 

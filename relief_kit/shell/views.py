@@ -121,7 +121,8 @@ def written_request(case) -> Fragment:
 def regulatory_section(case, expanded: bool = False) -> Fragment:
     """The earliest suspension and termination dates without an agreement, and their
     legal grounds (folded unless ``expanded``)."""
-    return render("regulatory.html", dates=case.regulatory, expanded=expanded)
+    return render("regulatory.html", dates=case.regulatory, today=case.today,
+                  expanded=expanded)
 
 
 def recommendation_panel(recommendation: Recommendation, case,
@@ -145,8 +146,12 @@ def recommendation_panel(recommendation: Recommendation, case,
 
 def answers_and_decision(case) -> Fragment:
     """The checklist answers and every recorded decision, as plain HTML (the record)."""
+    from relief_kit.core.terms import stale_dates
+
+    stale = stale_dates(case.decision.terms, case.today) if case.decision else ()
     return render("answers.html", case=case, checklist=case.checklist,
                   extra_items=case.criteria.extra_items, decision=case.decision,
+                  stale=stale, today=case.today,
                   earlier=list(case.decisions[:-1]) if case.decisions else [],
                   answers_restored=case.answers_restored)
 
