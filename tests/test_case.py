@@ -14,6 +14,7 @@ from relief_kit.shell.case import (
     calibration_cache_path,
     calibration_for,
     data_fingerprint,
+    debt_due_on,
     loaded_portfolio,
     notice_date_of,
     open_case,
@@ -201,7 +202,19 @@ def test_suspension_clock_starts_at_the_earliest_notice_of_a_bill_still_open():
     assert notice_date_of(bills[bills["status"] == "paid"], date(2026, 11, 20)) is None
 
 
-def test_regulatory_sentence_is_in_the_case(folder):
+def test_regulatory_timeline_is_in_the_case_with_the_provider_calendar(folder):
     case = open_case(folder, WHATSAPP_REQUEST)
-    assert "a suspensão" in case.regulatory.sentence
-    assert case.regulatory.suspension > case.today
+    assert case.calendar.state == case.criteria["suspension.state"] and case.calendar.carnival
+    if case.regulatory.status == "nothing_due":
+        assert case.regulatory.acts == ()
+    else:
+        assert case.regulatory.suspension > case.regulatory.notice_date
+        assert case.regulatory.termination > case.regulatory.suspension
+
+
+def test_no_debt_due_no_notice_and_no_dates():
+    t = pd.Timestamp
+    bills = pd.DataFrame({"status": ["paid", "open"],
+                          "due_date": [t("2026-10-10"), t("2026-12-10")]})
+    assert not debt_due_on(bills, date(2026, 11, 20))
+    assert debt_due_on(bills, date(2026, 12, 10))
