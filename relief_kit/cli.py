@@ -271,6 +271,9 @@ def _run_batch(folder: Path, archive: Path, **options):
         result = run_batch(folder, archive, today=_today(today, as_of).isoformat(),
                            progress=progress, planned=planned, **options)
     click.echo(result.summary())
+    for outcome in result.outcomes:
+        if outcome.status == "written" and outcome.message:
+            click.echo(f"{outcome.request_id}: {outcome.message}")
     for outcome in result.failed:
         click.echo(f"falhou: {outcome.request_id}: {outcome.message}", err=True)
     return result

@@ -56,6 +56,24 @@ ARTICLES = {
 }
 
 
+#: What the connection is, for what a message may truthfully say about it, from the
+#: canonical ``contract_status`` (``schema.CONTRACT_STATUSES``):
+#: ``blocked`` — blocked for the debt (the ERP's financial or automatic block: an RGC
+#: suspension for non-payment, service back within 1 day of the payment, art. 78);
+#: ``suspended`` — blocked by hand, the reason not recorded (a debt, or the customer's
+#: own request); ``terminated`` — the contract ended (paying does not bring it back;
+#: the debt stays, art. 77); ``unknown`` — the ERP did not say.
+CONNECTION_STATUSES = ("active", "blocked", "suspended", "terminated", "unknown")
+_CONNECTION = {"active": "active", "blocked_financial": "blocked", "blocked_auto": "blocked",
+               "blocked_manual": "suspended", "disabled": "terminated", "": "unknown"}
+
+
+def connection_status(contract_status: str | None) -> str:
+    """One of :data:`CONNECTION_STATUSES` for a canonical ``contract_status``; anything
+    unrecognised is ``unknown`` (the messages then say only what is true either way)."""
+    return _CONNECTION.get((contract_status or "").strip(), "unknown")
+
+
 def regime_on(day: date) -> str:
     """The RGC in force on ``day``: 765/2023 from 01/09/2025, 632/2014 before."""
     return NEW_RGC if day >= NEW_RGC_START else OLD_RGC

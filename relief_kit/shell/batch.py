@@ -406,14 +406,18 @@ def run_case(job: CaseJob) -> CaseOutcome:
     except Exception as exc:  # one failing case must not stop the others
         return CaseOutcome(job.request_id, "failed", _one_line(exc),
                            time.perf_counter() - started)
-    return CaseOutcome(job.request_id, "written", "", time.perf_counter() - started)
+    stale = json.loads(files["case.json"])["messages"]["needs_new_terms"]
+    note = ("precisa de novos termos: " + ", ".join(
+        date.fromisoformat(d).strftime("%d/%m/%Y") for d in stale)
+        + " já passou; nenhuma mensagem preparada") if stale else ""
+    return CaseOutcome(job.request_id, "written", note, time.perf_counter() - started)
 
 
 def build_case_files(job: CaseJob) -> dict[str, bytes]:
     """The files of one case folder (without the manifest), from a fresh execution."""
     import nbformat
 
-    from relief_kit.shell.messages import render_case_messages
+    from relief_kit.shell.messages import prepare_case_messages
 
     executed = _execute(job)
     facts = _facts(executed)
@@ -422,6 +426,11 @@ def build_case_files(job: CaseJob) -> dict[str, bytes]:
         raise InputError("o notebook não entregou o contato do cliente (célula de fatos).")
     facts["fingerprint"] = job.fingerprint
     facts["kit_version"] = __version__
+    # The messages need the customer's contact, which case.json leaves out on purpose;
+    # their text goes into the record and case.json (what the customer was told).
+    messages = prepare_case_messages({**facts, "contact": contact},
+                                     settings_path=job.settings_path)
+    facts["messages"] = messages.record
     html, _ = _exporter().from_notebook_node(executed, resources={"relief_kit": facts})
     files: dict[str, bytes] = {
         "record.html": html.encode("utf-8"),
@@ -429,10 +438,7 @@ def build_case_files(job: CaseJob) -> dict[str, bytes]:
         "case.json": json.dumps(facts, ensure_ascii=False, indent=2, sort_keys=True,
                                 default=str).encode("utf-8"),
     }
-    # The messages need the customer's contact, which case.json leaves out on purpose.
-    messages = render_case_messages({**facts, "contact": contact},
-                                    settings_path=job.settings_path)
-    for name, data in messages.items():
+    for name, data in messages.files.items():
         files[f"messages/{name}"] = data
     evidence_file = facts.get("request", {}).get("evidence_file") or ""
     if evidence_file:

@@ -68,6 +68,7 @@ def case_facts(
     as_of: date,
     generated_at: datetime,
     masked_document: str,
+    agreement: Mapping | None = None,
 ) -> dict:
     """Everything a case record states, as plain JSON values.
 
@@ -94,6 +95,7 @@ def case_facts(
             "neighbourhood": customer.neighbourhood,
             "city": customer.city,
             "customer_since": jsonable(customer.customer_since),
+            "contract_status": customer.contract_status,
         },
         "features": jsonable(features),
         "checklist": jsonable(checklist),
@@ -110,6 +112,8 @@ def case_facts(
         "regulatory": jsonable(regulatory) if regulatory is not None else None,
         "criteria": {"version": recommendation.criteria_version,
                      "sha256": recommendation.criteria_hash, "source": criteria_source},
+        # Whether fine and interest apply to the agreed amounts (criteria [agreement]).
+        "agreement": dict(agreement) if agreement is not None else None,
         "provider": {"name": provider.name, "cnpj": provider.cnpj},
         "as_of": as_of.isoformat(),
         "as_of_text": fmt.day(as_of),
@@ -130,6 +134,7 @@ def facts_of(case, generated_at: datetime | None = None) -> dict:
         criteria_source=case.criteria.source, as_of=case.today,
         generated_at=generated_at or datetime.now().replace(microsecond=0),
         masked_document=mask_document(case.customer.document),
+        agreement=case.criteria.sections.get("agreement"),
     )
 
 

@@ -2,9 +2,17 @@
 
 Every sentence a customer reads lives in ``templates/messages/pt_BR/``: for each kind
 (ask_info, discount, postponement, instalments, refusal) a subject, an e-mail body and
-a WhatsApp text, all ending with the provider's identification (CDC art. 42-A). The
-customer's own text (a name, say) is passed as data, never as template source, so
-``{{ 7*7 }}`` in a name stays ``{{ 7*7 }}``.
+a WhatsApp text, all ending with the provider's identification (legal name, CNPJ and
+address, CDC art. 42-A; a short block on WhatsApp). What a message says about the
+connection is ``service/<kind>.<status>.txt.j2``, one template per outcome and
+connection status (``regulatory.connection_status``), so no sentence can be false for
+some status; agreements say whether fine and interest apply (criteria
+``[agreement]``) and, plainly, what happens if a date is missed (CDC arts. 42 and 71:
+information, never a threat). The customer's own text (a name, say) is passed as data,
+never as template source, so ``{{ 7*7 }}`` in a name stays ``{{ 7*7 }}``.
+
+No message is prepared with a date earlier than the day it is produced
+(:func:`relief_kit.core.terms.stale_dates`): the decision needs new terms first.
 
 Each message has exactly one recipient: there is no message to more than one
 customer and none announcing a discount for everyone.
@@ -23,9 +31,12 @@ from email.message import EmailMessage
 from urllib.parse import quote
 
 from relief_kit import resources
+from relief_kit.core.criteria import load_criteria
 from relief_kit.core.errors import InputError
 from relief_kit.core.model import Action
+from relief_kit.core.regulatory import connection_status
 from relief_kit.core.settings import Provider, load_provider
+from relief_kit.core.terms import stale_dates
 from relief_kit.core.values import ValueProblem
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
@@ -64,8 +75,19 @@ def _day(value) -> str:
     return fmt.day(date.fromisoformat(value) if isinstance(value, str) else value)
 
 
+def _agreement(facts: Mapping) -> Mapping:
+    """The fee policy the case was decided under; the bundled criteria's for facts
+    that do not carry one (older ``case.json``)."""
+    recorded = facts.get("agreement")
+    return recorded if recorded else load_criteria().sections["agreement"]
+
+
 def message_context(facts: Mapping, provider: Provider) -> dict:
-    """The template context from a case's facts (``facts.case_facts``) and decision."""
+    """The template context from a case's facts (``facts.case_facts``) and decision.
+
+    ``connection`` is the customer's connection status (active, blocked, suspended,
+    terminated, unknown); ``late_fees``, ``fine_percent`` and ``interest_percent`` the
+    criteria's ``[agreement]``."""
     decision = facts["decision"] or {}
     terms = decision.get("terms") or facts["recommendation"]["terms"]
     amount = Decimal(str(terms["amount"]))
@@ -88,7 +110,17 @@ def message_context(facts: Mapping, provider: Provider) -> dict:
         "new_due_date": _day(terms["new_due_date"]) if terms.get("new_due_date") else "",
         "instalments": [{"number": i["number"], "due_date": _day(i["due_date"]),
                          "amount": _money(i["amount"])} for i in terms.get("instalments", [])],
+        "connection": connection_status(customer.get("contract_status")),
     }
+    agreement = _agreement(facts)
+    context.update(
+        late_fees=agreement["late_fees"],
+        fine_percent=fmt.number(float(agreement["fine_percent"]), 0
+                                if float(agreement["fine_percent"]).is_integer() else 1),
+        interest_percent=fmt.number(float(agreement["interest_percent_month"]), 0
+                                    if float(agreement["interest_percent_month"]).is_integer()
+                                    else 1),
+    )
     return context
 
 
@@ -140,15 +172,59 @@ def whatsapp_link(phone: str, text: str, region: str = "BR") -> str:
     return f"https://wa.me/{digits}?text={quote(text, safe='')}"
 
 
-def render_case_messages(facts: Mapping, settings_path: str | None = None) -> dict[str, bytes]:
-    """The files of a case folder's ``messages/``: ``email.eml``, ``whatsapp.txt`` and a
-    ``LEIA-ME.txt``. An undecided case gets only the LEIA-ME."""
+def production_day(facts: Mapping, today: date | None = None) -> date:
+    """The day the messages are produced: ``today`` when given, else the later of the
+    case's as-of date and the machine's date (a batch run days after the export must
+    not promise dates that have passed since)."""
+    if today is not None:
+        return today
+    as_of = facts.get("as_of")
+    clock = date.today()
+    return max(date.fromisoformat(as_of), clock) if as_of else clock
+
+
+@dataclass(frozen=True)
+class PreparedMessages:
+    """What ``messages/`` holds and what the record says about it.
+
+    ``record``: ``{"produced_on", "produced_on_text", "needs_new_terms": [ISO dates],
+    "prepared": [{"channel": "email" | "whatsapp", "subject", "text", "sent"}]}`` for
+    ``case.json`` and ``record.html``; ``sent`` is None until the analyst marks the
+    message sent (then ``{"at", "channel"}``).
+    """
+
+    files: dict[str, bytes]
+    record: dict
+
+    @property
+    def needs_new_terms(self) -> tuple[date, ...]:
+        return tuple(date.fromisoformat(d) for d in self.record["needs_new_terms"])
+
+
+def prepare_case_messages(facts: Mapping, settings_path: str | None = None,
+                          today: date | None = None) -> PreparedMessages:
+    """The files of a case folder's ``messages/`` (``email.eml``, ``whatsapp.txt``,
+    ``LEIA-ME.txt``) and the record of what was prepared. An undecided case, or a
+    decision with a date before the production day (:func:`production_day`), gets only
+    the LEIA-ME, which says why."""
     provider = load_provider(settings_path or None)
     readme = text_render.environment().get_template("messages/pt_BR/LEIA-ME.txt.j2")
+    produced_on = production_day(facts, today)
+    record: dict = {"produced_on": produced_on.isoformat(),
+                    "produced_on_text": fmt.day(produced_on), "needs_new_terms": [],
+                    "prepared": []}
     decision = facts.get("decision")
     if not decision:
-        return {"LEIA-ME.txt": readme.render(pending=True).encode("utf-8")}
+        return PreparedMessages(
+            {"LEIA-ME.txt": readme.render(pending=True).encode("utf-8")}, record)
     kind = Action(decision["action"]).value
+    past = stale_dates(decision.get("terms") or {}, produced_on)
+    if past:
+        record["needs_new_terms"] = [d.isoformat() for d in past]
+        return PreparedMessages({"LEIA-ME.txt": readme.render(
+            pending=False, stale=[fmt.day(d) for d in past], produced_on=fmt.day(produced_on),
+            action_label=labels.action(kind), request_id=facts["request_id"],
+        ).encode("utf-8")}, record)
     rendered = render_messages(kind, message_context(facts, provider))
     contact = facts.get("contact") or {}
     files: dict[str, bytes] = {}
@@ -156,13 +232,24 @@ def render_case_messages(facts: Mapping, settings_path: str | None = None) -> di
     if address:
         files["email.eml"] = build_email(address, rendered.subject, rendered.email_body,
                                          provider)
+        record["prepared"].append({"channel": "email", "subject": rendered.subject,
+                                   "text": rendered.email_body, "sent": None})
     try:
         link = whatsapp_link(contact.get("phone", ""), rendered.whatsapp_text, provider.region)
     except ValueProblem:
         link = ""
     if link:
         files["whatsapp.txt"] = f"{rendered.whatsapp_text}\n\n{link}\n".encode()
+        record["prepared"].append({"channel": "whatsapp", "subject": "",
+                                   "text": rendered.whatsapp_text, "sent": None})
     files["LEIA-ME.txt"] = readme.render(
-        pending=False, action_label=labels.action(kind), request_id=facts["request_id"],
-        no_email=address is None, no_phone=not link).encode("utf-8")
-    return files
+        pending=False, stale=[], action_label=labels.action(kind),
+        request_id=facts["request_id"], no_email=address is None,
+        no_phone=not link).encode("utf-8")
+    return PreparedMessages(files, record)
+
+
+def render_case_messages(facts: Mapping, settings_path: str | None = None,
+                         today: date | None = None) -> dict[str, bytes]:
+    """The files of a case folder's ``messages/`` (see :func:`prepare_case_messages`)."""
+    return prepare_case_messages(facts, settings_path, today).files
