@@ -77,6 +77,20 @@ def test_archive_layout_manifest_and_rerun(data, tmp_path):
     for name in ("case.json", "record.ipynb"):
         text = (case / name).read_text(encoding="utf-8")
         assert customer.phone not in text and digits not in text and '"contact"' not in text
+    # The record a lawyer opens holds what the customer was told (or why nothing was).
+    html = (case / "record.html").read_text(encoding="utf-8")
+    told = facts["messages"]
+    assert "Mensagens ao cliente" in html
+    if told["needs_new_terms"]:
+        assert not (case / "messages" / "email.eml").exists()
+        assert "Precisa de novos termos" in html
+        assert decided.outcomes[0].message.startswith("precisa de novos termos")
+    else:
+        import html as html_module
+
+        assert told["prepared"] and all(m["sent"] is None for m in told["prepared"])
+        for message in told["prepared"]:
+            assert html_module.escape(message["text"]).splitlines()[0] in html
 
 
 def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path):

@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from email import policy
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -720,7 +721,7 @@ def test_hostile_customer_name_stays_literal_in_the_messages():
                                "instalments": []}},
         "contact": {"email": "maria@example.com.br", "phone": "(35) 99999-1234"},
     }
-    files = render_case_messages(facts)
+    files = render_case_messages(facts, today=date(2026, 11, 20))
     message = email.message_from_bytes(files["email.eml"], policy=policy.default)
     assert [part.get_content_type() for part in message.walk()] == ["text/plain"]
     body = message.get_content()
