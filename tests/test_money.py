@@ -49,7 +49,8 @@ def test_option_values_by_hand(criteria):
     assert discount.present_value == Decimal(f"{71.93 / (1 + rate) ** (10 / 30):.2f}")
     assert discount.terms.pay_by == date(2026, 11, 30)
     postponement = rows[Action.POSTPONEMENT]
-    assert postponement.terms.new_due_date == date(2026, 12, 5)
+    # 15 days after 20/11/2026 is Saturday 05/12: the next business day.
+    assert postponement.terms.new_due_date == date(2026, 12, 7)
     assert postponement.expected == Decimal("79.92")
 
 
@@ -57,7 +58,8 @@ def test_proposed_date_beyond_the_limit_is_capped_and_said(criteria):
     ask = replace(ANSWERED, proposed_date=date(2027, 3, 1))
     rows = {o.action: o for o in options(PF, GOOD, ask, criteria, TODAY, EVEN)}
     longest = criteria["postponement.max_days"]
-    assert rows[Action.POSTPONEMENT].terms.new_due_date == date(2026, 12, 20)
+    # 30 days after 20/11/2026 is Sunday 20/12: the next business day.
+    assert rows[Action.POSTPONEMENT].terms.new_due_date == date(2026, 12, 21)
     assert str(longest) in rows[Action.POSTPONEMENT].note
 
 
@@ -86,3 +88,15 @@ def test_refusal_of_an_at_risk_household_is_not_allowed(criteria):
                                           TODAY, EVEN)}
     assert not rows[Action.REFUSAL].allowed
     assert "situação de risco" in rows[Action.REFUSAL].note
+
+
+def test_instalments_fall_on_business_days_of_the_provider_calendar(criteria):
+    from relief_kit.core.calendar import BusinessCalendar
+
+    features = replace(GOOD, open_debt=Decimal("200.00"), open_months=2.0)
+    today = date(2027, 1, 29)  # + 10 days = Monday 08/02/2027, Carnival Monday
+    plain = instalment_plan(Decimal("200.00"), features, criteria, today)
+    assert [i.due_date for i in plain] == [date(2027, 2, 8), date(2027, 3, 8)]
+    carnival = instalment_plan(Decimal("200.00"), features, criteria, today,
+                               BusinessCalendar(carnival=True))
+    assert [i.due_date for i in carnival] == [date(2027, 2, 10), date(2027, 3, 8)]

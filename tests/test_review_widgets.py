@@ -205,7 +205,8 @@ def test_the_analyst_can_change_the_terms_and_return_to_the_recommendation(folde
     app.instalment_count.value = 3
     app.first_due.value = date(2026, 12, 1)
     terms = app.terms()
-    assert [i.due_date for i in terms.instalments] == [date(2026, 12, 1), date(2027, 1, 1),
+    # 01/01/2027 is a holiday (and a Friday): the next business day, Monday 04/01.
+    assert [i.due_date for i in terms.instalments] == [date(2026, 12, 1), date(2027, 1, 4),
                                                        date(2027, 2, 1)]
     assert sum(i.amount for i in terms.instalments) == terms.amount
     assert "3 parcelas" in app.terms_text.value
@@ -236,7 +237,8 @@ def test_terms_must_be_complete_and_in_the_future():
     assert not terms_problems(Action.REFUSAL, _terms(), today)
     plan = even_instalments(Decimal("100.00"), 3, date(2026, 1, 31))
     assert [i.amount for i in plan] == [Decimal("33.33"), Decimal("33.33"), Decimal("33.34")]
-    assert [i.due_date for i in plan] == [date(2026, 1, 31), date(2026, 2, 28),
+    # Saturdays 31/01 and 28/02/2026 move to the Mondays after them.
+    assert [i.due_date for i in plan] == [date(2026, 2, 2), date(2026, 3, 2),
                                           date(2026, 3, 31)]
 
 

@@ -121,8 +121,10 @@ def written_request(case) -> Fragment:
 def regulatory_section(case, expanded: bool = False) -> Fragment:
     """The earliest suspension and termination dates without an agreement, and their
     legal grounds (folded unless ``expanded``)."""
+    from relief_kit.core.regulatory import regime_on
+
     return render("regulatory.html", dates=case.regulatory, today=case.today,
-                  expanded=expanded)
+                  current_regime=regime_on(case.today), expanded=expanded)
 
 
 def recommendation_panel(recommendation: Recommendation, case,
