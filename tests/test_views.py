@@ -244,3 +244,20 @@ def test_kit_errors_show_as_one_line_in_a_notebook():
     assert isinstance(result.error_in_exec, InputError)
     assert len(shown) == 1 and len(shown[0]) == 1
     assert "erro: requests.csv: pedido X não encontrado" in shown[0][0]
+
+
+def test_a_decision_whose_dates_have_passed_is_shown_as_needing_new_terms(folder):
+    case = open_case(folder, WHATSAPP_REQUEST)
+    store, criteria = case.store, case.criteria
+    amount = Decimal("149.90")
+    store.record_decision(
+        WHATSAPP_REQUEST,
+        DecisionDraft(Action.POSTPONEMENT, Terms(amount=amount, new_due_date=date(2026, 11, 25)),
+                      "Pediu prazo até o salário.", "Ana"),
+        criteria, checklist=case.checklist, expected_previous=None,
+        now=datetime(2026, 11, 20, 9, 30))
+    # Opened on 30/11/2026: the new due date has passed.
+    later = open_case(folder, WHATSAPP_REQUEST, today=date(2026, 11, 30))
+    html = str(views.answers_and_decision(later))
+    assert "Precisa de novos termos: a data 25/11/2026 já passou" in html
+    assert "registre uma nova decisão" in html

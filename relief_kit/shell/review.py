@@ -365,7 +365,8 @@ class ReviewApp:
         from relief_kit.core.terms import stale_dates
 
         decision = self.case.decision
-        past = stale_dates(decision.terms, self.case.today) if decision is not None else ()
+        today = max(self.case.today, date.today())  # as messages.production_day
+        past = stale_dates(decision.terms, today) if decision is not None else ()
         if past:
             self.message.value = str(views.message(
                 "Precisa de novos termos: a decisão registrada tem data já passada ("

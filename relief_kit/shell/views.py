@@ -150,10 +150,12 @@ def answers_and_decision(case) -> Fragment:
     """The checklist answers and every recorded decision, as plain HTML (the record)."""
     from relief_kit.core.terms import stale_dates
 
-    stale = stale_dates(case.decision.terms, case.today) if case.decision else ()
+    # Messages are produced no earlier than today's date (messages.production_day).
+    today = max(case.today, date.today())
+    stale = stale_dates(case.decision.terms, today) if case.decision else ()
     return render("answers.html", case=case, checklist=case.checklist,
                   extra_items=case.criteria.extra_items, decision=case.decision,
-                  stale=stale, today=case.today,
+                  stale=stale, today=today,
                   earlier=list(case.decisions[:-1]) if case.decisions else [],
                   answers_restored=case.answers_restored)
 
