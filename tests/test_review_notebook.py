@@ -132,11 +132,15 @@ def test_record_run_shows_plain_html_and_hands_its_facts_to_the_batch(folder, tm
                     "Prazos regulatórios", "Recomendação", "Respostas do checklist",
                     "Decisão"):
         assert f"<h3>{heading}</h3>" in html
-    assert "a suspensão" in html
     assert outputs(executed, "image/png") == []
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="rk-chart"') == 1
     facts = outputs(executed, FACTS_MIMETYPE)
     assert len(facts) == 1 and facts[0]["request_id"] == request_id
+    # The timeline when a debt is due; else no notice sentence at all.
+    if facts[0]["regulatory"]["acts"]:
+        assert "a suspensão" in html
+    else:
+        assert "nenhum prazo de suspensão corre" in html and "se enviada hoje" not in html
     assert json.dumps(facts[0])  # plain JSON for case.json
 
 
