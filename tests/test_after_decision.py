@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from relief_kit.cli import main
 from relief_kit.core import schema
 from relief_kit.core.agreements import follow_up
+from relief_kit.core.calendar import BusinessCalendar
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.decisions import CoveredBill
-from relief_kit.core.lifecycle import BusinessCalendar
 from relief_kit.core.model import Action, Instalment, Terms
 from relief_kit.sources.tables import write_table
 from relief_kit.store.cases import open_store
@@ -397,8 +397,9 @@ def test_a_late_payment_still_within_the_grace_days_keeps_the_agreement():
 
 def test_business_days_skip_weekends_and_national_and_state_holidays():
     calendar = BusinessCalendar("MG")
-    assert calendar.add(date(2026, 11, 19), 1) == date(2026, 11, 23)  # Fri 20/11 a holiday
-    assert calendar.between(date(2026, 12, 30), date(2027, 1, 4)) == 2  # 31/12, 04/01
+    assert calendar.add_business_days(date(2026, 11, 19), 1) == date(2026, 11, 23)
+    # Fri 20/11 is a holiday (Consciência Negra)
+    assert calendar.business_days_between(date(2026, 12, 30), date(2027, 1, 4)) == 2  # 31/12, 04/01
     assert not BusinessCalendar("MG").is_business_day(date(2026, 4, 21))  # Tiradentes
     assert Action.INSTALMENTS.value == "instalments"
 

@@ -29,9 +29,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
+from relief_kit.core.calendar import BusinessCalendar
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.decisions import RELIEF_ACTIONS, CoveredBill
-from relief_kit.core.lifecycle import BusinessCalendar
 from relief_kit.core.model import Action, Terms
 
 CENT = Decimal("0.01")
@@ -165,12 +165,12 @@ def follow_up(*, request_id: str, customer_id: str, decision_id: int, action: st
         if deadline < as_of and paid_by_deadline < cumulative:
             return FollowUp(**base, kind="broken", missed_date=due_date,
                             shortfall=cumulative - paid_by_deadline,
-                            business_days=max(calendar.between(due_date, as_of), 0))
+                            business_days=calendar.business_days_between(due_date, as_of))
         if total_paid < cumulative:
-            days = calendar.between(as_of, due_date)
+            days = calendar.business_days_between(as_of, due_date)
             kind = "due_soon" if days <= soon else "active"
             return FollowUp(**base, kind=kind, next_date=due_date,
-                            next_amount=cumulative - total_paid, business_days=max(days, 0))
+                            next_amount=cumulative - total_paid, business_days=days)
     return FollowUp(**base, kind="kept")
 
 

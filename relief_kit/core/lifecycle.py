@@ -11,67 +11,21 @@ refusal told, or a kept agreement).
 Clocks, as the telecom hardship standards ask (Australia's Financial Hardship Industry
 Standard 2024): decide within ``deadlines.decide_business_days`` business days of
 complete information (default 5), tell the customer within
-``deadlines.tell_business_days`` of the decision (default 2). Business days skip
-weekends and the national holidays plus those of the provider's state (the
-``holidays`` package; ``suspension.state`` of the criteria).
+``deadlines.tell_business_days`` of the decision (default 2). Business days are the
+provider's calendar (:class:`relief_kit.core.calendar.BusinessCalendar`: national,
+state and municipal holidays, optional Carnival).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
-from functools import lru_cache
+from datetime import date
 
-import holidays
-
+from relief_kit.core.calendar import BusinessCalendar
 from relief_kit.core.criteria import Criteria
 
 OPEN_STATES = ("new", "waiting_info", "ready", "decided")
 STATES = OPEN_STATES + ("agreement_active", "kept", "broken", "closed")
-
-
-@lru_cache(maxsize=32)
-def _holidays(state: str, year: int) -> frozenset[date]:
-    calendar = holidays.country_holidays("BR", subdiv=state or None, years=year)
-    return frozenset(calendar)
-
-
-@dataclass(frozen=True)
-class BusinessCalendar:
-    """Business days: Monday to Friday, minus Brazil's holidays and those of ``state``
-    (a UF like ``"MG"``; empty = national only) and any ``extra`` dates."""
-
-    state: str = ""
-    extra: frozenset[date] = frozenset()
-
-    def is_business_day(self, day: date) -> bool:
-        return (day.weekday() < 5 and day not in _holidays(self.state, day.year)
-                and day not in self.extra)
-
-    def add(self, start: date, days: int) -> date:
-        """The ``days``-th business day after ``start`` (``start`` itself when 0)."""
-        day, left = start, days
-        while left > 0:
-            day += timedelta(days=1)
-            if self.is_business_day(day):
-                left -= 1
-        return day
-
-    def between(self, start: date, end: date) -> int:
-        """Business days after ``start`` up to and including ``end`` (negative when
-        ``end`` is earlier)."""
-        if end < start:
-            return -self.between(end, start)
-        count, day = 0, start
-        while day < end:
-            day += timedelta(days=1)
-            count += self.is_business_day(day)
-        return count
-
-
-def calendar_for(criteria: Criteria) -> BusinessCalendar:
-    """The provider's business calendar (its state from ``suspension.state``)."""
-    return BusinessCalendar(state=str(criteria["suspension.state"]))
 
 
 @dataclass(frozen=True)
@@ -146,9 +100,9 @@ def case_clock(facts: CaseFacts, today: date, criteria: Criteria,
         limit = int(criteria["deadlines.tell_business_days"])
     if started is None:
         return CaseClock(facts.request_id, state, "", None, None, 0, 0, facts.holder)
-    deadline = calendar.add(started, limit)
-    age = max(calendar.between(started, today), 0)
-    overdue = max(calendar.between(deadline, today), 0)
+    deadline = calendar.add_business_days(started, limit)
+    age = calendar.business_days_between(started, today)
+    overdue = calendar.business_days_between(deadline, today)
     return CaseClock(facts.request_id, state, clock, started, deadline, age, overdue,
                      facts.holder)
 
@@ -161,5 +115,5 @@ def queue_order(clocks: list[CaseClock]) -> list[CaseClock]:
         c.deadline is None, -c.overdue, c.deadline or date.max, -c.age, c.request_id))
 
 
-__all__ = ["OPEN_STATES", "STATES", "BusinessCalendar", "CaseClock", "CaseFacts",
-           "calendar_for", "case_clock", "queue_order"]
+__all__ = ["OPEN_STATES", "STATES", "CaseClock", "CaseFacts",
+           "case_clock", "queue_order"]

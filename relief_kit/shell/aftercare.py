@@ -24,20 +24,15 @@ from relief_kit.core.agreements import (
     covered_bills,
     follow_up,
 )
+from relief_kit.core.calendar import BusinessCalendar
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.decisions import RELIEF_ACTIONS, DecisionDraft
 from relief_kit.core.guard import Finding, Protection, guard
 from relief_kit.core.history import OPEN
-from relief_kit.core.lifecycle import (
-    BusinessCalendar,
-    CaseClock,
-    CaseFacts,
-    calendar_for,
-    case_clock,
-    queue_order,
-)
+from relief_kit.core.lifecycle import CaseClock, CaseFacts, case_clock, queue_order
 from relief_kit.core.model import Checklist
 from relief_kit.core.recommend import missing_items
+from relief_kit.core.settings import load_calendar
 from relief_kit.sources.tables import guard_cell, load_folder, read_table
 from relief_kit.store.cases import CaseStore, open_store
 
@@ -153,7 +148,7 @@ def gather(folder: str | Path, today: date, criteria: Criteria,
     the case store and work out the states, clocks, follow-ups and guard findings on
     ``today``."""
     folder = Path(folder)
-    calendar = calendar or calendar_for(criteria)
+    calendar = calendar or load_calendar(state=str(criteria["suspension.state"]))
     portfolio = portfolio if portfolio is not None else load_folder(folder)
     with open_store(folder) as store:
         latest = {d.request_id: d for d in store.latest_decisions()}
