@@ -253,7 +253,7 @@ def batch_command(folder: Path, archive: Path, workers: int | None, criteria_pat
 def _run_batch(folder: Path, archive: Path, **options):
     from tqdm import tqdm
 
-    from relief_kit.shell.batch import run_batch
+    from relief_kit.shell.batch import BatchInterrupted, run_batch
     from relief_kit.sources.tables import read_folder_info
 
     as_of, _ = read_folder_info(folder)
@@ -268,12 +268,25 @@ def _run_batch(folder: Path, archive: Path, **options):
             bar.total = total
             bar.refresh()
 
-        result = run_batch(folder, archive, today=_today(today, as_of).isoformat(),
-                           progress=progress, planned=planned, **options)
+        def interrupted(times: int) -> None:
+            bar.write("Interrompendo: nenhum caso novo; os em andamento terminam "
+                      "(Ctrl-C de novo abandona-os já)." if times == 1 else
+                      "Abandonando os casos em andamento; encerrando os kernels.",
+                      file=sys.stderr)
+
+        try:
+            result = run_batch(folder, archive, today=_today(today, as_of).isoformat(),
+                               progress=progress, planned=planned, interrupted=interrupted,
+                               **options)
+        except BatchInterrupted as stop:
+            bar.close()
+            click.echo(str(stop), err=True)
+            sys.exit(130)
     click.echo(result.summary())
     for outcome in result.outcomes:
         if outcome.status == "written" and outcome.message:
             click.echo(f"{outcome.request_id}: {outcome.message}")
+    _print_ledger_head(archive)
     for outcome in result.failed:
         click.echo(f"falhou: {outcome.request_id}: {outcome.message}", err=True)
     return result
@@ -411,6 +424,7 @@ def review_command(folder: Path, request_id: str | None, app: bool, port: int | 
         lab_server,
         prepare_notebook,
         run,
+        runtime_dir,
     )
     from relief_kit.sources.tables import read_folder_info
 
@@ -420,14 +434,23 @@ def review_command(folder: Path, request_id: str | None, app: bool, port: int | 
         load_criteria(criteria_path)  # a broken file is one line here, not in the notebook
     day = _today(today, read_folder_info(folder)[0]).isoformat() if today else ""
     request_id = choose_request(folder, request_id)
-    notebook = prepare_notebook(folder, request_id, analyst=analyst or getpass.getuser(),
-                                criteria_path=criteria_path, today=day)
-    start = app_server if app else lab_server
-    server = start(notebook, port=port, open_browser=not no_browser)
+    try:
+        notebook = prepare_notebook(folder, request_id, analyst=analyst or getpass.getuser(),
+                                    criteria_path=criteria_path, today=day)
+        start = app_server if app else lab_server
+        server = start(notebook, port=port, open_browser=not no_browser)
+        runtime = runtime_dir(folder)
+    except OSError as exc:
+        from relief_kit.core.errors import InputError
+        from relief_kit.shell.archive import storage_reason
+
+        raise InputError(f"{folder}: não é possível preparar a revisão "
+                         f"({storage_reason(exc)}); a revisão grava o notebook e as "
+                         "respostas na pasta de dados.")
     click.echo(f"Pedido {request_id}: {notebook}")
     click.echo(f"Abra no navegador (só neste computador): {server.url}")
     click.echo("Para encerrar: Ctrl+C.")
-    code = run(server)
+    code = run(server, runtime)
     if code not in (0, -2, -15, 130):
         sys.exit(code)
 
@@ -466,6 +489,16 @@ def _write_meeting(folder: Path, archive: Path, out: Path, proposed: Path | None
     out.write_text(html, encoding="utf-8")
     click.echo(f"Relatório da reunião: {out} ({len(inputs.decisions)} decisões, "
                f"{records} registros no arquivo).")
+    _print_ledger_head(archive)
+
+
+def _print_ledger_head(archive: Path) -> None:
+    """The ledger's head, to be kept elsewhere (it proves the archive was not rewritten)."""
+    from relief_kit.shell.archive import ledger_head
+
+    head = ledger_head(archive) if archive.is_dir() else ""
+    if head:
+        click.echo(f"Livro-razão do arquivo: cabeça {head} (anote-a fora do arquivo).")
 
 
 @main.command("verify")
@@ -482,6 +515,7 @@ def verify_command(archive: Path) -> None:
         click.echo(f"{len(problems)} problema(s) em {archive}.", err=True)
         sys.exit(1)
     click.echo(f"Arquivo íntegro: {cases} casos, {files} arquivos conferidos.")
+    _print_ledger_head(archive)
 
 
 # --------------------------------------------------------------------------- privacy

@@ -75,7 +75,7 @@ def test_stale_work_is_cleaned_and_a_lost_case_restored(tmp_path):
     case.rename(tmp_path / ".old-R1-1234")  # a crash between the two renames
     assert {p.kind for p in verify(tmp_path)} == {"inacabado"}
     clean_stale(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["R1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["LEDGER", "R1"]
     assert verify(tmp_path) == []
 
 

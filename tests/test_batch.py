@@ -127,7 +127,7 @@ def test_killed_batch_leaves_no_half_case_and_resumes(data, tmp_path):
     written = [p.parent for p in archive.glob("R*/SHA256SUMS")]
     assert written, "no case was written before the kill"
     for folder in archive.iterdir():
-        if not folder.name.startswith("."):
+        if folder.is_dir() and not folder.name.startswith("."):
             assert (folder / "SHA256SUMS").is_file(), f"half-written case {folder.name}"
     result = run_batch(data, archive, workers=2)
     assert not result.failed

@@ -7,6 +7,7 @@ hidden threshold. A problem is reported in one line naming the file and the key.
 from __future__ import annotations
 
 import hashlib
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ _SPECS: dict[str, dict[str, _Spec]] = {
     },
     "calibration": {
         "window_days": _int(1, 365),
-        "min_bills": _int(0, 100_000),
+        "min_bills": _int(1, 100_000),
         "prior_strength": _num(0, 100_000),
     },
     "small_business": {"kinds": _Spec(list)},
@@ -213,6 +214,8 @@ def _checked(value: Any, spec: _Spec, fail) -> Any:
         raise fail(f"deve ser um número (encontrado {value!r}).")
     if spec.kind is int and not isinstance(value, int):
         raise fail(f"deve ser um número inteiro (encontrado {value!r}).")
+    if not math.isfinite(value):  # nan and inf compare false with every bound
+        raise fail(f"deve ser um número finito (encontrado {value!r}).")
     if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
         raise fail(f"deve estar entre {spec.low:g} e {spec.high:g} (encontrado {value!r}).")
     return value
@@ -269,6 +272,9 @@ def _extra_items(checklist: Any, fail) -> tuple[ExtraItem, ...]:
             raise fail(f"{where}.label", "obrigatório, a pergunta que o analista vê.")
         if isinstance(weight, bool) or not isinstance(weight, int | float):
             raise fail(f"{where}.weight", f"deve ser um número (encontrado {weight!r}).")
+        if not math.isfinite(weight) or not -10 <= weight <= 10:
+            raise fail(f"{where}.weight", f"deve ser um número entre -10 e 10 (encontrado "
+                                          f"{weight!r}).")
         seen.add(key)
         result.append(ExtraItem(key=key, label=label.strip(), weight=float(weight)))
     return tuple(result)

@@ -3,6 +3,7 @@ business-day calendar of its town (``[calendar]``, see :mod:`relief_kit.core.cal
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from relief_kit.core.calendar import BusinessCalendar, parse_municipal_holiday
 from relief_kit.core.errors import InputError
 
 DEFAULT_SETTINGS = resources.DEFAULT_SETTINGS
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _REQUIRED = ("name", "trade_name", "cnpj", "address", "phone", "email", "whatsapp",
              "whatsapp_author", "region")
 
@@ -50,7 +52,32 @@ def load_provider(path: str | Path | None = None) -> Provider:
     for key in _REQUIRED:
         if not isinstance(table.get(key), str) or not table[key].strip():
             raise InputError(f"{path}: provider.{key}: obrigatório, um texto não vazio.")
-    return Provider(**{key: table[key].strip() for key in _REQUIRED})
+        if any(c in table[key] for c in "<>\r\n\x00"):
+            raise InputError(f"{path}: provider.{key}: não pode conter <, > nem quebras de "
+                             "linha (o texto vai para as mensagens ao cliente).")
+    provider = Provider(**{key: table[key].strip() for key in _REQUIRED})
+    _check_contacts(provider, path)
+    return provider
+
+
+def _check_contacts(provider: Provider, path: Path) -> None:
+    """The CNPJ's check digits, and a phone and an e-mail a customer can use."""
+    from relief_kit.core.documents import document_kind, is_valid_document, normalize_phone
+    from relief_kit.core.values import ValueProblem
+
+    if document_kind(provider.cnpj) != "CNPJ" or not is_valid_document(provider.cnpj):
+        raise InputError(f"{path}: provider.cnpj: CNPJ inválido {provider.cnpj!r} (14 dígitos "
+                         "com os dígitos verificadores certos, ex.: 11.222.333/0001-81).")
+    for key in ("phone", "whatsapp"):
+        value = getattr(provider, key)
+        try:
+            normalize_phone(value, provider.region)
+        except ValueProblem:
+            raise InputError(f"{path}: provider.{key}: telefone inválido {value!r} (com DDD, "
+                             "ex.: +55 35 3421-0000).")
+    if not _EMAIL.fullmatch(provider.email):
+        raise InputError(f"{path}: provider.email: e-mail inválido {provider.email!r} (ex.: "
+                         "atendimento@provedor.com.br).")
 
 
 _CALENDAR_KEYS = ("municipal_holidays", "carnival", "optional_days")

@@ -202,10 +202,30 @@ def _evidence_problems(folder: Path, name: str) -> list[tuple[str, str]]:
     return [(WARNING, f"{where}: {defect}") for defect in written.defects]
 
 
+def _request_ids(problems: list[Problem], requests: pd.DataFrame, file: str) -> None:
+    """The batch's rules for a case folder name, and ids that differ only in case (one
+    folder on Windows and macOS disks)."""
+    from relief_kit.shell.archive import request_id_problem
+
+    ids = requests["request_id"]
+    bad = ids.map(lambda value: bool(value) and bool(request_id_problem(value)))
+    _flag(problems, requests, bad, ERROR, file, "request_id", lambda row: (
+        f"pedido {shown(row['request_id'][:60])}: {request_id_problem(row['request_id'])}"))
+    folded = ids.str.casefold()
+    clash = folded.duplicated(keep="first") & ~ids.duplicated(keep="first") & ids.ne("")
+    first = dict(zip(folded[~folded.duplicated(keep="first")],
+                     ids[~folded.duplicated(keep="first")], strict=True))
+    _flag(problems, requests, clash, ERROR, file, "request_id", lambda row: (
+        f"pedido {shown(row['request_id'])} difere de {shown(first[row['request_id'].casefold()])} "
+        "só em maiúsculas/minúsculas: seriam a mesma pasta no Windows e no macOS; dê outro "
+        "request_id"))
+
+
 def _request_rules(problems: list[Problem], folder: Path, requests: pd.DataFrame,
                    customer_ids: pd.Series | None, today: date) -> None:
     file = schema.REQUESTS
     _duplicates(problems, requests, file, "request_id", "pedido")
+    _request_ids(problems, requests, file)
     _unknown_customer(problems, requests, file, customer_ids)
     _future(problems, requests, file, "received_at", today, "pedido recebido em")
     for index, name in zip(requests.index, requests["evidence_file"], strict=True):

@@ -26,6 +26,12 @@ NOTEBOOK = resources.REVIEW_NOTEBOOK
 WORK_DIR = Path(".relief-kit") / "review"
 LAB_PORT = 8888
 APP_PORT = 8866
+#: Voilà kernels whose page went away are shut down after this long idle.
+CULL_IDLE_SECONDS = 60
+CULL_INTERVAL_SECONDS = 15
+#: Each launch's Jupyter runtime files (kernel connection files), under the data
+#: folder's work area, named by the launcher's pid: removed when that pid is gone.
+RUNTIME_DIR = Path(".relief-kit") / "runtime"
 
 
 @dataclass(frozen=True)
@@ -158,21 +164,71 @@ def app_server(notebook: Path, *, port: int | None = None, token: str | None = N
         "--Voila.ip=127.0.0.1", f"--port={port}", f"--token={token}",
         "--strip_sources=True", f"--Voila.open_browser={open_browser}",
         f"--Voila.root_dir={notebook.parent}",
+        # A page closed or reloaded leaves its kernel without a connection: cull it once
+        # idle (a page still open is connected and never culled).
+        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+        "--MappingKernelManager.cull_connected=False",
     ]
     url = f"http://127.0.0.1:{port}/?token={token}"
     return Server(command, url, notebook, token, port)
 
 
-def run(server: Server) -> int:
-    """Run the server until Ctrl+C (or SIGTERM), then stop it and its kernels cleanly."""
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the launcher dies, however it dies
+    (Linux ``prctl(PR_SET_PDEATHSIG)``; a no-op elsewhere)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def runtime_dir(data_dir: Path) -> Path:
+    """This launch's Jupyter runtime folder; those of launches no longer running (killed
+    with -9, machine restarted) are removed first, with their stale connection files."""
+    import shutil
+
+    root = Path(data_dir) / RUNTIME_DIR
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for old in root.iterdir():
+        if old.name.isdigit() and not _running(int(old.name)):
+            shutil.rmtree(old, ignore_errors=True)
+    mine = root / str(os.getpid())
+    mine.mkdir(exist_ok=True, mode=0o700)
+    return mine
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run(server: Server, runtime: Path | None = None) -> int:
+    """Run the server until Ctrl+C (or SIGTERM), then stop it and its kernels cleanly.
+
+    The server dies with the launcher whatever signal ends it (even SIGKILL), and keeps
+    its kernel connection files in ``runtime`` (cleaned at the next launch)."""
     import signal
     import subprocess
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
+    env = dict(os.environ)
+    if runtime is not None:
+        env["JUPYTER_RUNTIME_DIR"] = str(runtime)
     previous = signal.signal(signal.SIGTERM, interrupt)
-    process = subprocess.Popen(server.command)
+    process = subprocess.Popen(server.command, env=env,
+                               preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     try:
         return process.wait()
     except KeyboardInterrupt:
@@ -186,3 +242,7 @@ def run(server: Server) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if runtime is not None:
+            import shutil
+
+            shutil.rmtree(runtime, ignore_errors=True)

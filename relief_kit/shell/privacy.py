@@ -42,6 +42,7 @@ from relief_kit.core.errors import InputError
 from relief_kit.shell.archive import (
     MANIFEST,
     check_request_id,
+    remove_case,
     sha256_file,
     verify_case,
     write_case_folder,
@@ -601,7 +602,7 @@ def subject_erase(document: str, *, data_dir: str | Path, archive: str | Path | 
                               _erased_case(case, facts, format_document(subject.document),
                                            who=who, now=now))
         else:
-            shutil.rmtree(case)
+            remove_case(case.parent, case.name)
     with open_store(folder) as store:
         for request_id in subject.request_ids:
             store.erase_request(request_id, who=who, now=now)

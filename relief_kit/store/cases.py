@@ -45,7 +45,7 @@ from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
 from relief_kit.text.lines import problem_lines
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_SECONDS = 5.0
 
 _MIGRATIONS = {
@@ -85,10 +85,26 @@ _MIGRATIONS = {
     );
     CREATE INDEX messages_by_request ON messages_sent (request_id, sent_id);
     """,
+    # Decisions and the audit trail append-only in the store itself: UPDATE and DELETE
+    # are refused unless a row in ``maintenance`` says a purge or an erasure is under
+    # way (only inside their own transaction, which also writes their audit line).
+    3: (
+        "CREATE TABLE maintenance (reason TEXT NOT NULL)",
+        *(f"""CREATE TRIGGER {table}_append_only_{verb.lower()} BEFORE {verb} ON {table}
+        WHEN NOT EXISTS (SELECT 1 FROM maintenance)
+        BEGIN SELECT RAISE(ABORT, '{table}: append-only ({verb} refused)'); END"""
+          for table in ("decisions", "audit") for verb in ("UPDATE", "DELETE")),
+    ),
 }
 
 #: Channels a message to the customer can be sent through (``relief-kit sent``).
 SENT_CHANNELS = ("whatsapp", "email")
+
+
+def _statements(migration) -> list[str]:
+    if isinstance(migration, str):
+        return [s for s in migration.split(";") if s.strip()]
+    return list(migration)
 
 
 class DecisionConflict(ReliefKitError):
@@ -176,19 +192,38 @@ class CaseStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        new = not self.path.exists()
-        if new:
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Created by us, readable by the owner only, before SQLite writes anything.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            # Created by us, readable by the owner only, before SQLite writes anything
+            # (O_CREAT without O_EXCL: two processes creating it at once both succeed).
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise InputError(f"{self.path}: não foi possível criar o banco de casos "
+                             f"({_os_reason(exc)}); nada foi perdido.")
         try:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS,
                                        isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._pragma("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             raise self._explain(exc)
+
+    def _pragma(self, statement: str) -> None:
+        # Switching to WAL takes a lock the busy timeout does not wait for: two processes
+        # opening a new store at once retry instead of failing.
+        import time
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                self._db.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self._db.close()
@@ -200,13 +235,48 @@ class CaseStore:
         self.close()
 
     def _explain(self, exc: sqlite3.Error) -> InputError:
+        """A storage error as one line that says what happened and what to do.
+
+        "Restore from backup" only when SQLite itself finds the file corrupt
+        (``PRAGMA integrity_check``): the advice would lose recent decisions otherwise."""
+        name = getattr(exc, "sqlite_errorname", "") or ""
         text = str(exc)
-        if "locked" in text or "busy" in text:
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
             return InputError(
                 f"{self.path}: o banco de casos está bloqueado por outro processo há mais de "
                 f"{BUSY_TIMEOUT_SECONDS:.0f} s (talvez um que travou). Feche os outros "
                 "notebooks e comandos que usam esta pasta e tente de novo; nada foi perdido.")
-        return InputError(f"{self.path}: banco de casos ilegível ({text}); restaure-o do backup.")
+        if name == "SQLITE_FULL" or "disk is full" in text:
+            return InputError(f"{self.path}: disco cheio; libere espaço e tente de novo (o "
+                              "banco de casos está intacto, só esta gravação não foi feita).")
+        if name.startswith("SQLITE_READONLY") or "readonly" in text:
+            return InputError(f"{self.path}: o banco de casos ou a pasta está somente leitura; "
+                              "use uma pasta em que este usuário possa gravar (nada foi "
+                              "perdido).")
+        if name.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+            return InputError(f"{self.path}: não foi possível abrir o banco de casos (pasta "
+                              "somente leitura ou sem permissão); confira as permissões.")
+        if "append-only" in text:
+            return InputError(f"{self.path}: decisões e auditoria não podem ser alteradas nem "
+                              f"apagadas ({text}).")
+        if self._corrupt():
+            return InputError(f"{self.path}: banco de casos corrompido ({text}; o teste de "
+                              "integridade do SQLite falhou); restaure-o do backup.")
+        return InputError(f"{self.path}: erro ao gravar no banco de casos ({text}); o banco "
+                          "está íntegro, tente de novo.")
+
+    def _corrupt(self) -> bool:
+        """``PRAGMA integrity_check`` on a separate read-only connection."""
+        try:
+            check = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=1)
+            try:
+                rows = check.execute("PRAGMA integrity_check").fetchall()
+            finally:
+                check.close()
+        except sqlite3.DatabaseError as exc:
+            return getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB") \
+                or "not a database" in str(exc) or "malformed" in str(exc)
+        return rows != [("ok",)]
 
     def _write(self, statements):
         """Run ``statements(cursor)`` in one immediate transaction; errors in one line."""
@@ -216,27 +286,44 @@ class CaseStore:
             raise self._explain(exc)
         try:
             result = statements(self._db)
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._explain(exc)
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._db.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            self._rollback()
             raise self._explain(exc)
         return result
 
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (disk full, I/O error)
+
     def _migrate(self) -> None:
-        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        for version in sorted(v for v in _MIGRATIONS if v > current):
-            def migrate(db, version=version):
-                for statement in _MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
-            self._write(migrate)
+        def version(db) -> int:
+            exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
+                                ).fetchone()
+            if not exists:
+                return 0
+            return db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+
+        if version(self._db) >= max(_MIGRATIONS):
+            return  # nothing to write: a read-only store still opens for reading
+
+        def migrate(db):
+            # Read again inside the transaction: another process may have just done it.
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            for number in sorted(v for v in _MIGRATIONS if v > version(db)):
+                for statement in _statements(_MIGRATIONS[number]):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+        self._write(migrate)
 
     # -- audit
 
@@ -498,10 +585,12 @@ class CaseStore:
     def purge_sensitive(self, request_id: str, *, who: str, now: datetime | None = None) -> None:
         """Drop the at-risk details and notes of a closed case; the decision trail stays."""
         def purge(db):
+            db.execute("INSERT INTO maintenance (reason) VALUES ('purge')")
             columns = ", ".join(f"{name} = ?" for name in schema.SENSITIVE_CHECKLIST)
             db.execute(f"UPDATE answers SET {columns} WHERE request_id = ?",
                        (*schema.SENSITIVE_CHECKLIST.values(), request_id))
             self._scrub_decisions(db, request_id)
+            db.execute("DELETE FROM maintenance")
             self._audit(db, who, "expurgou dados sensíveis", request_id, "", now)
         self._write(purge)
 
@@ -512,8 +601,10 @@ class CaseStore:
         ``privacy.KEPT_REASON`` gives); the audit keeps who did what, without details.
         """
         def erase(db):
+            db.execute("INSERT INTO maintenance (reason) VALUES ('erasure')")
             db.execute("DELETE FROM answers WHERE request_id = ?", (request_id,))
             self._scrub_decisions(db, request_id, flag_too=True)
+            db.execute("DELETE FROM maintenance")
             self._audit(db, who, "apagou dados a pedido do titular", request_id, "", now)
         self._write(erase)
 
@@ -536,6 +627,18 @@ class CaseStore:
                     for d in self.history(request_id)],
             }
         return out
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disco cheio; libere espaço"
+    if exc.errno == errno.EROFS:
+        return "sistema de arquivos somente leitura"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "pasta somente leitura ou sem permissão de escrita"
+    return exc.strerror or str(exc)
 
 
 def open_store(folder: str | Path) -> CaseStore:

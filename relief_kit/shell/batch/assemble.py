@@ -1,0 +1,131 @@
+"""Assembling a case folder: record, notebook, facts, messages and evidence copy.
+
+:func:`run_case` is what a worker runs for one job: execute, export, assemble, and
+write the folder atomically into the archive (see :mod:`relief_kit.shell.archive`).
+It never raises: a failure is an outcome, so one case cannot stop the others.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from relief_kit import __version__
+from relief_kit.core.errors import InputError, ReliefKitError
+from relief_kit.shell.batch.kernels import Abandoned, KernelPool
+from relief_kit.shell.batch.plan import CaseJob
+from relief_kit.shell.facts import CONTACT_KEY, FACTS_MIMETYPE
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    request_id: str
+    status: str  # "written" | "skipped" | "failed" | "abandoned"
+    message: str = ""
+    seconds: float = 0.0
+
+
+def _facts(notebook) -> dict:
+    """The case's facts; the contact is taken out of the notebook's output on the way."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if FACTS_MIMETYPE in data:
+                facts = dict(data[FACTS_MIMETYPE])
+                data[FACTS_MIMETYPE] = {k: v for k, v in facts.items() if k != CONTACT_KEY}
+                return facts
+    raise InputError("o notebook não entregou os dados do caso (célula de fatos ausente).")
+
+
+def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
+    """The files of one case folder (without the manifest), from a fresh execution."""
+    import nbformat
+
+    from relief_kit.shell.batch.execute import execute_case
+    from relief_kit.shell.batch.export import export_record
+    from relief_kit.shell.messages import prepare_case_messages
+
+    executed = execute_case(job, pool)
+    facts = _facts(executed)
+    contact = facts.pop(CONTACT_KEY, None)
+    if contact is None:
+        raise InputError("o notebook não entregou o contato do cliente (célula de fatos).")
+    facts["fingerprint"] = job.fingerprint
+    facts["kit_version"] = __version__
+    # The messages need the customer's contact, which case.json leaves out on purpose;
+    # their text goes into the record and case.json (what the customer was told).
+    messages = prepare_case_messages({**facts, "contact": contact},
+                                     settings_path=job.settings_path)
+    facts["messages"] = messages.record
+    files: dict[str, bytes] = {
+        "record.html": export_record(executed, facts),
+        "record.ipynb": nbformat.writes(executed).encode("utf-8"),
+        "case.json": json.dumps(facts, ensure_ascii=False, indent=2, sort_keys=True,
+                                default=str).encode("utf-8"),
+    }
+    for name, data in messages.files.items():
+        files[f"messages/{name}"] = data
+    evidence_file = facts.get("request", {}).get("evidence_file") or ""
+    if evidence_file:
+        from relief_kit.sources.evidence import MAX_EVIDENCE_BYTES, evidence_bytes
+        from relief_kit.sources.tables import evidence_path
+
+        # The same refusals as reading it: nothing outside evidence/, no links, no giants,
+        # nothing but a regular file (a FIFO would block the batch).
+        source = evidence_path(job.data_dir, evidence_file)
+        if source.is_file() and source.stat().st_size > MAX_EVIDENCE_BYTES:
+            raise InputError(f"{source}: arquivo de evidência grande demais para o arquivo "
+                             f"(limite {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB).")
+        files[f"evidence/{Path(evidence_file).name}"] = evidence_bytes(source)
+    return files
+
+
+def run_case(job: CaseJob, pool: KernelPool) -> CaseOutcome:
+    """Execute, export and archive one case. Never raises: a failure is an outcome."""
+    from relief_kit.shell.archive import write_case_folder
+
+    started = time.perf_counter()
+    try:
+        files = build_case_files(job, pool)
+        if pool.abandoned:
+            raise Abandoned("o lote foi interrompido")
+        write_case_folder(Path(job.archive), job.request_id, files)
+    except Abandoned:
+        return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
+                           time.perf_counter() - started)
+    except Exception as exc:  # one failing case must not stop the others
+        if pool.abandoned:
+            return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
+                               time.perf_counter() - started)
+        return CaseOutcome(job.request_id, "failed", one_line(exc),
+                           time.perf_counter() - started)
+    stale = json.loads(files["case.json"])["messages"]["needs_new_terms"]
+    note = ("precisa de novos termos: " + ", ".join(
+        date.fromisoformat(d).strftime("%d/%m/%Y") for d in stale)
+        + " já passou; nenhuma mensagem preparada") if stale else ""
+    return CaseOutcome(job.request_id, "written", note, time.perf_counter() - started)
+
+
+def run_case_alone(job: CaseJob) -> CaseOutcome:
+    """:func:`run_case` with a kernel pool of its own, closed before returning: for
+    executors whose workers do not share this process (a Dask cluster)."""
+    with KernelPool(isolated=True) as pool:
+        return run_case(job, pool)
+
+
+def one_line(exc: BaseException) -> str:
+    """A failure as the one line the summary shows."""
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, DeadKernelError):
+        return "o kernel morreu durante a execução do caso (tentado duas vezes)"
+    if isinstance(exc, PapermillExecutionError):
+        return f"erro na célula {exc.exec_count}: {exc.ename}: {exc.evalue}".splitlines()[0]
+    text = str(exc).strip().splitlines()
+    if isinstance(exc, ReliefKitError) and text:
+        return text[0]  # already a sentence for the user
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip(": ")

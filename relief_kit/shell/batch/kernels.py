@@ -1,0 +1,261 @@
+"""The kernel pool: one kernel and one kernel client per worker, kept for the run.
+
+Each worker thread of a run gets a :class:`WorkerKernel` — a kernel process started
+by an ``AsyncKernelManager`` and the one ``AsyncKernelClient`` that talks to it — and
+reuses it for up to ``cases_per_kernel`` cases (a fresh one per case when
+``isolated``). The pool owns everything it opens: one zmq context for the run, each
+worker's kernel, client channels (heartbeat thread included), IPC socket folder and
+connection file, and the event loop each worker thread ran them on. :meth:`close`
+releases all of it, so a run of any length leaves the process with the descriptors,
+threads and memory it started with. (papermill, handed only a kernel manager, builds a
+new client — a zmq context, four sockets and a heartbeat thread — for every notebook
+and never closes it: that is what this pool exists to avoid.)
+
+Interruption: :meth:`stop_taking` refuses new kernels; :meth:`abandon` kills every
+kernel process group at once (the worker's case then fails with a dead kernel within a
+second and is not written).
+
+Kernels are started in their own session (jupyter_client's default), so a Ctrl-C at
+the terminal reaches the runner only, which decides what happens to them. They are
+told the runner's pid and exit if it disappears (ipykernel's parent poller); a kernel
+folder whose runner is gone is removed by :func:`clean_stale_kernels` at the next run.
+
+Made to be extended: ``on_start`` runs once per started kernel (for example to load
+the portfolio once per kernel instead of once per case).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from relief_kit.core.errors import ReliefKitError
+
+#: Prefix of the private folder of each kernel: ``<prefix><runner pid>-<random>``.
+KERNEL_DIR_PREFIX = "relief-kit-kernel-"
+_KERNEL_DIR = re.compile(rf"^{KERNEL_DIR_PREFIX}(\d+)-")
+
+
+class Abandoned(ReliefKitError):
+    """The run was told to stop: no kernel is started or used any more."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_kernels(root: str | Path | None = None) -> list[Path]:
+    """Remove kernel folders (sockets, connection file) left by runs that died (kill -9).
+
+    Only folders whose runner pid no longer exists and that belong to this user."""
+    root = Path(root or tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = _KERNEL_DIR.match(path.name)
+        if not match or _pid_alive(int(match.group(1))):
+            continue
+        try:
+            if path.is_symlink() or path.stat().st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+class WorkerKernel:
+    """One kernel process and the one client that talks to it."""
+
+    def __init__(self, context, loop, *, start_timeout: int = 60) -> None:
+        from jupyter_client import AsyncKernelManager
+
+        self.loop = loop
+        # IPC transport avoids the TCP port race between concurrent kernels; its socket
+        # files (and the connection file) live in a private folder named after our pid,
+        # so a later run can tell a leftover from a live kernel.
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{KERNEL_DIR_PREFIX}{os.getpid()}-"))
+        self.manager = AsyncKernelManager(
+            kernel_name="python3", transport="ipc", ip=str(self.folder / "kernel"),
+            connection_file=str(self.folder / "kernel.json"), context=context)
+        self.client = None
+        self.served = 0
+        self.start_timeout = start_timeout
+
+    def start(self) -> None:
+        """Start the kernel and its client (on this worker's loop)."""
+        # An in-memory history database avoids SQLite locking errors between kernels.
+        self.loop.run_until_complete(self.manager.start_kernel(
+            extra_arguments=["--HistoryManager.hist_file=:memory:"]))
+        self.client = self.manager.client(context=self.manager.context)
+        self.client.start_channels()
+        self.client.allow_stdin = False
+        self.loop.run_until_complete(self.client.wait_for_ready(timeout=self.start_timeout))
+
+    @property
+    def pid(self) -> int | None:
+        process = getattr(self.manager.provisioner, "process", None)
+        return getattr(process, "pid", None)
+
+    def alive(self) -> bool:
+        return bool(self.loop.run_until_complete(self.manager.is_alive()))
+
+    def kill(self) -> None:
+        """SIGKILL the kernel's process group now (safe from any thread)."""
+        pid = self.pid
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        """Stop the client's channels, shut the kernel down, remove its folder."""
+        if self.client is not None:
+            self.client.stop_channels()
+            self.client = None
+        try:
+            if self.manager.has_kernel:
+                self.loop.run_until_complete(self.manager.shutdown_kernel(now=True))
+            else:
+                self.loop.run_until_complete(self.manager.cleanup_resources())
+        except Exception:  # a kernel already dead cannot be shut down twice
+            self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class _Slot:
+    """One worker thread's state in the pool: its event loop and its kernel."""
+
+    def __init__(self, loop) -> None:
+        self.loop = loop
+        self.kernel: WorkerKernel | None = None
+
+
+class KernelPool:
+    """Kernels for the workers of one run; a context manager that releases them all."""
+
+    def __init__(self, *, cases_per_kernel: int = 25, isolated: bool = False,
+                 on_start: Callable[[WorkerKernel], None] | None = None,
+                 start_timeout: int = 60) -> None:
+        import zmq.asyncio
+
+        self.cases_per_kernel = cases_per_kernel
+        self.isolated = isolated
+        self.on_start = on_start
+        self.start_timeout = start_timeout
+        self._context = zmq.asyncio.Context()
+        self._local = threading.local()
+        self._slots: list[_Slot] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._abandoned = threading.Event()
+        self._closed = False
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- used by workers
+
+    def _slot(self) -> _Slot:
+        slot = getattr(self._local, "slot", None)
+        if slot is None:
+            from jupyter_core.utils import ensure_event_loop
+
+            # The loop nbclient (through jupyter_core.run_sync) runs on in this thread:
+            # the kernel and its client live on it too, and it is closed with the pool.
+            slot = _Slot(ensure_event_loop())
+            with self._lock:
+                if self._closed:
+                    raise Abandoned("o lote foi encerrado")
+                self._slots.append(slot)
+            self._local.slot = slot
+        return slot
+
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned.is_set()
+
+    def kernel(self) -> WorkerKernel:
+        """This worker's kernel, started afresh when isolated, dead or worn out."""
+        if self._abandoned.is_set():
+            raise Abandoned("o lote foi interrompido")
+        slot = self._slot()
+        current = slot.kernel
+        if (current is None or self.isolated or current.served >= self.cases_per_kernel
+                or not current.alive()):
+            self.retire()
+            kernel = WorkerKernel(self._context, slot.loop, start_timeout=self.start_timeout)
+            slot.kernel = kernel  # before starting: abandon() can reach a half-started one
+            kernel.start()
+            if self._abandoned.is_set():
+                raise Abandoned("o lote foi interrompido")
+            if self.on_start is not None:
+                self.on_start(kernel)
+        slot.kernel.served += 1
+        return slot.kernel
+
+    def retire(self) -> None:
+        """Close this worker's kernel (dead, or about to be replaced)."""
+        slot = self._slot()
+        if slot.kernel is not None:
+            kernel, slot.kernel = slot.kernel, None
+            kernel.close()
+
+    # -- used by the runner
+
+    def stop_taking(self) -> None:
+        """First interruption: cases in progress finish, nothing new starts."""
+        self._stopping.set()
+
+    def abandon(self) -> None:
+        """Second interruption: kill every kernel now; their cases are not written."""
+        self._stopping.set()
+        self._abandoned.set()
+        with self._lock:
+            kernels = [s.kernel for s in self._slots if s.kernel is not None]
+        for kernel in kernels:
+            kernel.kill()
+
+    def live_pids(self) -> list[int]:
+        with self._lock:
+            return [s.kernel.pid for s in self._slots
+                    if s.kernel is not None and s.kernel.pid is not None]
+
+    def close(self) -> None:
+        """Shut every kernel down; close clients, loops and the zmq context.
+
+        Call once the workers are done (after the executor's shutdown)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            slots, self._slots = self._slots, []
+        for slot in slots:
+            if slot.kernel is not None:
+                slot.kernel.close()
+                slot.kernel = None
+            if not slot.loop.is_running() and not slot.loop.is_closed():
+                slot.loop.run_until_complete(slot.loop.shutdown_asyncgens())
+                slot.loop.close()
+        self._context.destroy(linger=0)

@@ -1,0 +1,218 @@
+"""The run: plan, skip what is up to date, execute the rest on a kernel pool, report.
+
+Interruption (Ctrl-C or SIGTERM, when the run is in the main thread): the first stops
+taking new cases and lets those in progress finish; the second abandons them at once
+(their kernels are killed, nothing half-written: a case folder appears whole or not
+at all). Either way every kernel is shut down and :class:`BatchInterrupted` carries
+what was written; a rerun resumes, skipping the cases already written.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relief_kit.core.errors import InputError, ReliefKitError
+from relief_kit.shell.batch.assemble import CaseOutcome
+from relief_kit.shell.batch.plan import NOTEBOOK
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[CaseOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[CaseOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def summary(self) -> str:
+        """One Portuguese line for the end of a run."""
+        return (
+            f"{len(self.outcomes)} pedidos: {self.count('written')} registros escritos, "
+            f"{self.count('skipped')} já em dia, {self.count('failed')} com falha "
+            f"({self.seconds:.1f} s)."
+        )
+
+
+class BatchInterrupted(ReliefKitError):
+    """The run was stopped by a signal; ``result`` holds what was done before."""
+
+    def __init__(self, result: BatchResult, planned: int, signals: int) -> None:
+        self.result = result
+        self.planned = planned
+        self.signals = signals
+        written = result.count("written")
+        left = max(planned - written - result.count("skipped"), 0)
+        super().__init__(
+            f"Interrompido: {written} registros escritos nesta execução, "
+            f"{result.count('skipped')} já estavam em dia, {left} ficaram para depois "
+            "(nenhum pela metade). Rode o mesmo comando de novo para continuar de onde "
+            "parou.")
+
+
+class _Signals:
+    """SIGINT and SIGTERM counted instead of raised, while the run lasts."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.count += 1
+
+    def __exit__(self, *_: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
+def run_batch(
+    data_dir: str | Path,
+    archive: str | Path,
+    *,
+    criteria_path: str | Path | None = None,
+    settings_path: str | Path | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    notebook: str | Path = NOTEBOOK,
+    today: str = "",
+    isolated: bool = False,
+    force: bool = False,
+    request_ids: Iterable[str] | None = None,
+    progress: Callable[[CaseOutcome], None] | None = None,
+    planned: Callable[[int], None] | None = None,
+    interrupted: Callable[[int], None] | None = None,
+) -> BatchResult:
+    """Write (or bring up to date) one case record per request.
+
+    Cases whose inputs are unchanged and whose files are intact are skipped (unless
+    ``force``); a failing case is reported and every other case still completes.
+    ``executor`` may be any ``concurrent.futures.Executor``; by default a thread pool of
+    ``workers`` threads (the number of cores). ``interrupted(n)`` is told of the n-th
+    Ctrl-C/SIGTERM; after one, :class:`BatchInterrupted` is raised once every kernel
+    is down.
+    """
+    with _Signals() as signals:
+        return _run(Path(data_dir), Path(archive), signals, criteria_path=criteria_path,
+                    settings_path=settings_path, workers=workers, executor=executor,
+                    notebook=Path(notebook), today=today, isolated=isolated, force=force,
+                    request_ids=request_ids, progress=progress, planned=planned,
+                    interrupted=interrupted)
+
+
+def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, settings_path,
+         workers, executor, notebook, today, isolated, force, request_ids, progress,
+         planned, interrupted) -> BatchResult:
+    from relief_kit.core.criteria import DEFAULT_CRITERIA
+    from relief_kit.core.settings import DEFAULT_SETTINGS
+    from relief_kit.shell.archive import clean_stale, ledger_heads, prepare_archive
+    from relief_kit.shell.batch.assemble import run_case, run_case_alone
+    from relief_kit.shell.batch.kernels import KernelPool, clean_stale_kernels
+    from relief_kit.shell.batch.plan import check_notebook, is_reduced, is_up_to_date, plan_jobs
+    from relief_kit.store.cases import open_store
+
+    started = time.perf_counter()
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir}: pasta de dados não encontrada.")
+    check_notebook(notebook)
+    prepare_archive(archive)
+    clean_stale(archive)
+    clean_stale_kernels()
+    jobs = plan_jobs(
+        data_dir, archive,
+        criteria_path=Path(criteria_path or DEFAULT_CRITERIA),
+        settings_path=Path(settings_path or DEFAULT_SETTINGS),
+        notebook=notebook, today=today, isolated=isolated, request_ids=request_ids,
+    )
+    if planned:
+        planned(len(jobs))
+    with open_store(data_dir) as store:
+        latest = {d.request_id: d.decision_id for d in store.latest_decisions()}
+    result = BatchResult()
+
+    def report(outcome: CaseOutcome) -> None:
+        result.outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+
+    heads = ledger_heads(archive)
+    todo = []
+    for job in jobs:
+        if is_reduced(job, latest):
+            report(CaseOutcome(job.request_id, "skipped", "expurgado: mantido como está"))
+        elif not force and is_up_to_date(job, heads):
+            report(CaseOutcome(job.request_id, "skipped"))
+        else:
+            todo.append(job)
+
+    workers = max(1, workers or os.cpu_count() or 1)
+    own = executor is None
+    runner = executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="case")
+    # Workers in this process share the run's kernel pool; elsewhere (a cluster), each
+    # case brings its own and closes it.
+    local = own or isinstance(runner, ThreadPoolExecutor)
+    seen = 0
+    with KernelPool(isolated=isolated) as pool:
+        try:
+            futures: dict[Future, object] = {}
+            for job in todo:
+                if signals.count:
+                    break
+                future = (runner.submit(run_case, job, pool) if local
+                          else runner.submit(run_case_alone, job))
+                futures[future] = job
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if future.cancelled():
+                        continue
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # the executor itself failed (a lost worker)
+                        from relief_kit.shell.batch.assemble import one_line
+
+                        outcome = CaseOutcome(futures[future].request_id, "failed",
+                                              one_line(exc))
+                    if outcome.status != "abandoned":
+                        report(outcome)
+                if signals.count > seen:
+                    seen = signals.count
+                    if interrupted:
+                        interrupted(seen)
+                    pool.stop_taking()
+                    for future in pending:
+                        future.cancel()
+                    if seen >= 2:
+                        pool.abandon()
+        finally:
+            if own:
+                runner.shutdown(wait=True, cancel_futures=True)
+    # The pool is closed here: every kernel down, every client, loop and context closed.
+    order = {job.request_id: i for i, job in enumerate(jobs)}
+    result.outcomes.sort(key=lambda o: order.get(o.request_id, 0))
+    result.seconds = time.perf_counter() - started
+    if signals.count:
+        raise BatchInterrupted(result, len(jobs), signals.count)
+    return result

@@ -1,0 +1,57 @@
+"""Run by test_batch_reliability under a low descriptor limit: a long batch, with the
+process's descriptors, threads and memory before and after, printed as JSON."""
+
+import json
+import os
+import resource
+import sys
+import threading
+
+
+def counts() -> dict:
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return {"fds": len(os.listdir("/proc/self/fd")), "threads": threading.active_count(),
+            "os_threads": int(fields["Threads"]),
+            "rss_mb": int(fields["VmRSS"].split()[0]) / 1024}
+
+
+def lean_notebook(path: str) -> None:
+    """The review notebook without its charts and sections: the same kernel traffic
+    per case (parameters, open the case, publish its facts), a fraction of the time."""
+    import nbformat
+
+    from relief_kit.shell.batch import NOTEBOOK
+
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook.cells = [c for c in notebook.cells if c.cell_type == "code" and (
+        "parameters" in c.metadata.get("tags", []) or "import" in c.source
+        or "open_case" in c.source or "publish_facts" in c.source)]
+    nbformat.write(notebook, path)
+
+
+def main() -> None:
+    from relief_kit.shell.batch import run_batch
+
+    data, archive, notebook = sys.argv[1], sys.argv[2], sys.argv[3]
+    # Warm up: the first run imports and caches what any run needs once.
+    run_batch(data, archive + "-warm", workers=2, request_ids=["R0001", "R0002"],
+              notebook=notebook)
+    start = counts()
+    peak = dict(start)
+
+    def watch(outcome):
+        now = counts()
+        for key in peak:
+            peak[key] = max(peak[key], now[key])
+
+    result = run_batch(data, archive, workers=2, progress=watch, notebook=notebook)
+    end = counts()
+    print(json.dumps({"limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0], "start": start,
+                      "peak": peak, "end": end, "written": result.count("written"),
+                      "failed": [o.message for o in result.failed],
+                      "seconds": round(result.seconds, 1)}))
+
+
+if __name__ == "__main__":
+    main()
