@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
-from relief_kit.core import calibration as calibration_method
+from relief_kit.core import payment_model as calibration_method
 from relief_kit.core import schema
-from relief_kit.core.calibration import Calibration, calibrate
+from relief_kit.core.bills import bills_concerned
 from relief_kit.core.criteria import Criteria, load_criteria
 from relief_kit.core.errors import InputError, ReliefKitError
 from relief_kit.core.history import OPEN, features, features_of, monthly_history
@@ -38,6 +38,7 @@ from relief_kit.core.model import (
     Recommendation,
     ReliefRequest,
 )
+from relief_kit.core.payment_model import PaymentModel, fit_payment_model
 from relief_kit.core.recommend import recommend
 from relief_kit.core.regulatory import SuspensionDates, suspension_dates
 from relief_kit.core.settings import Provider, load_provider
@@ -67,7 +68,7 @@ class Case:
     checklist: Checklist
     answers_restored: bool
     criteria: Criteria
-    calibration: Calibration
+    calibration: PaymentModel  # the payment model (with its fallback band calibration)
     today: date
     recommendation: Recommendation
     regulatory: SuspensionDates
@@ -77,6 +78,7 @@ class Case:
     decision: Any | None = None
     decisions: tuple = ()
     store: Any | None = field(default=None, repr=False)
+    bills: tuple = ()  # the bills concerned (core.bills.bills_concerned)
 
     @property
     def request_id(self) -> str:
@@ -91,7 +93,7 @@ class Case:
     def recommend(self, checklist: Checklist) -> Recommendation:
         """The recommendation for other answers (the live panel): pure, no I/O."""
         return recommend(self.customer, self.features, self.request, checklist,
-                         self.criteria, self.today, self.calibration)
+                         self.criteria, self.today, self.calibration, self.bills)
 
     def with_answers(self, checklist: Checklist) -> Case:
         """This case with other answers and the recommendation that goes with them."""
@@ -146,7 +148,7 @@ def open_case(
     criteria_path: str | Path | None = None,
     today: date | str | None = None,
     store: Any | None = None,
-    calibration: Calibration | None = None,
+    calibration: PaymentModel | None = None,
     settings_path: str | Path | None = None,
 ) -> Case:
     """Gather one case. Empty strings count as "not given" (notebook parameters).
@@ -195,8 +197,9 @@ def open_case(
     checklist = saved if saved is not None else Checklist.from_request(request)
     decisions = tuple(store.history(request.request_id))
 
+    bills = bills_concerned(invoices, customer, as_of)
     recommendation = recommend(customer, history_features, request, checklist, criteria,
-                               as_of, calibration)
+                               as_of, calibration, bills)
     regulatory = suspension_dates(notice_date_of(invoices, as_of), as_of, criteria)
     return Case(
         data_dir=folder,
@@ -218,6 +221,7 @@ def open_case(
         decision=decisions[-1] if decisions else None,
         decisions=decisions,
         store=store,
+        bills=bills,
     )
 
 
@@ -249,8 +253,9 @@ def calibration_cache_path(data_dir: str | Path, criteria: Criteria, as_of: date
 
 
 def calibration_for(data_dir: str | Path, criteria: Criteria,
-                    as_of: date | str | None = None) -> Calibration:
-    """The portfolio's payment calibration, computed once and cached in the data folder.
+                    as_of: date | str | None = None) -> PaymentModel:
+    """The portfolio's payment model (fitted, validated out of time, with its fallback
+    calibration), computed once and cached in the data folder.
 
     ``as_of`` defaults as in :func:`open_case` (the folder's export date, else today).
     A folder that cannot be written to still works: the calibration is then computed
@@ -260,16 +265,17 @@ def calibration_for(data_dir: str | Path, criteria: Criteria,
     day = resolve_today(as_of, folder)
     path = calibration_cache_path(folder, criteria, day)
     try:
-        return Calibration.from_dict(json.loads(path.read_text(encoding="utf-8"))["calibration"])
+        return PaymentModel.from_dict(
+            json.loads(path.read_text(encoding="utf-8"))["calibration"])
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass  # absent or unreadable: recompute and rewrite
     portfolio = load_folder(folder)
-    result = calibrate(portfolio.invoices, portfolio.customers, criteria, day)
+    result = fit_payment_model(portfolio.invoices, portfolio.customers, criteria, day)
     payload = {"as_of": day.isoformat(), "criteria_sha256": criteria.sha256,
                "calibration": result.to_dict()}
     _write_atomically(path, json.dumps(payload, indent=1, sort_keys=True))
     # The same values every other kernel will read from the cache.
-    return Calibration.from_dict(payload["calibration"])
+    return PaymentModel.from_dict(payload["calibration"])
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -214,16 +214,24 @@ def bursts(requests: pd.DataFrame, customers: pd.DataFrame, factor: float = 3.0,
     return pd.DataFrame(rows, columns=["bairro", "semana", "pedidos", "semana típica"])
 
 
-def calibration_check(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Predicted payment probability against what happened, per band."""
-    if outcomes.empty:
-        return pd.DataFrame(columns=["faixa", "faturas", "previsto", "observado"])
-    group = outcomes.groupby("band")
-    table = pd.DataFrame({"faturas": group.size(), "previsto": group["predicted"].mean(),
-                          "observado": group["paid_within_window"].mean()})
-    table.index = table.index.map(lambda b: BAND_LABEL.get(b, b))
-    table.index.name = "faixa"
-    return table.reset_index()
+def model_skill(model) -> pd.DataFrame:
+    """The payment model against the base rate, out of time (fitted before a cut-off,
+    scored after): Brier score and log loss, lower is better."""
+    skill = model.skill
+    when = skill.cutoff.strftime("%d/%m/%Y") if skill.cutoff else "—"
+    rows = [{**row, "faturas avaliadas": skill.test_bills, "corte": when,
+             "usado": ("sim" if model.used else "não") if row["estimador"].startswith(
+                 "modelo") else ("não" if model.used else "sim (faixas)")}
+            for row in model.skill_rows()]
+    return pd.DataFrame(rows, columns=["estimador", "Brier", "log loss", "faturas avaliadas",
+                                       "corte", "usado"])
+
+
+def model_reliability(model) -> pd.DataFrame:
+    """Out of time: bills grouped by predicted chance, predicted against observed."""
+    rows = [{"grupo": f"{i + 1}º quinto", **row} for i, row in
+            enumerate(model.reliability_rows())]
+    return pd.DataFrame(rows, columns=["grupo", "faturas", "previsto", "observado"])
 
 
 # --------------------------------------------------------------------------- the report
@@ -259,13 +267,14 @@ def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
 
 def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) -> dict:
     """Every section's table, keyed by section title (pseudonymous throughout)."""
-    from relief_kit.core.calibration import calibrate
+    from relief_kit.core.payment_model import fit_payment_model
     from relief_kit.shell.replay import recommend_all
 
     portfolio, criteria = inputs.portfolio, inputs.criteria
     decisions = inputs.decisions.assign(
         analyst=inputs.decisions["analyst"].map(lambda a: pseudonym("analyst", a)))
-    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, inputs.as_of)
+    calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria,
+                                    inputs.as_of)
     current = recommend_all(portfolio, criteria, as_of=inputs.as_of, calibration=calibration,
                             answers=dict(zip(decisions["request_id"], decisions["checklist"],
                                              strict=True)))
@@ -279,8 +288,8 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
     tables["Acordos cumpridos, por analista"] = kept_summary(agreements, "analyst")
     tables["Dinheiro"] = money_summary(decisions)
     if inputs.proposed is not None:
-        proposed_calibration = calibrate(portfolio.invoices, portfolio.customers,
-                                         inputs.proposed, inputs.as_of)
+        proposed_calibration = fit_payment_model(portfolio.invoices, portfolio.customers,
+                                                 inputs.proposed, inputs.as_of)
         replay = what_if(current, recommend_all(
             portfolio, inputs.proposed, as_of=inputs.as_of, calibration=proposed_calibration,
             answers={c.request_id: c.checklist for c in current}), pseudonym)
@@ -293,7 +302,8 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
             "efeito": round(replay.money_proposed - replay.money_current, 2)}])
     tables["Casos parecidos com decisões diferentes"] = consistency(decisions, pseudonym)
     tables["Picos de pedidos"] = bursts(portfolio.requests, portfolio.customers)
-    tables["Calibração: previsto e observado"] = calibration_check(calibration.outcomes)
+    tables["Modelo de pagamento: fora do período"] = model_skill(calibration)
+    tables["Confiabilidade fora do período"] = model_reliability(calibration)
     return tables
 
 
@@ -304,8 +314,14 @@ NOTES = {
         "juntos como 'outros bairros'."),
     "Acordos cumpridos, por ação": (
         "Um acordo é julgado quando o seu último prazo, com a tolerância, já passou."),
-    "Calibração: previsto e observado": (
-        "A chance de pagamento que a comparação de valores usa, contra o que aconteceu."),
+    "Modelo de pagamento: fora do período": (
+        "A chance de pagar como combinado que a comparação de valores usa, ajustada nas "
+        "faturas anteriores a um corte e avaliada nas posteriores, ao lado de uma taxa "
+        "constante (a taxa-base). Menor é melhor. Sem vencer a taxa-base, ou com pouco "
+        "histórico, o kit usa as taxas por faixa de pontualidade e diz isso."),
+    "Confiabilidade fora do período": (
+        "Faturas posteriores ao corte, em cinco grupos pela chance prevista: previsto "
+        "contra o que aconteceu."),
 }
 
 
@@ -348,8 +364,8 @@ def _chart(title: str, table: pd.DataFrame) -> str | None:
         data = table["canal"] if "canal" in table.columns.get_level_values(0) else None
     elif title.startswith("Decisões por pontualidade"):
         data = table
-    elif title.startswith("Calibração"):
-        data = table.set_index("faixa")[["previsto", "observado"]]
+    elif title.startswith("Confiabilidade"):
+        data = table.set_index("grupo")[["previsto", "observado"]]
     else:
         return None
     if data is None or data.empty:
@@ -416,8 +432,10 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
     The present values are those of the money comparison under ``criteria``: the
     decided option's and the recommended option's, for the same answers.
     """
+    from relief_kit.core.bills import bills_concerned
     from relief_kit.core.history import features, features_of
     from relief_kit.core.recommend import is_small_business, recommend
+    from relief_kit.core.terms import payable
 
     columns = ["request_id", "customer_id", "action", "analyst", "decided_at", "deadline",
                "segment", "small_business", "at_risk", "band", "documented", "checklist",
@@ -433,12 +451,14 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
         customer = portfolio.customer(request.customer_id)
         feats = features_of(frame, customer.customer_id)
         checklist = decision.checklist
-        rec = recommend(customer, feats, request, checklist, criteria, as_of, calibration)
+        bills = bills_concerned(portfolio.invoices_of(customer.customer_id), customer, as_of)
+        rec = recommend(customer, feats, request, checklist, criteria, as_of, calibration,
+                        bills, explain=False)
         values = {o.action.value: float(o.present_value) for o in rec.options}
         terms = decision.terms
         deadline = (terms.pay_by or terms.new_due_date
                     or (terms.instalments[-1].due_date if terms.instalments else None))
-        discount = (float(terms.amount * terms.discount_percent / 100)
+        discount = (float(terms.amount - payable(terms))
                     if terms.discount_percent is not None else 0.0)
         small = is_small_business(customer, checklist, criteria)
         rows.append({
@@ -459,8 +479,8 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
 def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
                  today: date | None = None) -> MeetingInputs:
     """Read a data folder, its case store and the criteria files for the meeting."""
-    from relief_kit.core.calibration import calibrate
     from relief_kit.core.criteria import load_criteria
+    from relief_kit.core.payment_model import fit_payment_model
     from relief_kit.sources.tables import load_folder
     from relief_kit.store.cases import open_store
 
@@ -468,7 +488,7 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
     criteria = load_criteria(criteria_path)
     proposed = load_criteria(proposed_path) if proposed_path else None
     as_of = today or portfolio.as_of or date.today()
-    calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, as_of)
+    calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria, as_of)
     with open_store(data_dir) as store:
         latest = store.latest_decisions()
     return MeetingInputs(portfolio, criteria, proposed,

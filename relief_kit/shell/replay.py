@@ -12,10 +12,11 @@ from datetime import date
 
 import pandas as pd
 
-from relief_kit.core.calibration import Calibration, calibrate
+from relief_kit.core.bills import bills_concerned
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.history import features, features_of
 from relief_kit.core.model import Checklist, Recommendation
+from relief_kit.core.payment_model import PaymentModel, fit_payment_model
 from relief_kit.core.recommend import recommend
 from relief_kit.sources.tables import Portfolio
 from relief_kit.text import formatting as fmt
@@ -35,7 +36,7 @@ def recommend_all(
     *,
     as_of: date,
     answers: Mapping[str, Checklist] | None = None,
-    calibration: Calibration | None = None,
+    calibration: PaymentModel | None = None,
 ) -> list[CaseRecommendation]:
     """The recommendation for every request of the portfolio, in request order.
 
@@ -44,16 +45,21 @@ def recommend_all(
     """
     answers = answers or {}
     frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
-    calibration = calibration or calibrate(portfolio.invoices, portfolio.customers, criteria,
-                                           as_of)
+    calibration = calibration or fit_payment_model(portfolio.invoices, portfolio.customers,
+                                                   criteria, as_of)
+    asking = set(portfolio.requests["customer_id"])
+    invoices = portfolio.invoices[portfolio.invoices["customer_id"].isin(asking)]
+    by_customer = dict(tuple(invoices.groupby("customer_id", sort=False)))
+    empty = portfolio.invoices.iloc[:0]
     results = []
     for request_id in portfolio.requests["request_id"]:
         request = portfolio.request(request_id)
         customer = portfolio.customer(request.customer_id)
         checklist = answers.get(request_id) or Checklist.from_request(request)
+        bills = bills_concerned(by_customer.get(request.customer_id, empty), customer, as_of)
         recommendation = recommend(
             customer, features_of(frame, request.customer_id), request, checklist, criteria,
-            as_of, calibration,
+            as_of, calibration, bills,
         )
         results.append(CaseRecommendation(request_id, request.customer_id, checklist,
                                           recommendation))

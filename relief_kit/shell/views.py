@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from relief_kit import resources
 from relief_kit.core.calibration import BAND_LABELS
 from relief_kit.core.model import Action, Checklist, Recommendation
+from relief_kit.core.schema import HARDSHIP_LABELS
 from relief_kit.shell.facts import CHANNEL_LABELS
 from relief_kit.text import formatting as fmt
 
@@ -148,6 +149,7 @@ def environment() -> Environment:
         PERSON_TYPE_LABELS=PERSON_TYPE_LABELS, CONTRACT_STATUS_LABELS=CONTRACT_STATUS_LABELS,
         BUSINESS_KIND_LABELS=BUSINESS_KIND_LABELS, BAND_LABELS=BAND_LABELS,
         CUSTOMER_RULE_LABELS=CUSTOMER_RULE_LABELS, Action=Action,
+        HARDSHIP_LABELS=HARDSHIP_LABELS,
     )
     return env
 

@@ -30,10 +30,10 @@ from pathlib import Path
 from relief_kit.core import schema
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.errors import InputError, ReliefKitError
-from relief_kit.core.model import Action, Checklist, Instalment, Recommendation, Terms
+from relief_kit.core.model import Action, Bill, Checklist, Instalment, Recommendation, Terms
 from relief_kit.text import formatting as fmt
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 5.0
 
 _MIGRATIONS = {
@@ -61,6 +61,12 @@ _MIGRATIONS = {
         at TEXT NOT NULL, who TEXT NOT NULL, what TEXT NOT NULL,
         request_id TEXT NOT NULL, detail TEXT NOT NULL
     );
+    """,
+    # What happened, since when and what the customer can pay (issue 12).
+    2: """
+    ALTER TABLE answers ADD COLUMN hardship TEXT NOT NULL DEFAULT '';
+    ALTER TABLE answers ADD COLUMN hardship_since TEXT;
+    ALTER TABLE answers ADD COLUMN capacity_monthly TEXT
     """,
 }
 
@@ -110,6 +116,9 @@ def _terms_json(terms: Terms) -> str:
         "new_due_date": terms.new_due_date.isoformat() if terms.new_due_date else None,
         "instalments": [[i.number, i.due_date.isoformat(), str(i.amount)]
                         for i in terms.instalments],
+        "bills": [[b.invoice_id, b.due_date.isoformat(), str(b.amount), b.upcoming]
+                  for b in terms.bills],
+        "to_pay": None if terms.to_pay is None else str(terms.to_pay),
     }, sort_keys=True)
 
 
@@ -123,6 +132,9 @@ def _terms(text: str) -> Terms:
         new_due_date=date.fromisoformat(data["new_due_date"]) if data["new_due_date"] else None,
         instalments=tuple(Instalment(n, date.fromisoformat(d), Decimal(a))
                           for n, d, a in data["instalments"]),
+        bills=tuple(Bill(i, date.fromisoformat(d), Decimal(a), bool(u))
+                    for i, d, a, u in data.get("bills", [])),
+        to_pay=None if data.get("to_pay") is None else Decimal(data["to_pay"]),
     )
 
 
@@ -137,6 +149,11 @@ def _checklist_json(checklist: Checklist) -> str:
         "proposed_amount": None if checklist.proposed_amount is None else str(
             checklist.proposed_amount),
         "notes": checklist.notes, "extra": dict(checklist.extra),
+        "hardship": checklist.hardship,
+        "hardship_since": checklist.hardship_since.isoformat() if checklist.hardship_since
+        else None,
+        "capacity_monthly": None if checklist.capacity_monthly is None else str(
+            checklist.capacity_monthly),
     }, sort_keys=True, ensure_ascii=False)
 
 
@@ -152,6 +169,11 @@ def _checklist(text: str) -> Checklist:
         proposed_amount=None if data["proposed_amount"] is None else Decimal(
             data["proposed_amount"]),
         notes=data["notes"] or "", extra=data["extra"] or {},
+        hardship=data.get("hardship") or "",
+        hardship_since=date.fromisoformat(data["hardship_since"]) if data.get(
+            "hardship_since") else None,
+        capacity_monthly=None if data.get("capacity_monthly") is None else Decimal(
+            data["capacity_monthly"]),
     )
 
 
@@ -256,6 +278,9 @@ class CaseStore:
                      now: datetime | None = None) -> None:
         """Replace the request's checklist answers (reopening restores them)."""
         category = checklist.at_risk_category or ""
+        if checklist.hardship and checklist.hardship not in schema.HARDSHIPS:
+            raise InputError(f"hardship: categoria desconhecida {checklist.hardship!r}; use "
+                             f"uma de: {', '.join(schema.HARDSHIPS)} (nunca um diagnóstico).")
         if category and category not in schema.AT_RISK_CATEGORIES:
             raise InputError(f"at_risk_category: categoria desconhecida {category!r}; use uma "
                              f"de: {', '.join(schema.AT_RISK_CATEGORIES)} (nunca um "
@@ -265,21 +290,28 @@ class CaseStore:
         def save(db):
             db.execute("DELETE FROM answers WHERE request_id = ?", (request_id,))
             db.execute(
-                "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO answers (request_id, documented, channel, small_business, at_risk, "
+                "at_risk_category, at_risk_consent, asked, proposed_date, proposed_amount, "
+                "notes, extra, analyst, saved_at, hardship, hardship_since, capacity_monthly) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (request_id, _bool(checklist.documented), checklist.channel,
                  _bool(checklist.small_business), _bool(checklist.at_risk), category,
                  int(bool(checklist.at_risk_consent)), checklist.asked,
                  checklist.proposed_date.isoformat() if checklist.proposed_date else None,
                  None if checklist.proposed_amount is None else str(checklist.proposed_amount),
                  checklist.notes or "", json.dumps(dict(checklist.extra), sort_keys=True),
-                 analyst or "?", now.isoformat(timespec="seconds")))
+                 analyst or "?", now.isoformat(timespec="seconds"), checklist.hardship or "",
+                 checklist.hardship_since.isoformat() if checklist.hardship_since else None,
+                 None if checklist.capacity_monthly is None
+                 else str(checklist.capacity_monthly)))
             self._audit(db, analyst or "?", "salvou respostas", request_id, "", now)
         self._write(save)
 
     def load_answers(self, request_id: str) -> Checklist | None:
         row = self._db.execute(
             "SELECT documented, channel, small_business, at_risk, at_risk_category, "
-            "at_risk_consent, asked, proposed_date, proposed_amount, notes, extra "
+            "at_risk_consent, asked, proposed_date, proposed_amount, notes, extra, "
+            "hardship, hardship_since, capacity_monthly "
             "FROM answers WHERE request_id = ?", (request_id,)).fetchone()
         if row is None:
             return None
@@ -294,6 +326,9 @@ class CaseStore:
             proposed_date=date.fromisoformat(row[7]) if row[7] else None,
             proposed_amount=Decimal(row[8]) if row[8] is not None else None,
             notes=row[9] or "", extra=json.loads(row[10] or "{}"),
+            hardship=row[11] or "",
+            hardship_since=date.fromisoformat(row[12]) if row[12] else None,
+            capacity_monthly=Decimal(row[13]) if row[13] is not None else None,
         )
 
     def all_answers(self) -> dict[str, Checklist]:
