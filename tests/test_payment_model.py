@@ -98,3 +98,23 @@ def test_later_instalments_are_priced_with_their_own_rate(model, sample):
 def test_the_model_survives_its_cache(model):
     again = PaymentModel.from_dict(model.to_dict())
     assert again.to_dict() == model.to_dict()
+
+
+def test_a_due_date_change_is_told_from_a_postponed_debt(sample):
+    facts = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    postponed = facts[facts["kind"] == "postponement"]
+    changes = postponed[postponed["is_date_change"] == 1.0]
+    debts = postponed[postponed["is_postponement"] == 1.0]
+    assert len(changes) and len(debts)
+    renegotiated = set(sample.invoices.loc[sample.invoices["status"] == "renegotiated",
+                                           "customer_id"])
+    assert not set(changes["customer_id"]) & renegotiated
+    assert set(debts["customer_id"]) <= renegotiated
+
+
+def test_moving_a_bill_not_yet_due_is_priced_as_a_due_date_change(model, sample):
+    frame = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    feats = features_of(frame, sample.requests["customer_id"].iat[0])
+    change, _ = model.estimate(feats, Action.POSTPONEMENT, 1, 1.0, upcoming=True)
+    debt, _ = model.estimate(feats, Action.POSTPONEMENT, 1, 1.0, upcoming=False)
+    assert change != debt

@@ -255,7 +255,7 @@ class PaymentProbabilities(Protocol):
     """Chance that a customer pays as agreed (``payment_model.PaymentModel``, or the
     band calibration of ``calibration.py``).
 
-    A richer estimator may also offer ``estimate(features, action, number, depth)``
+    A richer estimator may also offer ``estimate(features, action, number, depth, upcoming)``
     returning ``(probability, factors)``; ``money`` uses it when present.
     """
 

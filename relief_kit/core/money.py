@@ -101,11 +101,6 @@ def ordinary_path(probabilities: PaymentProbabilities, criteria: Criteria) -> Or
                     float(criteria["money.refused_payment_factor"]), *sources)
 
 
-def amount_concerned(customer: Customer, features: HistoryFeatures) -> Decimal:
-    """The open debt when there is one, else the monthly fee."""
-    return features.open_debt if features.open_debt > 0 else customer.monthly_fee
-
-
 def present_value(expected: Decimal, months: float, monthly_rate: float) -> Decimal:
     return cents(float(expected) / (1.0 + monthly_rate) ** months)
 
@@ -161,10 +156,11 @@ def instalment_plan(amount: Decimal, features: HistoryFeatures, criteria: Criter
 
 
 def _chance(probabilities: PaymentProbabilities, features: HistoryFeatures, action: Action,
-            number: int = 1, depth: float = 1.0) -> tuple[float, tuple[str, ...]]:
+            number: int = 1, depth: float = 1.0, upcoming: bool = False
+            ) -> tuple[float, tuple[str, ...]]:
     estimate = getattr(probabilities, "estimate", None)
     if estimate is not None:
-        p, factors = estimate(features, action, number, depth)
+        p, factors = estimate(features, action, number, depth, upcoming)
         return float(p), tuple(factors)
     return float(probabilities.probability(features.punctuality_band, action)), ()
 
@@ -275,7 +271,8 @@ def options(
         note = (f"As faturas venceram há mais de {longest} dias (postponement.max_days): "
                 "não há nova data possível; considere o parcelamento.")
         new_date = today  # priced as if due now, only to show it; no date is offered
-    p, post_factors = _chance(probabilities, features, Action.POSTPONEMENT, depth=depth)
+    p, post_factors = _chance(probabilities, features, Action.POSTPONEMENT, depth=depth,
+                              upcoming=upcoming)
     p_used = p * _capacity_factor(amount, capacity)
     events = [Event("pago na nova data", p_used, amount, new_date,
                     _pv(amount, new_date, today, rate))]

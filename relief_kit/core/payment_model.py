@@ -28,10 +28,13 @@ in: the earlier bills whose verdict was known by then, due + grace days before i
   without an agreement — what a refusal leaves): paid within
   ``calibration.window_days`` of the due date.
 
-Facts: on-time share before the bill (shrunk, with its count), the recent on-time share
-(``punctuality.recent_months``), bills already open at its due date, earlier agreements
-kept or broken, the kind of bill (ordinary, discount, postponement, instalment), the
-instalment's number in its plan, and the depth of the debt in monthly fees.
+Facts: the share of earlier bills paid within the window (shrunk, with the history's
+length), the recent on-time share (``punctuality.recent_months``), bills already open at
+its due date, earlier agreements kept or broken, the kind of bill (ordinary, discount,
+postponement of a debt, due-date change of a bill not yet due, instalment), the
+instalment's number in its plan, and the depth of the debt in monthly fees. (The plain
+on-time share is left out: beside the share paid within the window it only made the
+coefficients, and so the reason codes, contradict each other.)
 
 Validation
 ----------
@@ -72,7 +75,7 @@ _ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement"
 #: The facts, in the model's column order, with their Portuguese names for reason codes.
 FACTS = ("month_share", "history_length", "recent_share", "open_before",
          "kept_before",
-         "broken_before", "is_discount", "is_postponement", "is_instalment",
+         "broken_before", "is_discount", "is_postponement", "is_date_change", "is_instalment",
          "instalment_number", "depth")
 FACT_LABELS = {
     "on_time_share": "pontualidade no histórico",
@@ -176,6 +179,24 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
     kind = np.where(arrangement == "", "ordinary", arrangement).astype(object)
     for name in ("discount", "postponement", "instalment"):
         facts[f"is_{name}"] = (kind == name).astype(float)
+    # A postponement of a bill not yet overdue (a due-date change: the ERP moved the bill)
+    # is another product than postponing a debt: no earlier bill of the customer was
+    # renegotiated into it (none due in the 120 days before it).
+    facts["is_date_change"] = 0.0
+    moved = np.flatnonzero(kind == "postponement")
+    if len(moved):
+        renegotiated = invoices[invoices["status"] == "renegotiated"][["customer_id",
+                                                                       "due_date"]]
+        pairs = pd.DataFrame({"at": moved, "c": bills["customer_id"].to_numpy()[moved],
+                              "d": bills["due_date"].to_numpy()[moved]}).merge(
+            renegotiated.rename(columns={"customer_id": "c", "due_date": "r"}), on="c",
+            how="left")
+        replaced = pairs["r"].notna() & (pairs["r"] < pairs["d"]) & (
+            pairs["r"] >= pairs["d"] - pd.Timedelta(days=120))
+        debt = replaced.groupby(pairs["at"]).any()
+        change = debt.index.to_numpy()[~debt.to_numpy()]
+        facts.loc[change, "is_date_change"] = 1.0
+        facts.loc[change, "is_postponement"] = 0.0
     # Position in the plan and size of the agreement: bills of one agreement share the
     # customer, the kind and the issue date.
     fee = bills["customer_id"].map(customers.set_index("customer_id")["monthly_fee"]
@@ -214,9 +235,10 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
 
 
 def case_facts(features: HistoryFeatures, action: Action, number: int = 1,
-               depth: float = 1.0) -> np.ndarray:
+               depth: float = 1.0, upcoming: bool = False) -> np.ndarray:
     """The model's facts for a customer today and an option (``number``: the
-    instalment's position in its plan; ``depth``: the debt in monthly fees)."""
+    instalment's position in its plan; ``depth``: the debt in monthly fees; ``upcoming``:
+    the bills concerned are not due yet, so a postponement is a due-date change)."""
     judged = max(features.bills, 0)
     share = features.on_time_share
     on_time = (share or 0.0) * judged
@@ -236,7 +258,8 @@ def case_facts(features: HistoryFeatures, action: Action, number: int = 1,
         "kept_before": float(kept),
         "broken_before": float(features.reliefs_broken > 0),
         "is_discount": float(kind == "discount"),
-        "is_postponement": float(kind == "postponement"),
+        "is_postponement": float(kind == "postponement" and not upcoming),
+        "is_date_change": float(kind == "postponement" and upcoming),
         "is_instalment": float(kind == "instalment"),
         "instalment_number": float(number - 1) if kind == "instalment" else 0.0,
         "depth": math.log(min(max(depth, 0.2), 24.0)),
@@ -345,13 +368,13 @@ class PaymentModel:
         return [dict(row) for row in self.skill.reliability]
 
     def estimate(self, features: HistoryFeatures, action: Action, number: int = 1,
-                 depth: float = 1.0) -> tuple[float, tuple[str, ...]]:
+                 depth: float = 1.0, upcoming: bool = False) -> tuple[float, tuple[str, ...]]:
         """The chance the customer pays as agreed, and the facts that moved it most."""
         if not self.used:
             p = self.calibration.probability(features.punctuality_band, action)
             return p, ("taxa da faixa de pontualidade (modelo não usado: "
                        f"{self.note})",)
-        x = case_facts(features, action, number, depth)
+        x = case_facts(features, action, number, depth, upcoming)
         z = (x - np.array(self.mean)) / np.array(self.scale)
         contributions = np.array(self.coef) * z
         p = 1.0 / (1.0 + math.exp(-(self.intercept + float(contributions.sum()))))

@@ -138,7 +138,10 @@ def _score(customer: Customer, features: HistoryFeatures, checklist: Checklist,
     elif checklist.at_risk:
         reasons.append(Reason(
             "Há morador em situação de risco, mas sem o consentimento do cliente para usar "
-            "essa informação: não pontua, mas impede a recusa simples.", "pratica.risco"))
+            "essa informação: não pontua"
+            + ("; só faz uma recusa depender de um segundo analista."
+               if criteria["at_risk.refusal_needs_second_analyst"] else "."),
+            "pratica.risco"))
     high = float(criteria["debt.high_months"])
     if features.open_months > high:
         add(w["high_debt"],

@@ -246,6 +246,7 @@ class MeetingInputs:
     proposed: object | None  # criteria.Criteria to compare, or None
     decisions: pd.DataFrame  # latest decision per request (see decisions_frame)
     as_of: date
+    model: object | None = None  # payment_model.PaymentModel under ``criteria``, if fitted
 
 
 def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
@@ -273,8 +274,8 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
     portfolio, criteria = inputs.portfolio, inputs.criteria
     decisions = inputs.decisions.assign(
         analyst=inputs.decisions["analyst"].map(lambda a: pseudonym("analyst", a)))
-    calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria,
-                                    inputs.as_of)
+    calibration = inputs.model or fit_payment_model(portfolio.invoices, portfolio.customers,
+                                                    criteria, inputs.as_of)
     current = recommend_all(portfolio, criteria, as_of=inputs.as_of, calibration=calibration,
                             answers=dict(zip(decisions["request_id"], decisions["checklist"],
                                              strict=True)))
@@ -335,6 +336,8 @@ def _html_table(table: pd.DataFrame) -> str:
         if np.isnan(value):
             return "—"
         name = column.lower()
+        if name in ("brier", "log loss"):
+            return fmt.number(float(value), 4)
         if any(word in name for word in ("taxa", "previsto", "observado", "por escrito")):
             return fmt.percent(float(value))
         if any(word in name for word in ("valor", "desconto", "diferença", "efeito")):
@@ -493,7 +496,7 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
         latest = store.latest_decisions()
     return MeetingInputs(portfolio, criteria, proposed,
                          decisions_frame(portfolio, latest, criteria, as_of, calibration),
-                         as_of)
+                         as_of, calibration)
 
 
 SAMPLE_DIR = str(resources.SAMPLE)

@@ -76,7 +76,9 @@ def terms_text(action, terms) -> str:
         return (f"{number(float(terms.discount_percent), 0)}% de desconto sobre "
                 f"{money(terms.amount)}{about}: pagar {money(payable(terms))} até "
                 f"{day(terms.pay_by)}")
-    if action is Action.POSTPONEMENT and terms.new_due_date is not None:
+    if action is Action.POSTPONEMENT:
+        if terms.new_due_date is None:
+            return f"{money(terms.amount)}{about}: sem nova data possível"
         return f"{money(terms.amount)}{about} com novo vencimento em {day(terms.new_due_date)}"
     if action is Action.INSTALMENTS and terms.instalments:
         counts: dict = {}

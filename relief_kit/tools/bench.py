@@ -188,7 +188,7 @@ def bench_model(options: argparse.Namespace) -> None:
         model, seconds = _timed(fit_payment_model, portfolio.invoices, portfolio.customers,
                                 criteria, as_of)
         s = model.skill
-        label = "amostra (data/sample)" if seed == 7 else "semente não usada no desenvolvimento"
+        label = "amostra (data/sample)" if seed == 7 else "outra semente"
         print(f"  semente {seed} — {customers:,} clientes".replace(",", ".")
               + f", {requests} pedidos ({label}); ajuste em {seconds:.1f} s")
         print(f"    fora do período (corte {s.cutoff:%d/%m/%Y}; {s.train_bills} faturas antes, "
