@@ -135,9 +135,10 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
     n_recent = before(judged, recent_from)
     n_recent_on = before(on_time, recent_from)
     # Paid within the window, among the earlier bills whose window had ended.
-    paid_days_all = np.where(bills["paid"].to_numpy(bool),
-                             (bills["paid_on"] - bills["due_date"]).dt.days.fillna(0)
-                             .to_numpy(), 10**6)[order]
+    paid_flag = bills["paid"].to_numpy(bool)
+    paid_on_day = _day_numbers(bills["paid_on"].fillna(bills["due_date"]))
+    paid_days_unsorted = np.where(paid_flag, paid_on_day - due, 10**6)
+    paid_days_all = paid_days_unsorted[order]
     known_month = np.maximum(np.searchsorted(skey, skey - window, side="left"), first)
     cum_month = np.r_[0, np.cumsum(paid_days_all <= window)]
     n_month_known = known_month - first
@@ -145,10 +146,7 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
     kept_before = before(judged & relief & on_time, first)
     broken_before = before(judged & relief & ~on_time, first)
     # Bills of the same customer due before this one and not paid by its due date.
-    paid_on = bills["paid_on"].where(bills["paid"])
-    paid_day = np.where(paid_on.notna().to_numpy(),
-                        _day_numbers(paid_on.fillna(pd.Timestamp("2262-01-01"))) - base,
-                        np.iinfo("int64").max >> 33)[order]
+    paid_day = np.where(paid_flag, paid_on_day - base, np.iinfo("int64").max >> 33)[order]
     paid_key = (code[order] << 32) + np.minimum(paid_day, (1 << 31) - 1)
     paid_sorted = np.sort(paid_key)
     earlier = np.searchsorted(skey, skey, side="left") - first
@@ -175,15 +173,21 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
     facts["kept_before"] = back((kept_before > 0).astype(float))
     facts["broken_before"] = back((broken_before > 0).astype(float))
 
-    arrangement = bills["arrangement"].fillna("").to_numpy(object)
-    kind = np.where(arrangement == "", "ordinary", arrangement).astype(object)
+    codes, names = pd.factorize(bills["arrangement"].fillna("").replace("", "ordinary"))
+    names = np.asarray(names, dtype=object)
+    kind = names[codes]
+
+    def is_kind(name: str) -> np.ndarray:
+        found = np.flatnonzero(names == name)
+        return codes == found[0] if len(found) else np.zeros(len(codes), dtype=bool)
+
     for name in ("discount", "postponement", "instalment"):
-        facts[f"is_{name}"] = (kind == name).astype(float)
+        facts[f"is_{name}"] = is_kind(name).astype(float)
     # A postponement of a bill not yet overdue (a due-date change: the ERP moved the bill)
     # is another product than postponing a debt: no earlier bill of the customer was
     # renegotiated into it (none due in the 120 days before it).
     facts["is_date_change"] = 0.0
-    moved = np.flatnonzero(kind == "postponement")
+    moved = np.flatnonzero(is_kind("postponement"))
     if len(moved):
         renegotiated = invoices[invoices["status"] == "renegotiated"][["customer_id",
                                                                        "due_date"]]
@@ -199,15 +203,16 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
         facts.loc[change, "is_postponement"] = 0.0
     # Position in the plan and size of the agreement: bills of one agreement share the
     # customer, the kind and the issue date.
-    fee = bills["customer_id"].map(customers.set_index("customer_id")["monthly_fee"]
-                                   .astype(float)).to_numpy(float)
+    position = pd.Index(customers["customer_id"]).get_indexer(bills["customer_id"])
+    fees = customers["monthly_fee"].to_numpy(float)
+    fee = np.where(position >= 0, fees[np.maximum(position, 0)], np.nan)
     fee = np.where(np.isfinite(fee) & (fee > 0), fee, np.nan)
     issued = bills["issued_on"] if "issued_on" in bills.columns else pd.Series(
         pd.NaT, index=bills.index)
     group = pd.DataFrame({"c": bills["customer_id"], "k": kind, "i": issued,
                           "d": bills["due_date"], "a": bills["amount"]})
     group["i"] = group["i"].fillna(group["d"])
-    agreement = kind != "ordinary"
+    agreement = ~is_kind("ordinary")
     number = np.ones(len(bills))
     total = bills["amount"].to_numpy(float).copy()
     if agreement.any():
@@ -215,15 +220,14 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
         grouped = sub.groupby(["c", "k", "i"], sort=False)
         number[sub.index.to_numpy()] = grouped.cumcount().to_numpy() + 1
         total[sub.index.to_numpy()] = grouped["a"].transform("sum").to_numpy(float)
-    facts["instalment_number"] = np.where(kind == "instalment", number - 1, 0.0)
+    facts["instalment_number"] = np.where(is_kind("instalment"), number - 1, 0.0)
     depth = np.where(agreement, total / fee, facts["open_before"].to_numpy() + 1.0)
     facts["depth"] = np.log(np.clip(np.nan_to_num(depth, nan=1.0), 0.2, 24.0))
     facts["kind"] = kind
 
-    paid = bills["paid"].to_numpy(bool)
-    paid_days = np.where(paid, (bills["paid_on"] - bills["due_date"]).dt.days.fillna(0)
-                         .to_numpy(), 10**6)
-    ordinary_late = (kind == "ordinary") & ~bills["on_time"].to_numpy(bool)
+    paid = paid_flag
+    paid_days = paid_days_unsorted
+    ordinary_late = is_kind("ordinary") & ~bills["on_time"].to_numpy(bool)
     horizon = np.where(agreement, grace, window)
     facts["outcome"] = (paid & (paid_days <= horizon)).astype(int)
     facts["comparable"] = agreement | ordinary_late
