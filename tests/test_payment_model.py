@@ -118,3 +118,16 @@ def test_moving_a_bill_not_yet_due_is_priced_as_a_due_date_change(model, sample)
     change, _ = model.estimate(feats, Action.POSTPONEMENT, 1, 1.0, upcoming=True)
     debt, _ = model.estimate(feats, Action.POSTPONEMENT, 1, 1.0, upcoming=False)
     assert change != debt
+
+
+def test_later_instalments_are_conditional_on_the_earlier_ones_from_the_plans(model, sample):
+    facts = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    plans = facts[facts["kind"] == "instalment"].sort_values(["customer_id", "due_day"])
+    second = plans[plans["instalment_number"] == 1]
+    before = plans.groupby("customer_id")["outcome"].shift(1).loc[second.index]
+    reached = second[before == 1]
+    k, bills, kept, _ = model.continuation[0]
+    assert (k, bills, kept) == (2, len(reached), int(reached["outcome"].sum()))
+    frame = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    feats = features_of(frame, sample.requests["customer_id"].iat[0])
+    assert model.estimate(feats, Action.INSTALMENTS, 2, 3.0)[0] == model.continuation_rate(2)[0]

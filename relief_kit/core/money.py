@@ -18,8 +18,9 @@ allow on the bills concerned (:mod:`relief_kit.core.bills`), and an event tree:
     own cancellations, capped by ``money.max_remaining_months``).
 
 - **Instalments**: each instalment has its own conditional chance of being paid given the
-  earlier ones were (the model's instalment number); at the first one missed, what is
-  left of the debt goes the ordinary way from that instalment's date.
+  earlier ones were — the first from the payment model, the later ones from the
+  portfolio's own plans (``payment_model.continuation``), never p ** k; at the first one
+  missed, what is left of the debt goes the ordinary way from that instalment's date.
 - **The ordinary way** of an unpaid debt: paid within ``calibration.window_days`` (the
   model's chance for a late bill without an agreement — after a missed agreement, for a
   customer who has now broken one), else paid late before termination, else not paid.

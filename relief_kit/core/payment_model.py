@@ -67,7 +67,7 @@ from relief_kit.core.history import judged_bills
 from relief_kit.core.model import Action, HistoryFeatures
 
 #: Bump when the method changes: cached models of another method are computed again.
-METHOD = "model-1"
+METHOD = "model-2"
 KINDS = ("ordinary", "discount", "postponement", "instalment")
 _ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement",
                 Action.INSTALMENTS: "instalment", Action.REFUSAL: "ordinary",
@@ -347,6 +347,20 @@ class PaymentModel:
     skill: Skill
     recovery: Recovery
     calibration: Calibration = field(compare=False)
+    #: Instalment k >= 2 paid by its date given the earlier ones were:
+    #: (k, plans that reached it, of those kept, rate used).
+    continuation: tuple = ()
+
+    def continuation_rate(self, number: int) -> tuple[float, str]:
+        """The chance of paying instalment ``number`` (>= 2) given the earlier ones were,
+        from the portfolio's plans, and where it came from."""
+        rows = [row for row in self.continuation if row[0] <= number]
+        if not rows:
+            return self.calibration.probability("fair", Action.INSTALMENTS), (
+                "sem parcelamentos na carteira: taxa de parcela de acordo")
+        k, bills, kept, rate = rows[-1]
+        return rate, (f"parcela {number} paga dado que as anteriores foram: {kept} de {bills} "
+                      f"na carteira (parcela {k}), puxada para a taxa da 1ª")
 
     # -- PaymentProbabilities
     def probability(self, band: str, action: Action) -> float:
@@ -373,7 +387,13 @@ class PaymentModel:
 
     def estimate(self, features: HistoryFeatures, action: Action, number: int = 1,
                  depth: float = 1.0, upcoming: bool = False) -> tuple[float, tuple[str, ...]]:
-        """The chance the customer pays as agreed, and the facts that moved it most."""
+        """The chance the customer pays as agreed, and the facts that moved it most.
+
+        For instalment 2 onward: the chance given the earlier instalments were paid, from
+        the portfolio's plans (a conditional rate; the tree multiplies them)."""
+        if Action(action) is Action.INSTALMENTS and number >= 2:
+            rate, source = self.continuation_rate(number)
+            return rate, (source,)
         if not self.used:
             p = self.calibration.probability(features.punctuality_band, action)
             return p, ("taxa da faixa de pontualidade (modelo não usado: "
@@ -414,6 +434,7 @@ class PaymentModel:
                 "late_share", "late_days", "remaining_months", "late_source",
                 "remaining_source")},
             "calibration": self.calibration.to_dict(),
+            "continuation": [list(row) for row in self.continuation],
         }
 
     @classmethod
@@ -431,6 +452,7 @@ class PaymentModel:
                         reliability=reliability_rows, **s),
             recovery=Recovery(**data["recovery"]),
             calibration=Calibration.from_dict(data["calibration"]),
+            continuation=tuple(tuple(row) for row in data.get("continuation", [])),
         )
 
 
@@ -505,6 +527,27 @@ def _recovery(facts: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFra
     return Recovery(late_share, late_days, remaining, late_source, remaining_source)
 
 
+def continuation(facts: pd.DataFrame, criteria: Criteria, as_of: date) -> tuple:
+    """Per instalment number k >= 2: among the plans whose instalment k-1 was paid by its
+    date, how many paid instalment k by its date; shrunk toward the first instalment's
+    rate with ``calibration.prior_strength`` pseudo-plans."""
+    as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
+    plans = facts[(facts["kind"] == "instalment") & (facts["known_day"] <= as_of_day)]
+    if plans.empty:
+        return ()
+    plans = plans.assign(k=plans["instalment_number"].astype(int) + 1).sort_values(
+        ["customer_id", "due_day"], kind="stable")
+    plans["previous"] = plans.groupby("customer_id")["outcome"].shift(1)
+    first = plans[plans["k"] == 1]["outcome"]
+    toward = float(first.mean()) if len(first) else 0.5
+    prior = float(criteria["calibration.prior_strength"])
+    rows = []
+    for k, group in plans[(plans["k"] >= 2) & (plans["previous"] == 1)].groupby("k"):
+        n, kept = len(group), int(group["outcome"].sum())
+        rows.append((int(k), n, kept, (kept + prior * toward) / (n + prior)))
+    return tuple(rows)
+
+
 def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
                       as_of: date, calibration: Calibration | None = None) -> PaymentModel:
     """Fit, validate out of time and decide whether to use the model (pure: same data,
@@ -522,9 +565,11 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
                   float("nan"))
     n = len(FACTS)
 
+    plans = continuation(facts, criteria, as_of) if len(facts) else ()
+
     def fallback(note: str, skill: Skill = empty) -> PaymentModel:
         return PaymentModel(False, note, (0.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, skill,
-                            recovery, calibration)
+                            recovery, calibration, plans)
 
     if facts.empty:
         return fallback("carteira sem faturas")
@@ -568,4 +613,4 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
             f"{skill.brier_base:.4f} da taxa-base")
     return PaymentModel(True, note, tuple(float(v) for v in coef), intercept,
                         tuple(float(v) for v in mean), tuple(float(v) for v in scale),
-                        skill, recovery, calibration)
+                        skill, recovery, calibration, plans)
