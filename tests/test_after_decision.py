@@ -95,7 +95,10 @@ def _requests(folder: Path) -> None:
             "asked": "instalments", "evidence_file": f"{request}.txt" if written else "",
             "small_business": "não", "at_risk": "não" if written else "",
             "at_risk_category": "", "at_risk_consent": "", "proposed_date": "",
-            "proposed_amount": ""})
+            "proposed_amount": "",
+            # The written request says what happened (perdeu o emprego); the phone call not.
+            "hardship": "job_loss" if written else "", "hardship_since": "",
+            "capacity_monthly": ""})
         if written:
             (folder / "evidence").mkdir(exist_ok=True)
             (folder / "evidence" / f"{request}.txt").write_text(

@@ -161,7 +161,7 @@ def test_calibration_is_cached_in_the_data_folder_and_read_back(folder):
     assert path.parent == folder / ".relief-kit" and path.is_file()
     # Prove the file is what a later kernel uses: a value written into it comes back.
     payload = json.loads(path.read_text(encoding="utf-8"))
-    payload["calibration"]["ordinary"]["good"][2] = 0.123
+    payload["calibration"]["calibration"]["ordinary"]["good"][2] = 0.123
     path.write_text(json.dumps(payload), encoding="utf-8")
     assert calibration_for(folder, criteria, AS_OF).ordinary["good"].used == 0.123
     assert first.ordinary["good"].used != 0.123
@@ -184,9 +184,12 @@ def test_calibration_passed_in_prices_the_options(folder):
     criteria = load_criteria()
     calibration = calibration_for(folder, criteria, AS_OF)
     case = open_case(folder, WHATSAPP_REQUEST, calibration=calibration)
-    band = case.features.punctuality_band
     refusal = next(o for o in case.recommendation.options if o.action is Action.REFUSAL)
-    assert refusal.probability == calibration.probability(band, Action.REFUSAL)
+    chance, _ = calibration.estimate(case.features, Action.REFUSAL,
+                                     depth=float(refusal.terms.amount)
+                                     / float(case.customer.monthly_fee))
+    assert refusal.probability == pytest.approx(
+        chance * case.criteria["money.refused_payment_factor"])
 
 
 def test_suspension_clock_starts_at_the_earliest_notice_of_a_bill_still_open():

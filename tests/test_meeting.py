@@ -12,17 +12,18 @@ from relief_kit.core.recommend import recommend
 from relief_kit.shell.meeting import (
     agreements_kept,
     bursts,
-    calibration_check,
     consistency,
     decisions_by_item,
     kept_summary,
+    model_reliability,
+    model_skill,
     requests_over_time,
     what_if,
 )
 from relief_kit.shell.pseudonyms import Pseudonymizer, load_or_create_key
 from relief_kit.shell.replay import CaseRecommendation
 from tests.portfolio_builder import bill, invoices
-from tests.test_recommend import ANSWERED, EVEN, FAIR, GOOD, PF, REQUEST
+from tests.test_recommend import ANSWERED, EVEN, FAIR, GOOD, PF, POOR, REQUEST
 
 T = pd.Timestamp
 PSEUDONYM = Pseudonymizer(b"k" * 32)
@@ -121,22 +122,35 @@ def test_what_if_reports_changes_pseudonymously():
     from relief_kit.core.criteria import load_criteria
 
     criteria = load_criteria()
-    before = [CaseRecommendation("r1", "c1", ANSWERED, recommend(
-        PF, FAIR, REQUEST, ANSWERED, criteria, date(2026, 11, 20), EVEN))]
-    generous = Checklist(**{**ANSWERED.__dict__, "small_business": True})
+    shop = Checklist(**{**ANSWERED.__dict__, "small_business": True})
+    before = [CaseRecommendation("r1", "c1", shop, recommend(
+        PF, POOR, REQUEST, shop, criteria, date(2026, 11, 20), EVEN))]
+    generous = Checklist(**{**shop.__dict__, "at_risk": True, "at_risk_category": "idoso",
+                            "at_risk_consent": True})
     after = [CaseRecommendation("r1", "c1", generous, recommend(
-        PF, FAIR, REQUEST, generous, criteria, date(2026, 11, 20), EVEN))]
+        PF, POOR, REQUEST, generous, criteria, date(2026, 11, 20), EVEN))]
     replay = what_if(before, after, PSEUDONYM)
     row = replay.changed.iloc[0]
-    assert (row["de"], row["para"]) == (Action.REFUSAL.label, Action.POSTPONEMENT.label)
+    assert (row["de"], row["para"]) == (Action.REFUSAL.label, Action.DISCOUNT.label)
     assert row["cliente"] == PSEUDONYM("customer", "c1") and "c1" not in row["cliente"]
 
 
-def test_calibration_check_compares_predicted_and_observed():
-    outcomes = pd.DataFrame({"band": ["good", "good", "poor"], "predicted": [0.9, 0.9, 0.4],
-                             "paid_within_window": [True, False, False]})
-    table = calibration_check(outcomes).set_index("faixa")
-    assert table.loc["boa", "observado"] == 0.5 and table.loc["boa", "previsto"] == 0.9
+def test_the_model_is_shown_against_the_base_rate_out_of_time():
+    from relief_kit import resources
+    from relief_kit.core.criteria import load_criteria
+    from relief_kit.core.payment_model import fit_payment_model
+    from relief_kit.sources.tables import load_folder
+
+    sample = load_folder(resources.SAMPLE)
+    model = fit_payment_model(sample.invoices, sample.customers, load_criteria(),
+                              date(2026, 11, 20))
+    table = model_skill(model).set_index("estimador")
+    assert list(table.columns) == ["Brier", "log loss", "faturas avaliadas", "corte", "usado"]
+    base = next(i for i in table.index if i.startswith("taxa-base"))
+    assert table.loc["modelo (regressão logística)", "Brier"] == model.skill.brier_model
+    assert table.loc[base, "Brier"] == model.skill.brier_base
+    reliability = model_reliability(model)
+    assert reliability["faturas"].sum() == model.skill.test_bills
 
 
 def test_pseudonym_key_is_created_once_private_and_stable(tmp_path):

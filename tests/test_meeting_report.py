@@ -65,7 +65,8 @@ def test_report_has_no_names_documents_phones_or_emails(decided_sample, tmp_path
     assert leaked == []
     assert "cliente <b>ok</b>" not in html and "Conforme a recomendação" not in html
     for section in ("Pedidos ao longo do tempo", "Decisões por pontualidade",
-                    "E se: resumo", "Calibração: previsto e observado", "Picos de pedidos"):
+                    "E se: resumo", "Modelo de pagamento: fora do período",
+                    "Confiabilidade fora do período", "Picos de pedidos"):
         assert section in html
     assert "default-src 'none'" in html and "<script" not in html
     assert "risco" not in text.lower()  # the at-risk household: not even as counts

@@ -283,12 +283,15 @@ def test_two_processes_creating_the_store_at_once_both_succeed(tmp_path):
      "money.monthly_cost_of_money"),
     ("max_percent = 20", "max_percent = 120", "discount.max_percent"),
     ("good_share = 0.80", "good_share = 1.5", "punctuality.good_share"),
-    ("max_count = 3", "max_count = 0", "instalments.max_count"),
+    ("max_count = 6", "max_count = 0", "instalments.max_count"),
     ("min_bills = 30", "min_bills = 0", "calibration.min_bills"),
     ("weight = 1", "weight = nan", "checklist.extra[1].weight"),
 ])
 def test_nan_negative_and_out_of_range_criteria_are_refused_naming_the_key(old, new, key):
-    raw = DEFAULT_CRITERIA.read_text(encoding="utf-8")
+    # One extra checklist item of the team's own, as a provider's file would have.
+    raw = DEFAULT_CRITERIA.read_text(encoding="utf-8") + (
+        '\n[[checklist.extra]]\nkey = "lost_income"\n'
+        'label = "Perdeu renda recentemente?"\nweight = 1\n')
     assert old in raw
     with pytest.raises(InputError) as error:
         parse_criteria(raw.replace(old, new, 1).encode(), source="criteria.toml")

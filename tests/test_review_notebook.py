@@ -99,7 +99,8 @@ def test_without_request_the_command_picks_the_first_without_a_decision(folder):
                                Terms(amount=Decimal("10.00"), new_due_date=date(2026, 12, 1)),
                                "ok", "Ana"),
         load_criteria(), checklist=Checklist(documented=True, small_business=False,
-                                             at_risk=False), expected_previous=None)
+                                             at_risk=False, hardship="job_loss"),
+        expected_previous=None)
     assert launch.choose_request(folder, None) == "R0002"
     with pytest.raises(Exception, match="R9999"):
         launch.choose_request(folder, "R9999")

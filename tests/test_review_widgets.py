@@ -32,6 +32,7 @@ def answer_everything(app: ReviewApp) -> None:
     app.documented.value = "sim"
     app.small_business.value = "nao"
     app.at_risk.value = "nao"
+    app.hardship.value = "job_loss"
 
 
 def test_widgets_start_from_the_intake_answers_and_the_panel_shows_the_recommendation(folder):
@@ -69,8 +70,9 @@ def test_at_risk_household_shows_category_and_consent_and_blocks_plain_refusal(f
     assert app.at_risk_box.layout.display == "none"
     app.at_risk.value = "sim"
     assert app.at_risk_box.layout.display == ""
-    refusal = next(o for o in app.recommendation.options if o.action is Action.REFUSAL)
-    assert not refusal.allowed and app.recommendation.action is not Action.REFUSAL
+    # A refusal stays possible, but only confirmed by a second analyst.
+    if app.recommendation.action is Action.REFUSAL:
+        assert app.recommendation.needs_second_analyst
     labels = [label for label, _ in app.at_risk_category.options]
     assert labels == ["— escolha —", "Idoso", "Doença crônica", "Deficiência", "Outro"]
     app.at_risk_category.value = "idoso"
@@ -85,8 +87,8 @@ def test_no_free_text_field_asks_about_health(folder):
     app = app_for(folder)
     texts = [name for name, widget in vars(app).items()
              if type(widget).__name__ in ("Text", "Textarea")]
-    assert sorted(texts) == ["analyst", "justification", "notes", "proposed_amount",
-                             "second_analyst"]
+    assert sorted(texts) == ["analyst", "capacity_monthly", "justification", "notes",
+                             "proposed_amount", "second_analyst"]
     assert "Não escreva diagnósticos" in app.notes.placeholder
 
 
@@ -97,7 +99,7 @@ def test_extra_items_of_the_criteria_file_become_checkboxes_that_weigh(folder, t
                         f'label = "Cliente {HOSTILE} atacadista?"\nweight = 2\n',
                         encoding="utf-8")
     app = app_for(folder, criteria_path=criteria)
-    assert set(app.extra) == {"lost_income", "wholesale_client"}
+    assert set(app.extra) == {"wholesale_client"}
     question = app.extra_rows["wholesale_client"].children[0].value
     assert "Cliente &lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }} atacadista?" in question
     answer_everything(app)
@@ -129,7 +131,8 @@ def test_recording_a_decision_saves_answers_and_decision_and_reopening_restores_
     answer_everything(app)
     app.asked.value = "new_date"
     app.notes.value = "Cliente <b>pediu</b> prazo até o dia 10."
-    app.extra["lost_income"].value = True
+    app.hardship.value = "income_drop"
+    app.capacity_monthly.value = "60,00"
     app.action.value = Action.POSTPONEMENT
     app.new_due_date.value = date(2026, 12, 10)
     app.justification.value = "Boa pagadora, desemprego recente."
@@ -148,7 +151,8 @@ def test_recording_a_decision_saves_answers_and_decision_and_reopening_restores_
     again = app_for(folder, analyst="Ana")
     assert again.checklist() == app.checklist()
     assert again.notes.value == "Cliente <b>pediu</b> prazo até o dia 10."
-    assert again.extra["lost_income"].value is True
+    assert again.hardship.value == "income_drop"
+    assert again.capacity_monthly.value == "60,00"
     assert again.action.value is Action.POSTPONEMENT
     assert again.new_due_date.value == date(2026, 12, 10)
     assert "Boa pagadora" in again.decisions_view.value

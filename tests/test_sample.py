@@ -238,11 +238,28 @@ def test_earlier_reliefs_were_kept_or_broken(sample):
     arrangements = sample.invoices["arrangement"]
     assert set(arrangements) == set(schema.ARRANGEMENTS)
     # A relief bill replaces the renegotiated ones: never more than they summed to.
+    relieved = set(sample.behaviours[sample.behaviours.isin(("relief_kept",
+                                                              "relief_broken"))].index)
     for customer, bills in sample.invoices.groupby("customer_id"):
+        if customer not in relieved:
+            continue
         relief = bills[bills["arrangement"] != ""]
         if len(relief):
             replaced = bills.loc[bills["status"] == "renegotiated", "amount"].sum()
             assert relief["amount"].sum() <= replaced + 0.01, customer
+
+
+def test_due_date_changes_are_punctual_customers_moving_one_bill_mostly_kept(sample):
+    behaviour = sample.invoices["customer_id"].map(sample.behaviours)
+    moved = sample.invoices[(sample.invoices["arrangement"] == "postponement")
+                            & behaviour.isin(("punctual", "sometimes_late"))]
+    assert len(moved) and moved["customer_id"].is_unique
+    assert (moved["status"] == "paid").all()
+    kept = moved["paid_on"] <= moved["due_date"]
+    assert kept.mean() > 0.75
+    other = sample.invoices[sample.invoices["arrangement"] != ""]
+    assert set(other["customer_id"].map(sample.behaviours)) <= {
+        "punctual", "sometimes_late", "relief_kept", "relief_broken"}
 
 
 def test_blocked_contracts_have_a_notified_debt(sample):

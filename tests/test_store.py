@@ -14,7 +14,9 @@ NOW = datetime(2026, 11, 20, 14, 3)
 ANSWERS = Checklist(documented=True, channel="whatsapp", small_business=True, at_risk=True,
                     at_risk_category="idoso", at_risk_consent=True, asked="instalments",
                     proposed_date=date(2026, 12, 5), proposed_amount=Decimal("150.50"),
-                    notes="Cliente ligou de novo.", extra={"lost_income": True})
+                    notes="Cliente ligou de novo.", extra={"lost_income": True},
+                    hardship="job_loss", hardship_since=date(2026, 9, 1),
+                    capacity_monthly=Decimal("60.00"))
 PLAN = Terms(amount=Decimal("300.00"), instalments=(
     Instalment(1, date(2026, 12, 1), Decimal("150.00")),
     Instalment(2, date(2027, 1, 1), Decimal("150.00"))))

@@ -124,8 +124,10 @@ def test_recommendation_panel_explains_with_criterion_keys_and_prices_every_opti
     for option in rec.options:
         assert option.action.label in html
     assert html.count('class="rk-chosen') == 1
-    assert "Valor presente" in html and "calibradas na própria carteira" in html
-    assert "Tabela de calibração" in html
+    assert "descontado ao custo do dinheiro" in html and "Chances de pagamento" in html
+    assert "Eventos de cada opção" in html and "Margem perdida" in html
+    assert "Qualidade do modelo de pagamento (fora do período)" in html
+    assert "Taxas por faixa de pontualidade" in html
     for label in ("boa pontualidade", "pontualidade fraca", "cliente novo"):
         assert f"<td>{label}</td>" in html
     assert rec.criteria_version in html
@@ -154,7 +156,8 @@ def test_record_shows_answers_then_the_decision_and_keeps_earlier_ones(folder):
     assert "Desconto para pagamento no mês" in latest and "Bia" in latest
     assert "21/11/2026 16:05" in latest and "30/11/2026" in latest
     assert "Adiamento do vencimento" in earlier and "05/12/2026" in earlier
-    assert "Pedido explicado por escrito" in html and "Perdeu renda" in html
+    assert "Pedido explicado por escrito" in html and "O que aconteceu" in html
+    assert "Quanto diz poder pagar por mês" in html
 
 
 def svg_bills(svg: str) -> list[dict]:

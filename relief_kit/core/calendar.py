@@ -80,6 +80,18 @@ class BusinessCalendar:
             day += timedelta(days=1)
         return day
 
+    def previous_business_day(self, day: date) -> date:
+        """``day`` itself when it is a business day, else the last business day before it."""
+        while not self.is_business_day(day):
+            day -= timedelta(days=1)
+        return day
+
+    def business_day_within(self, day: date, limit: date) -> date:
+        """The business day for ``day``: the next one, unless that passes ``limit``, then
+        the last one before ``day`` (a limit of the criteria is never crossed)."""
+        moved = self.next_business_day(day)
+        return moved if moved <= limit else self.previous_business_day(day)
+
     def add_business_days(self, day: date, count: int) -> date:
         """The ``count``-th business day after ``day`` (``count`` ≥ 0; 0 gives
         :meth:`next_business_day` of ``day``). Raises ``ValueError`` for a negative count."""

@@ -21,7 +21,7 @@ from relief_kit.core.schema import BUSINESS_KINDS
 
 DEFAULT_CRITERIA = resources.DEFAULT_CRITERIA
 
-_CHECKLIST_ITEMS = ("documented", "small_business", "at_risk", "asked")
+_CHECKLIST_ITEMS = ("documented", "small_business", "at_risk", "asked", "hardship")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ _SPECS: dict[str, dict[str, _Spec]] = {
         "small_business": _num(-10, 10),
         "at_risk": _num(-10, 10),
         "high_debt": _num(-10, 10),
+        "hardship": _num(-10, 10),
         "grant_threshold": _num(-50, 50),
     },
     "debt": {"high_months": _num(0, 60)},
@@ -78,6 +79,20 @@ _SPECS: dict[str, dict[str, _Spec]] = {
     "money": {
         "monthly_cost_of_money": _num(0, 1),
         "prefer_asked_within": _num(0, 1),
+        "margin_share": _num(0, 1),
+        "max_remaining_months": _num(1, 240),
+        "monthly_churn_prior": _num(0.001, 1),
+        "late_payment_prior": _num(0, 1),
+        "recovered_after_termination": _num(0, 1),
+        "termination_days": _int(1, 365),
+        "refused_payment_factor": _num(0, 1),
+    },
+    "model": {
+        "min_bills": _int(10, 10_000_000),
+        "min_events": _int(1, 100_000),
+        "validation_months": _int(1, 24),
+        "regularisation": _num(0.0001, 1000),
+        "max_rows": _int(1000, 10_000_000),
     },
     "calibration": {
         "window_days": _int(1, 365),

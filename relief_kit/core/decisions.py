@@ -99,6 +99,10 @@ def terms_problems(action: Action | str, terms: Terms, today: date) -> list[Prob
             problems.append(Problem("new_due_date_missing"))
         elif terms.new_due_date <= today:
             problems.append(Problem("new_due_date_not_after_today", {"on": terms.new_due_date}))
+        elif terms.bills and terms.new_due_date <= max(b.due_date for b in terms.bills):
+            # A "new" date on or before the bill's own due date moves nothing.
+            problems.append(Problem("new_due_date_not_after_bill",
+                                    {"on": max(b.due_date for b in terms.bills)}))
     elif action is Action.INSTALMENTS:
         if len(terms.instalments) < 2:
             problems.append(Problem("instalments_missing"))

@@ -22,6 +22,9 @@ Definitions (every threshold from the criteria file, ``punctuality.*``):
   due-date order.
 - *Earlier reliefs*: judged bills that came from a relief arrangement; *broken*: those
   not paid on time.
+- *Paid within the window*: of the counted bills due more than
+  ``calibration.window_days`` before the as-of date (``bills_past_window``), the share
+  paid within that many days of their due date (the payment model's history).
 - *Band*: "new" with fewer than ``min_bills`` judged bills, else "good" (share ≥
   ``good_share``), "poor" (share < ``poor_share``) or "fair".
 
@@ -61,7 +64,8 @@ def judged_bills(invoices: pd.DataFrame, criteria: Criteria, as_of: date) -> pd.
     as_of_ts = pd.Timestamp(as_of)
     grace = pd.Timedelta(days=int(criteria["punctuality.grace_days"]))
     counted = (invoices["due_date"] <= as_of_ts) & ~invoices["status"].isin(NOT_COUNTED)
-    bills = invoices.loc[counted, _BILL_COLUMNS].reset_index(drop=True)
+    columns = _BILL_COLUMNS + (["issued_on"] if "issued_on" in invoices.columns else [])
+    bills = invoices.loc[counted, columns].reset_index(drop=True)
     still_owed = bills["status"].isin(OPEN)
     paid = bills["paid_on"].notna() & ~still_owed
     bills["paid"] = paid
@@ -152,6 +156,11 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
             return part / whole  # NaN where a customer has no such bill
 
     judged_count = count(judged)
+    window = pd.Timedelta(days=int(criteria["calibration.window_days"]))
+    as_of_ts = pd.Timestamp(as_of)
+    past = (bills["due_date"] < as_of_ts - window).to_numpy(bool)
+    in_window = (bills["paid"] & (bills["paid_on"] <= bills["due_date"] + window)).to_numpy(bool)
+    past_count = count(past)
     worst = np.zeros(n, dtype="int64")
     np.maximum.at(worst, code[judged], days[judged])
     has_debt = owed > 0
@@ -182,8 +191,11 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
         "earlier_reliefs": count(judged & relief),
         "reliefs_broken": count(judged & relief & ~on_time),
         "punctuality_band": band_of(on_time_share, judged_count, criteria),
+        "bills_past_window": past_count,
+        "paid_within_window_share": share(count(past & in_window), past_count),
     }, index=ids)
-    for column in ("bills", "open_bills", "earlier_reliefs", "reliefs_broken"):
+    for column in ("bills", "open_bills", "earlier_reliefs", "reliefs_broken",
+                   "bills_past_window"):
         out[column] = out[column].astype("int64")
     return out[FEATURE_COLUMNS]
 
@@ -221,6 +233,8 @@ def _features_value(customer_id: str, row) -> HistoryFeatures:
         earlier_reliefs=int(row["earlier_reliefs"]),
         reliefs_broken=int(row["reliefs_broken"]),
         punctuality_band=str(row["punctuality_band"]),
+        bills_past_window=int(row["bills_past_window"]),
+        paid_within_window_share=share(row["paid_within_window_share"]),
     )
 
 

@@ -71,6 +71,9 @@ class ReliefRequest:
     at_risk_consent: bool | None = None
     proposed_date: date | None = None
     proposed_amount: Decimal | None = None
+    hardship: str = ""  # schema.HARDSHIPS; "" when the intake did not ask
+    hardship_since: date | None = None
+    capacity_monthly: Decimal | None = None  # what the customer says they can pay a month
 
     @property
     def documented(self) -> bool:
@@ -92,10 +95,16 @@ class Checklist:
     at_risk_category: str = ""  # schema.AT_RISK_CATEGORIES; never a diagnosis
     at_risk_consent: bool = False  # volunteered and agreed to its use
     asked: str = "not_said"  # schema.ASKS
-    proposed_date: date | None = None
+    proposed_date: date | None = None  # the date the customer proposes to pay by
     proposed_amount: Decimal | None = None
     notes: str = ""
     extra: Mapping[str, bool | None] = field(default_factory=dict)
+    #: What happened (schema.HARDSHIPS: a coarse category, never a free-text diagnosis);
+    #: "" not asked yet, "none" the customer states no difficulty.
+    hardship: str = ""
+    hardship_since: date | None = None
+    #: What the customer says they can pay per month (None: not said).
+    capacity_monthly: Decimal | None = None
 
     @classmethod
     def from_request(cls, request: ReliefRequest) -> Checklist:
@@ -110,7 +119,15 @@ class Checklist:
             asked=request.asked,
             proposed_date=request.proposed_date,
             proposed_amount=request.proposed_amount,
+            hardship=request.hardship,
+            hardship_since=request.hardship_since,
+            capacity_monthly=request.capacity_monthly,
         )
+
+    @property
+    def hardship_stated(self) -> bool:
+        """The customer said what happened, and it is a difficulty."""
+        return self.hardship not in ("", "none")
 
 
 @dataclass(frozen=True)
@@ -133,12 +150,25 @@ class HistoryFeatures:
     earlier_reliefs: int = 0  # bills that came from a relief arrangement
     reliefs_broken: int = 0  # of those, not paid by their due date
     punctuality_band: str = "new"  # "good" | "fair" | "poor" | "new"
+    bills_past_window: int = 0  # bills due more than calibration.window_days ago
+    paid_within_window_share: float | None = None  # of those, paid within the window
 
     @property
     def earlier_relief_kept(self) -> bool | None:
         if self.earlier_reliefs == 0:
             return None
         return self.reliefs_broken == 0
+
+
+@dataclass(frozen=True)
+class Bill:
+    """A bill an option changes: an open bill (its open amount), or the next bill when
+    nothing is open (``upcoming``), with its own due date."""
+
+    invoice_id: str  # "" for a next bill not issued yet
+    due_date: date
+    amount: Decimal
+    upcoming: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +187,9 @@ class Terms:
     pay_by: date | None = None  # discount: pay by this date
     new_due_date: date | None = None  # postponement
     instalments: tuple[Instalment, ...] = ()
+    bills: tuple[Bill, ...] = ()  # the bills the option changes
+    #: Discount: what the customer pays, computed once by ``terms.amount_to_pay``.
+    to_pay: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -168,17 +201,37 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Event:
+    """One branch of an option's event tree: what can follow, how likely, what it brings.
+
+    ``cash`` is received on ``when`` (None: nothing received); ``lost_margin`` is the
+    customer's future margin lost when the branch ends with the customer leaving.
+    """
+
+    label: str
+    probability: float
+    cash: Decimal
+    when: date | None
+    present_value: Decimal
+    lost_margin: Decimal = Decimal("0.00")
+
+
+@dataclass(frozen=True)
 class OptionValue:
     """One row of the money comparison."""
 
     action: Action
     terms: Terms
     probability: float  # probability the customer pays as agreed
-    expected: Decimal  # expected amount received
-    present_value: Decimal  # expected amount discounted at the region's cost of money
+    expected: Decimal  # expected cash received, all branches
+    present_value: Decimal  # net: cash at the region's cost of money minus lost margin
     months_to_payment: float
     allowed: bool = True  # within the criteria and the practice's rules
     note: str = ""
+    events: tuple[Event, ...] = ()
+    exceeds_capacity: bool = False  # asks more a month than the customer said they can pay
+    monthly_payment: Decimal | None = None  # the most asked in any one month
+    factors: tuple[str, ...] = ()  # reason codes of the probability, in Portuguese
 
 
 @dataclass(frozen=True)
@@ -191,10 +244,20 @@ class Recommendation:
     criteria_hash: str
     score: float = 0.0
     missing: tuple[str, ...] = ()  # checklist items still unanswered
+    needs_second_analyst: bool = False  # a refusal a second analyst must confirm
+    #: For a refusal or a request for information: the smallest change in the answers
+    #: that would change the recommendation, in Portuguese (LGPD art. 20).
+    what_would_change: tuple[str, ...] = ()
+    model_note: str = ""  # how the chances were estimated (model or priors)
 
 
 class PaymentProbabilities(Protocol):
-    """Calibrated chance that a customer pays as agreed (see ``calibration.py``)."""
+    """Chance that a customer pays as agreed (``payment_model.PaymentModel``, or the
+    band calibration of ``calibration.py``).
+
+    A richer estimator may also offer ``estimate(features, action, number, depth, upcoming)``
+    returning ``(probability, factors)``; ``money`` uses it when present.
+    """
 
     def probability(self, band: str, action: Action) -> float:
         """For a punctuality band ("good", "fair", "poor", "new") and an option."""

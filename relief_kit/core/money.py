@@ -1,47 +1,116 @@
-"""The money comparison of the options: what the provider can expect to receive.
+"""The money comparison of the options: each option priced as the events that can follow it.
 
-For each option — discount, postponement, instalments, refusal — the terms the
-criteria allow, the calibrated chance that the customer pays as agreed, the expected
-amount received, and its present value at the region's monthly cost of money:
-``PV = expected / (1 + r) ** months``, months = days / 30.
+For each option — discount, postponement, instalments, refusal — the terms the criteria
+allow on the bills concerned (:mod:`relief_kit.core.bills`), and an event tree:
 
-The amount concerned is the open debt when there is one, else the monthly fee (the
-bill the customer says they cannot pay).
+- **paid as agreed** by the agreed date (the payment model's chance ``p``): the agreed
+  amount on that date; the customer stays;
+- **not paid as agreed** (``1 − p``): the whole debt (a discount is lost) goes the
+  ordinary way from the agreed date:
+
+  - **paid within the window** (``calibration.window_days``) after all;
+  - **paid late**, before termination (share and delay estimated from the portfolio's
+    unpaid bills, else ``money.late_payment_prior``): the debt, that many days later;
+  - **not paid**: the RGC timeline runs (notice, suspension, termination after
+    ``money.termination_days``); ``money.recovered_after_termination`` of the debt is
+    recovered later, and the customer leaves: their future margin is lost — monthly fee ×
+    ``money.margin_share`` × the expected months a customer stays (from the portfolio's
+    own cancellations, capped by ``money.max_remaining_months``).
+
+- **Instalments**: each instalment has its own conditional chance of being paid given the
+  earlier ones were — the first from the payment model, the later ones from the
+  portfolio's own plans (``payment_model.continuation``), never p ** k; at the first one
+  missed, what is left of the debt goes the ordinary way from that instalment's date.
+- **The ordinary way** of an unpaid debt: paid within ``calibration.window_days`` (the
+  model's chance for a late bill without an agreement — after a missed agreement, for a
+  customer who has now broken one), else paid late before termination, else not paid.
+- **Refusal**: no agreement; the debt goes the ordinary way from its due date. An ERP
+  export does not tell which customers asked for help and were refused, so their chance
+  is that of late bills scaled by ``money.refused_payment_factor`` — a prior, and the
+  tables say so.
+
+Present values use the real dates at the region's monthly cost of money,
+``PV = cash / (1 + r) ** (days / 30)``. An option's value is its expected present value
+minus the expected lost margin. An option that asks more in a month than the customer
+said they can pay is marked, and its chance is scaled by capacity / amount asked (an
+assumption the tables state).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from relief_kit.core import terms as agreed
+from relief_kit.core.bills import fallback_bills, total
 from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.model import (
     Action,
+    Bill,
     Checklist,
     Customer,
+    Event,
     HistoryFeatures,
     Instalment,
     OptionValue,
     PaymentProbabilities,
     Terms,
 )
-from relief_kit.text import formatting as fmt
 
-CENT = Decimal("0.01")
-
-
-def cents(value: Decimal | float) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+cents = agreed.cents
+ZERO = Decimal("0.00")
 
 
-def amount_concerned(customer: Customer, features: HistoryFeatures) -> Decimal:
-    return features.open_debt if features.open_debt > 0 else customer.monthly_fee
+@dataclass(frozen=True)
+class Ordinary:
+    """What follows an unpaid debt, from the provider's own history or the criteria."""
+
+    late_share: float
+    late_days: float
+    remaining_months: float
+    recovered: float
+    termination_days: int
+    margin_share: float
+    window_days: int = 30
+    refused_factor: float = 1.0
+    late_source: str = ""
+    remaining_source: str = ""
+
+
+def ordinary_path(probabilities: PaymentProbabilities, criteria: Criteria) -> Ordinary:
+    """The default path's parameters: the payment model's estimates when it has them,
+    else the criteria's priors."""
+    recovery = getattr(probabilities, "recovery", None)
+    cap = float(criteria["money.max_remaining_months"])
+    if recovery is None:
+        late_share = float(criteria["money.late_payment_prior"])
+        late_days = (int(criteria["calibration.window_days"])
+                     + int(criteria["money.termination_days"])) / 2
+        remaining = min(1 / float(criteria["money.monthly_churn_prior"]), cap)
+        sources = ("prior money.late_payment_prior", "prior money.monthly_churn_prior")
+    else:
+        late_share, late_days = recovery.late_share, recovery.late_days
+        remaining = min(recovery.remaining_months, cap)
+        sources = (recovery.late_source, recovery.remaining_source)
+    return Ordinary(late_share, late_days, remaining,
+                    float(criteria["money.recovered_after_termination"]),
+                    int(criteria["money.termination_days"]),
+                    float(criteria["money.margin_share"]),
+                    int(criteria["calibration.window_days"]),
+                    float(criteria["money.refused_payment_factor"]), *sources)
 
 
 def present_value(expected: Decimal, months: float, monthly_rate: float) -> Decimal:
     return cents(float(expected) / (1.0 + monthly_rate) ** months)
+
+
+def _pv(cash: Decimal, when: date | None, today: date, rate: float) -> Decimal:
+    if when is None or cash == 0:
+        return ZERO
+    return present_value(cash, max((when - today).days, 0) / 30, rate)
 
 
 def discount_percent(features: HistoryFeatures, checklist: Checklist, amount: Decimal,
@@ -53,6 +122,8 @@ def discount_percent(features: HistoryFeatures, checklist: Checklist, amount: De
     punctuality: the minimum at or below ``poor_share``, the maximum at or above
     ``good_share``; a new customer gets the minimum.
     """
+    from decimal import ROUND_HALF_UP
+
     low = Decimal(str(criteria["discount.min_percent"]))
     high = Decimal(str(criteria["discount.max_percent"]))
     if checklist.proposed_amount is not None and 0 < checklist.proposed_amount < amount:
@@ -68,41 +139,75 @@ def discount_percent(features: HistoryFeatures, checklist: Checklist, amount: De
 
 
 def instalment_plan(amount: Decimal, features: HistoryFeatures, criteria: Criteria,
-                    today: date, calendar: BusinessCalendar = NATIONAL
-                    ) -> tuple[Instalment, ...]:
-    """Equal monthly instalments, cents exact (the last absorbs the rounding), each due
+                    today: date, capacity: Decimal | None = None,
+                    calendar: BusinessCalendar = NATIONAL) -> tuple[Instalment, ...]:
+    """Monthly instalments of ``amount``, centavo-exact (:func:`terms.split`), each due
     on a business day of ``calendar`` (a holiday or weekend moves to the next one).
 
-    The count is the number of monthly fees the debt covers (rounded up), at least 2,
-    at most ``instalments.max_count``, and never so many that an instalment falls
-    below ``instalments.min_amount``. Fewer than 2 possible: no plan.
+    The count starts from the monthly fees the debt covers (rounded up, at least 2) and
+    rises until an instalment fits the customer's stated monthly ``capacity``; never
+    above ``instalments.max_count`` nor so many that one falls below
+    ``instalments.min_amount``. Fewer than 2 possible: no plan.
     """
-    count = max(2, math.ceil(features.open_months - 1e-9))
-    count = min(count, int(criteria["instalments.max_count"]))
-    minimum = Decimal(str(criteria["instalments.min_amount"]))
-    if minimum > 0:
-        count = min(count, int(amount // minimum))
+    count = agreed.instalment_count(
+        amount, wanted=math.ceil(features.open_months - 1e-9),
+        max_count=int(criteria["instalments.max_count"]),
+        min_amount=Decimal(str(criteria["instalments.min_amount"])), capacity=capacity)
     if count < 2:
         return ()
-    each = (amount / count).quantize(CENT, rounding=ROUND_HALF_UP)
     first = today + timedelta(days=int(criteria["instalments.first_due_days"]))
-    plan = []
-    for number in range(1, count + 1):
-        value = each if number < count else amount - each * (count - 1)
-        plan.append(Instalment(
-            number, calendar.next_business_day(_add_months(first, number - 1)), value))
-    return tuple(plan)
+    return tuple(replace(i, due_date=calendar.next_business_day(i.due_date))
+                 for i in agreed.split(amount, count, first))
 
 
-def _add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
+def _chance(probabilities: PaymentProbabilities, features: HistoryFeatures, action: Action,
+            number: int = 1, depth: float = 1.0, upcoming: bool = False
+            ) -> tuple[float, tuple[str, ...]]:
+    estimate = getattr(probabilities, "estimate", None)
+    if estimate is not None:
+        p, factors = estimate(features, action, number, depth, upcoming)
+        return float(p), tuple(factors)
+    return float(probabilities.probability(features.punctuality_band, action)), ()
+
+
+def _capacity_factor(asked: Decimal, capacity: Decimal | None) -> float:
+    if capacity is None or capacity <= 0 or asked <= capacity:
+        return 1.0
+    return float(capacity / asked)
+
+
+def _unpaid_events(debt: Decimal, start: date, weight: float, p_window: float, today: date,
+                   rate: float, path: Ordinary, customer: Customer, prefix: str
+                   ) -> list[Event]:
+    """The ordinary way of an unpaid ``debt`` from ``start``: paid within the window
+    (chance ``p_window``), else paid late before termination, else not paid (partly
+    recovered after termination, the customer's margin lost)."""
+    if weight <= 0 or debt <= 0:
+        return []
+    soon = start + timedelta(days=path.window_days // 2)
+    late_when = start + timedelta(days=int(round(path.late_days)))
+    gone = start + timedelta(days=path.termination_days + 90)
+    recovered = cents(debt * Decimal(str(path.recovered)))
+    lost = cents(customer.monthly_fee * Decimal(str(path.margin_share))
+                 * Decimal(str(round(path.remaining_months, 2))))
+    rest = weight * (1 - p_window)
+    return [
+        Event(f"{prefix}pago em até {path.window_days} dias", weight * p_window, debt, soon,
+              _pv(debt, soon, today, rate)),
+        Event(f"{prefix}pago com atraso, antes da rescisão", rest * path.late_share, debt,
+              late_when, _pv(debt, late_when, today, rate)),
+        Event(f"{prefix}não pago: suspensão, rescisão, cliente perdido",
+              rest * (1 - path.late_share), recovered, gone, _pv(recovered, gone, today, rate),
+              lost),
+    ]
+
+
+def _value(events: list[Event]) -> tuple[Decimal, Decimal]:
+    """Expected cash, and expected present value net of the expected lost margin."""
+    cash = sum((e.cash * Decimal(str(e.probability)) for e in events), ZERO)
+    net = sum(((e.present_value - e.lost_margin) * Decimal(str(e.probability))
+               for e in events), ZERO)
+    return cents(cash), cents(net)
 
 
 def options(
@@ -112,84 +217,131 @@ def options(
     criteria: Criteria,
     today: date,
     probabilities: PaymentProbabilities,
+    bills: tuple[Bill, ...] | None = None,
     calendar: BusinessCalendar = NATIONAL,
 ) -> tuple[OptionValue, ...]:
     """One priced row per option: discount, postponement, instalments, refusal.
 
     Every date offered (pay-by, new due date, instalments) is a business day of
     ``calendar``."""
-    amount = amount_concerned(customer, features)
-    band = features.punctuality_band
+    bills = tuple(bills) if bills else fallback_bills(customer, features, today)
+    amount = total(bills)
     rate = float(criteria["money.monthly_cost_of_money"])
+    path = ordinary_path(probabilities, criteria)
+    capacity = checklist.capacity_monthly
+    fee = float(customer.monthly_fee) or 1.0
+    depth = float(amount) / fee
+    upcoming = all(b.upcoming for b in bills)
+    # After a missed agreement the debt goes the ordinary way, for a customer who has now
+    # broken an agreement.
+    broken = replace(features, earlier_reliefs=features.earlier_reliefs + 1,
+                     reliefs_broken=features.reliefs_broken + 1)
+    p_after, _ = _chance(probabilities, broken, Action.REFUSAL, depth=depth)
     rows = []
 
-    # Discount for payment within the month.
+    # Discount for payment within the month: pay by the bill's own due date when it is
+    # still ahead, else within pay_within_days.
     percent = discount_percent(features, checklist, amount, criteria)
+    to_pay = agreed.amount_to_pay(amount, percent)
     days = int(criteria["discount.pay_within_days"])
-    to_pay = cents(amount * (1 - percent / 100))
-    p = probabilities.probability(band, Action.DISCOUNT)
-    expected = cents(to_pay * Decimal(str(p)))
+    latest_due = max(b.due_date for b in bills)
+    pay_by = calendar.next_business_day(
+        latest_due if upcoming and latest_due > today else today + timedelta(days=days))
+    p, factors = _chance(probabilities, features, Action.DISCOUNT, depth=depth)
+    p_used = p * _capacity_factor(to_pay, capacity)
+    events = [Event("pago como combinado", p_used, to_pay, pay_by,
+                    _pv(to_pay, pay_by, today, rate))]
+    events += _unpaid_events(amount, pay_by, 1 - p_used, p_after, today, rate, path,
+                             customer, "não pago no prazo; ")
+    cash, net = _value(events)
     rows.append(OptionValue(
         Action.DISCOUNT,
-        Terms(amount=amount, discount_percent=percent,
-              pay_by=calendar.next_business_day(today + timedelta(days=days))),
-        p, expected, present_value(expected, days / 30, rate), days / 30,
-    ))
+        Terms(amount=amount, discount_percent=percent, pay_by=pay_by, bills=bills,
+              to_pay=to_pay),
+        p_used, cash, net, (pay_by - today).days / 30, True, "", tuple(events),
+        capacity is not None and to_pay > capacity, to_pay, factors))
 
-    # Postponement to a new due date.
+    # Postponement: the bills move to a later date than their own due date, at most
+    # postponement.max_days after it, never to a date already past.
     longest = int(criteria["postponement.max_days"])
+    earliest_due = min(b.due_date for b in bills)
+    limit = earliest_due + timedelta(days=longest)
     proposed = checklist.proposed_date
     note = ""
-    if proposed is not None and proposed > today:
-        days = min((proposed - today).days, longest)
-        if (proposed - today).days > longest:
-            note = (f"A data proposta pelo cliente passa do limite de {longest} dias "
+    if proposed is not None and proposed > max(today, latest_due):
+        new_date = min(proposed, limit)
+        if proposed > limit:
+            note = (f"A data proposta passa do limite de {longest} dias após o vencimento "
                     "(postponement.max_days); usada a data mais longa permitida.")
     else:
-        days = int(criteria["postponement.default_days"])
-    p = probabilities.probability(band, Action.POSTPONEMENT)
-    expected = cents(amount * Decimal(str(p)))
+        new_date = min(max(today, latest_due) + timedelta(
+            days=int(criteria["postponement.default_days"])), limit)
+    new_date = calendar.business_day_within(new_date, limit)
+    allowed = new_date > today and new_date > latest_due
+    if not allowed:
+        note = (f"As faturas venceram há mais de {longest} dias (postponement.max_days): "
+                "não há nova data possível; considere o parcelamento.")
+        new_date = today  # priced as if due now, only to show it; no date is offered
+    p, post_factors = _chance(probabilities, features, Action.POSTPONEMENT, depth=depth,
+                              upcoming=upcoming)
+    p_used = p * _capacity_factor(amount, capacity)
+    events = [Event("pago na nova data", p_used, amount, new_date,
+                    _pv(amount, new_date, today, rate))]
+    events += _unpaid_events(amount, new_date, 1 - p_used, p_after, today, rate, path,
+                             customer, "não pago na nova data; ")
+    cash, net = _value(events)
     rows.append(OptionValue(
-        Action.POSTPONEMENT,
-        Terms(amount=amount,
-              new_due_date=calendar.next_business_day(today + timedelta(days=days))),
-        p, expected, present_value(expected, days / 30, rate), days / 30, True, note,
-    ))
+        Action.POSTPONEMENT, Terms(amount=amount, new_due_date=new_date if allowed else None,
+                                   bills=bills, to_pay=amount),
+        p_used, cash, net, max((new_date - today).days, 0) / 30, allowed, note,
+        tuple(events), capacity is not None and amount > capacity, amount, post_factors))
 
-    # Instalments of the open debt.
-    plan = instalment_plan(amount, features, criteria, today, calendar)
-    p = probabilities.probability(band, Action.INSTALMENTS)
+    # Instalments replacing the open bills.
+    plan = instalment_plan(amount, features, criteria, today, capacity, calendar)
     least = float(criteria["instalments.min_debt_months"])
-    if features.open_months < least:
-        allowed, note = False, (f"A dívida em aberto cobre menos de {fmt.number(least)} "
-                                "mensalidades "
-                                "(instalments.min_debt_months).")
+    open_months = float(amount) / fee
+    if upcoming or open_months < least:
+        allowed, note = False, ("A dívida em aberto cobre menos de "
+                                f"{least:g} mensalidades (instalments.min_debt_months).")
     elif not plan:
         allowed, note = False, ("O valor não comporta duas parcelas do mínimo "
                                 "(instalments.min_amount).")
     else:
         allowed, note = True, ""
-    expected_total, pv_total, months = Decimal("0.00"), Decimal("0.00"), 0.0
-    for number, instalment in enumerate(plan, start=1):
-        chance = Decimal(str(p ** number))  # each kept given the previous ones
-        part = cents(instalment.amount * chance)
+    events, reach, months, first_p, inst_factors = [], 1.0, 0.0, 0.0, ()
+    biggest = max((i.amount for i in plan), default=ZERO)
+    factor = _capacity_factor(biggest, capacity)
+    for instalment in plan:
+        p, found = _chance(probabilities, features, Action.INSTALMENTS, instalment.number,
+                           depth)
+        p *= factor
+        if instalment.number == 1:
+            first_p, inst_factors = p, found
+        left = sum((i.amount for i in plan if i.number >= instalment.number), ZERO)
+        events += _unpaid_events(left, instalment.due_date, reach * (1 - p), p_after, today,
+                                 rate, path, customer, f"parcela {instalment.number} não paga; ")
+        reach *= p
+        events.append(Event(f"parcela {instalment.number} paga", reach, instalment.amount,
+                            instalment.due_date,
+                            _pv(instalment.amount, instalment.due_date, today, rate)))
         months = (instalment.due_date - today).days / 30
-        expected_total += part
-        pv_total += present_value(part, months, rate)
+    cash, net = _value(events)
     rows.append(OptionValue(
-        Action.INSTALMENTS, Terms(amount=amount, instalments=plan), p, expected_total,
-        pv_total, months, allowed, note,
-    ))
+        Action.INSTALMENTS, Terms(amount=amount, instalments=plan, bills=bills,
+                                  to_pay=sum((i.amount for i in plan), ZERO) if plan else None),
+        first_p, cash, net, months, allowed, note, tuple(events),
+        capacity is not None and biggest > capacity, biggest if plan else None,
+        inst_factors))
 
-    # Refusal: no agreement; the ordinary chance of being paid within the window.
-    window = int(criteria["calibration.window_days"])
-    p = probabilities.probability(band, Action.REFUSAL)
-    expected = cents(amount * Decimal(str(p)))
-    refusal_allowed = checklist.at_risk is not True
+    # Refusal: no agreement; the debt goes the ordinary way from its due date (or today),
+    # with the chance of a late bill paid within the window, scaled for a customer who
+    # asked for help and was refused (money.refused_payment_factor, a labelled prior).
+    p, ref_factors = _chance(probabilities, features, Action.REFUSAL, depth=depth)
+    p_refused = p * path.refused_factor
+    start = max(today, latest_due)
+    events = _unpaid_events(amount, start, 1.0, p_refused, today, rate, path, customer, "")
+    cash, net = _value(events)
     rows.append(OptionValue(
-        Action.REFUSAL, Terms(amount=amount), p, expected,
-        present_value(expected, window / 30, rate), window / 30, refusal_allowed,
-        "" if refusal_allowed else ("Domicílio com pessoa em situação de risco: a prática "
-                                    "não admite recusa simples."),
-    ))
+        Action.REFUSAL, Terms(amount=amount, bills=bills, to_pay=amount), p_refused, cash,
+        net, path.window_days / 30, True, "", tuple(events), False, amount, ref_factors))
     return tuple(rows)

@@ -57,6 +57,14 @@ SENSITIVE_CHECKLIST = MappingProxyType(
 #: second analyst) until an erasure.
 SENSITIVE_REQUEST = MappingProxyType(
     {"at_risk": None, "at_risk_category": "", "at_risk_consent": None})
+#: What happened to the customer, coarse (never a free-text diagnosis); "none": the
+#: customer states no difficulty.
+HARDSHIPS = ("job_loss", "income_drop", "illness", "business_down", "other", "none")
+HARDSHIP_LABELS = {
+    "job_loss": "perda de emprego", "income_drop": "queda de renda",
+    "illness": "doença na família", "business_down": "negócio parado ou em queda",
+    "other": "outra dificuldade", "none": "nenhuma dificuldade declarada",
+}
 #: Small-business kinds the sample generator and the checklist know.
 BUSINESS_KINDS = ("padaria", "salao", "oficina", "loja", "mercearia", "escritorio", "outro")
 #: Contract/connection status, when the ERP tells it.
@@ -126,6 +134,11 @@ REQUEST_COLUMNS: tuple[Column, ...] = (
            doc="The customer volunteered the at-risk fact and agreed to its use"),
     Column("proposed_date", Kind.DATE, required=False, doc="Customer's proposed payment date"),
     Column("proposed_amount", Kind.MONEY, required=False),
+    Column("hardship", Kind.CHOICE, required=False, choices=("",) + HARDSHIPS,
+           doc="Intake: what happened (coarse category; empty: not asked yet)"),
+    Column("hardship_since", Kind.DATE, required=False, doc="Intake: since when"),
+    Column("capacity_monthly", Kind.MONEY, required=False,
+           doc="Intake: what the customer says they can pay per month"),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {

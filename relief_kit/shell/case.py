@@ -32,12 +32,12 @@ from typing import Any
 
 import pandas as pd
 
-from relief_kit.core import calibration as calibration_method
+from relief_kit.core import payment_model as calibration_method
 from relief_kit.core import schema
 from relief_kit.core.agreements import reliefs_within
 from relief_kit.core.as_of import as_of_date
+from relief_kit.core.bills import bills_concerned
 from relief_kit.core.calendar import NATIONAL, BusinessCalendar
-from relief_kit.core.calibration import Calibration, calibrate
 from relief_kit.core.criteria import Criteria, load_criteria
 from relief_kit.core.errors import InputError, ReliefKitError
 from relief_kit.core.history import OPEN, features, features_of, monthly_history
@@ -48,6 +48,7 @@ from relief_kit.core.model import (
     Recommendation,
     ReliefRequest,
 )
+from relief_kit.core.payment_model import PaymentModel, fit_payment_model
 from relief_kit.core.recommend import recommend
 from relief_kit.core.regulatory import SuspensionDates, suspension_dates
 from relief_kit.core.settings import Provider, load_calendar, load_provider
@@ -77,7 +78,7 @@ class Case:
     checklist: Checklist
     answers_restored: bool
     criteria: Criteria
-    calibration: Calibration
+    calibration: PaymentModel  # the payment model (with its fallback band calibration)
     today: date
     recommendation: Recommendation
     regulatory: SuspensionDates
@@ -90,6 +91,7 @@ class Case:
     #: Agreements already made with the customer in the last 12 months (relief cap).
     reliefs_in_12_months: int = 0
     calendar: BusinessCalendar = NATIONAL  # the provider's business days (settings)
+    bills: tuple = ()  # the bills concerned (core.bills.bills_concerned)
 
     @property
     def request_id(self) -> str:
@@ -105,7 +107,7 @@ class Case:
         """The recommendation for other answers (the live panel): pure, no I/O."""
         return recommend(self.customer, self.features, self.request, checklist,
                          self.criteria, self.today, self.calibration,
-                         self.reliefs_in_12_months, self.calendar)
+                         self.reliefs_in_12_months, self.calendar, self.bills)
 
     def with_answers(self, checklist: Checklist) -> Case:
         """This case with other answers and the recommendation that goes with them."""
@@ -166,7 +168,7 @@ def open_case(
     criteria_path: str | Path | None = None,
     today: date | str | None = None,
     store: Any | None = None,
-    calibration: Calibration | None = None,
+    calibration: PaymentModel | None = None,
     settings_path: str | Path | None = None,
     data_fingerprint: str = "",
 ) -> Case:
@@ -240,8 +242,9 @@ def open_case(
     reliefs = reliefs_within(store.relief_days(customer.customer_id,
                                                excluding=request.request_id), as_of)
 
+    bills = bills_concerned(invoices, customer, as_of)
     recommendation = recommend(customer, history_features, request, checklist, criteria,
-                               as_of, calibration, reliefs, calendar)
+                               as_of, calibration, reliefs, calendar, bills)
     regulatory = suspension_dates(notice_date_of(invoices, as_of), as_of, criteria, calendar,
                                   debt_due=debt_due_on(invoices, as_of))
     return Case(
@@ -266,6 +269,7 @@ def open_case(
         store=store,
         reliefs_in_12_months=reliefs,
         calendar=calendar,
+        bills=bills,
     )
 
 
@@ -297,7 +301,7 @@ class LoadedPortfolio:
         self.fingerprint = fingerprint
         self.portfolio = load_folder(folder)
         self._features: dict[tuple[str, date], pd.DataFrame] = {}
-        self._calibrations: dict[tuple[str, date], Calibration] = {}
+        self._calibrations: dict[tuple[str, date], PaymentModel] = {}
         self._criteria: dict[str, Criteria] = {}
         self._providers: dict[str, Provider] = {}
         self._store = None
@@ -322,7 +326,7 @@ class LoadedPortfolio:
                                            criteria, as_of)
         return self._features[key]
 
-    def calibration(self, criteria: Criteria, as_of: date) -> Calibration:
+    def calibration(self, criteria: Criteria, as_of: date) -> PaymentModel:
         key = (criteria.sha256, as_of)
         if key not in self._calibrations:
             self._calibrations[key] = calibration_for(self.folder, criteria, as_of,
@@ -386,8 +390,9 @@ def calibration_cache_path(data_dir: str | Path, criteria: Criteria, as_of: date
 
 
 def calibration_for(data_dir: str | Path, criteria: Criteria,
-                    as_of: date | str | None = None, *, portfolio=None) -> Calibration:
-    """The portfolio's payment calibration, computed once and cached in the data folder.
+                    as_of: date | str | None = None, *, portfolio=None) -> PaymentModel:
+    """The portfolio's payment model (fitted, validated out of time, with its fallback
+    calibration), computed once and cached in the data folder.
 
     ``as_of`` defaults as in :func:`open_case` (the folder's export date, else today).
     ``portfolio``: the folder already loaded (not read again when the cache is stale).
@@ -398,16 +403,17 @@ def calibration_for(data_dir: str | Path, criteria: Criteria,
     day = resolve_today(as_of, folder)
     path = calibration_cache_path(folder, criteria, day)
     try:
-        return Calibration.from_dict(json.loads(path.read_text(encoding="utf-8"))["calibration"])
+        return PaymentModel.from_dict(
+            json.loads(path.read_text(encoding="utf-8"))["calibration"])
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass  # absent or unreadable: recompute and rewrite
     portfolio = portfolio if portfolio is not None else load_folder(folder)
-    result = calibrate(portfolio.invoices, portfolio.customers, criteria, day)
+    result = fit_payment_model(portfolio.invoices, portfolio.customers, criteria, day)
     payload = {"as_of": day.isoformat(), "criteria_sha256": criteria.sha256,
                "calibration": result.to_dict()}
     _write_atomically(path, json.dumps(payload, indent=1, sort_keys=True))
     # The same values every other kernel will read from the cache.
-    return Calibration.from_dict(payload["calibration"])
+    return PaymentModel.from_dict(payload["calibration"])
 
 
 def _write_atomically(path: Path, text: str) -> None:

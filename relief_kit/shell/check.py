@@ -242,6 +242,8 @@ def _request_rules(problems: list[Problem], folder: Path, requests: pd.DataFrame
         "morador em situação de risco sem consentimento registrado; confirme com o "
         "cliente que ele aceita o uso dessa informação e marque at_risk_consent como sim"))
     _negative(problems, requests, file, "proposed_amount")
+    if "capacity_monthly" in requests.columns:
+        _negative(problems, requests, file, "capacity_monthly")
 
 
 def _order(problem: Problem) -> tuple:

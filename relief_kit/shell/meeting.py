@@ -229,16 +229,24 @@ def bursts(requests: pd.DataFrame, customers: pd.DataFrame, factor: float = 3.0,
     return pd.DataFrame(rows, columns=["bairro", "semana", "pedidos", "semana típica"])
 
 
-def calibration_check(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Predicted payment probability against what happened, per band."""
-    if outcomes.empty:
-        return pd.DataFrame(columns=["faixa", "faturas", "previsto", "observado"])
-    group = outcomes.groupby("band")
-    table = pd.DataFrame({"faturas": group.size(), "previsto": group["predicted"].mean(),
-                          "observado": group["paid_within_window"].mean()})
-    table.index = table.index.map(lambda b: BAND_LABEL.get(b, b))
-    table.index.name = "faixa"
-    return table.reset_index()
+def model_skill(model) -> pd.DataFrame:
+    """The payment model against the base rate, out of time (fitted before a cut-off,
+    scored after): Brier score and log loss, lower is better."""
+    skill = model.skill
+    when = skill.cutoff.strftime("%d/%m/%Y") if skill.cutoff else "—"
+    rows = [{**row, "faturas avaliadas": skill.test_bills, "corte": when,
+             "usado": ("sim" if model.used else "não") if row["estimador"].startswith(
+                 "modelo") else ("não" if model.used else "sim (faixas)")}
+            for row in model.skill_rows()]
+    return pd.DataFrame(rows, columns=["estimador", "Brier", "log loss", "faturas avaliadas",
+                                       "corte", "usado"])
+
+
+def model_reliability(model) -> pd.DataFrame:
+    """Out of time: bills grouped by predicted chance, predicted against observed."""
+    rows = [{"grupo": f"{i + 1}º quinto", **row} for i, row in
+            enumerate(model.reliability_rows())]
+    return pd.DataFrame(rows, columns=["grupo", "faturas", "previsto", "observado"])
 
 
 # --------------------------------------------------------------------------- the report
@@ -326,7 +334,8 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
             "efeito": round(replay.money_proposed - replay.money_current, 2)}])
     tables["Casos parecidos com decisões diferentes"] = consistency(decisions, pseudonym)
     tables["Picos de pedidos"] = bursts(portfolio.requests, portfolio.customers)
-    tables["Calibração: previsto e observado"] = calibration_check(calibration.outcomes)
+    tables["Modelo de pagamento: fora do período"] = model_skill(calibration)
+    tables["Confiabilidade fora do período"] = model_reliability(calibration)
     return tables
 
 
@@ -337,8 +346,14 @@ NOTES = {
         "juntos como 'outros bairros'."),
     "Acordos cumpridos, por ação": (
         "Um acordo é julgado quando o seu último prazo, com a tolerância, já passou."),
-    "Calibração: previsto e observado": (
-        "A chance de pagamento que a comparação de valores usa, contra o que aconteceu."),
+    "Modelo de pagamento: fora do período": (
+        "A chance de pagar como combinado que a comparação de valores usa, ajustada nas "
+        "faturas anteriores a um corte e avaliada nas posteriores, ao lado de uma taxa "
+        "constante (a taxa-base). Menor é melhor. Sem vencer a taxa-base, ou com pouco "
+        "histórico, o kit usa as taxas por faixa de pontualidade e diz isso."),
+    "Confiabilidade fora do período": (
+        "Faturas posteriores ao corte, em cinco grupos pela chance prevista: previsto "
+        "contra o que aconteceu."),
 }
 
 
@@ -352,6 +367,8 @@ def _html_table(table: pd.DataFrame) -> str:
         if np.isnan(value):
             return "—"
         name = column.lower()
+        if name in ("brier", "log loss"):
+            return fmt.number(float(value), 4)
         if any(word in name for word in ("taxa", "previsto", "observado", "por escrito")):
             return fmt.percent(float(value))
         if any(word in name for word in ("valor", "desconto", "diferença", "efeito")):
@@ -381,8 +398,8 @@ def _chart(title: str, table: pd.DataFrame) -> str | None:
         data = table["canal"] if "canal" in table.columns.get_level_values(0) else None
     elif title.startswith("Decisões por pontualidade"):
         data = table
-    elif title.startswith("Calibração"):
-        data = table.set_index("faixa")[["previsto", "observado"]]
+    elif title.startswith("Confiabilidade"):
+        data = table.set_index("grupo")[["previsto", "observado"]]
     else:
         return None
     if data is None or data.empty:
@@ -449,7 +466,9 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
     ``recommendations`` (by request id, ``replay.CaseRecommendation``) and ``inputs``
     (``replay.replay_inputs``) are reused when given; else computed here.
     """
+    from relief_kit.core.bills import bills_concerned
     from relief_kit.core.recommend import is_small_business, recommend
+    from relief_kit.core.terms import payable
     from relief_kit.shell.replay import replay_inputs
 
     columns = ["request_id", "customer_id", "action", "analyst", "decided_at", "deadline",
@@ -473,12 +492,14 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
         rec = (known_case.recommendation if known_case is not None
                and known_case.checklist == checklist else
                recommend(customer, feats, request, checklist, criteria, as_of,
-                         inputs.calibration))
+                         inputs.calibration,
+                         bills=bills_concerned(portfolio.invoices_of(customer.customer_id),
+                                               customer, as_of), explain=False))
         values = {o.action.value: float(o.present_value) for o in rec.options}
         terms = decision.terms
         deadline = (terms.pay_by or terms.new_due_date
                     or (terms.instalments[-1].due_date if terms.instalments else None))
-        discount = (float(terms.amount * terms.discount_percent / 100)
+        discount = (float(terms.amount - payable(terms))
                     if terms.discount_percent is not None else 0.0)
         small = is_small_business(customer, checklist, criteria)
         rows.append({

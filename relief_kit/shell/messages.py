@@ -36,7 +36,7 @@ from relief_kit.core.errors import InputError
 from relief_kit.core.model import Action
 from relief_kit.core.regulatory import connection_status
 from relief_kit.core.settings import Provider, load_provider
-from relief_kit.core.terms import stale_dates
+from relief_kit.core.terms import amount_to_pay, stale_dates
 from relief_kit.core.values import ValueProblem
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
@@ -104,7 +104,9 @@ def message_context(facts: Mapping, provider: Provider) -> dict:
         "document_masked": customer.get("document_masked", ""),
         "amount": _money(amount),
         "percent": fmt.number(float(percent), 0) if percent is not None else "",
-        "to_pay": _money((amount * (1 - Decimal(str(percent)) / 100)).quantize(Decimal("0.01")))
+        # The amount to pay as the core computed it (core.terms), never recomputed here.
+        "to_pay": _money(terms["to_pay"] if terms.get("to_pay") is not None
+                         else amount_to_pay(amount, Decimal(str(percent))))
         if percent is not None else "",
         "pay_by": _day(terms["pay_by"]) if terms.get("pay_by") else "",
         "new_due_date": _day(terms["new_due_date"]) if terms.get("new_due_date") else "",

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from relief_kit.core.calibration import Calibration, calibrate
+from relief_kit.core.bills import bills_concerned
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.history import features, features_values
 from relief_kit.core.model import (
@@ -26,6 +26,7 @@ from relief_kit.core.model import (
     Recommendation,
     ReliefRequest,
 )
+from relief_kit.core.payment_model import PaymentModel, fit_payment_model
 from relief_kit.core.recommend import recommend
 from relief_kit.sources.tables import Portfolio
 from relief_kit.text import formatting as fmt
@@ -40,10 +41,11 @@ class CaseRecommendation:
     recommendation: Recommendation
 
 
-#: The criteria sections ``history.features`` reads, and those ``calibrate`` reads: a
-#: proposal that leaves them alone shares the current features or calibration.
+#: The criteria sections ``history.features`` reads, and those the payment model reads
+#: (``payment_model.fit_payment_model``): a proposal that leaves them alone shares the
+#: current features or model.
 FEATURE_SECTIONS = ("punctuality",)
-CALIBRATION_SECTIONS = ("punctuality", "calibration")
+CALIBRATION_SECTIONS = ("punctuality", "calibration", "model", "money")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class ReplayInputs:
     requests: dict[str, ReliefRequest]
     customers: dict[str, Customer]
     features: dict[str, HistoryFeatures]
-    calibration: Calibration
+    calibration: PaymentModel
     features_frame: Any  # pd.DataFrame of history.features, kept for sharing
 
 
@@ -64,7 +66,7 @@ def _same(criteria: Criteria, other: Criteria, sections: tuple[str, ...]) -> boo
 
 
 def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
-                  calibration: Calibration | None = None,
+                  calibration: PaymentModel | None = None,
                   like: ReplayInputs | None = None) -> ReplayInputs:
     """Features, calibration and domain values of every request, computed once.
 
@@ -82,7 +84,8 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
                                                               CALIBRATION_SECTIONS):
             calibration = like.calibration
         else:
-            calibration = calibrate(portfolio.invoices, portfolio.customers, criteria, as_of)
+            calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria,
+                                            as_of)
     return ReplayInputs(
         criteria, as_of,
         like.requests if like is not None else portfolio.requests_by_id(),
@@ -96,7 +99,7 @@ def recommend_all(
     *,
     as_of: date,
     answers: Mapping[str, Checklist] | None = None,
-    calibration: Calibration | None = None,
+    calibration: PaymentModel | None = None,
     inputs: ReplayInputs | None = None,
 ) -> list[CaseRecommendation]:
     """The recommendation for every request of the portfolio, in request order.
@@ -108,6 +111,10 @@ def recommend_all(
     answers = answers or {}
     if inputs is None:
         inputs = replay_inputs(portfolio, criteria, as_of=as_of, calibration=calibration)
+    asking = set(portfolio.requests["customer_id"])
+    invoices = portfolio.invoices[portfolio.invoices["customer_id"].isin(asking)]
+    by_customer = dict(tuple(invoices.groupby("customer_id", sort=False)))
+    empty = portfolio.invoices.iloc[:0]
     results = []
     for request_id in portfolio.requests["request_id"]:
         request = inputs.requests[request_id]
@@ -118,6 +125,7 @@ def recommend_all(
         recommendation = recommend(
             customer, inputs.features[request.customer_id], request, checklist, criteria,
             as_of, inputs.calibration,
+            bills=bills_concerned(by_customer.get(request.customer_id, empty), customer, as_of),
         )
         results.append(CaseRecommendation(request_id, request.customer_id, checklist,
                                           recommendation))

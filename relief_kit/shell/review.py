@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import ipywidgets as w
-from dateutil.relativedelta import relativedelta
 
 from relief_kit.core import decisions
+from relief_kit.core import terms as agreed
 from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.errors import ReliefKitError
 from relief_kit.core.model import Action, Checklist, Instalment, Recommendation, Terms
-from relief_kit.core.money import cents
-from relief_kit.core.schema import ASKS, AT_RISK_CATEGORIES, CHANNELS
+from relief_kit.core.schema import ASKS, AT_RISK_CATEGORIES, CHANNELS, HARDSHIPS
 from relief_kit.core.values import ValueProblem, parse_money
 from relief_kit.shell import views
 from relief_kit.text import formatting as fmt
@@ -51,16 +51,9 @@ def _row(label: str, widget: w.Widget, hint: str = "") -> w.HBox:
 def even_instalments(amount: Decimal, count: int, first_due: date,
                      calendar: BusinessCalendar = NATIONAL) -> tuple[Instalment, ...]:
     """``count`` monthly instalments from ``first_due``, cents exact (the last absorbs
-    the rounding), each on a business day of ``calendar``. The analyst's own plan, when
-    they change the recommended one."""
-    if count < 1:
-        return ()
-    each = cents(amount / count)
-    return tuple(
-        Instalment(n, calendar.next_business_day(first_due + relativedelta(months=n - 1)),
-                   each if n < count else amount - each * (count - 1))
-        for n in range(1, count + 1)
-    )
+    the rounding): :func:`relief_kit.core.terms.split`, the one computation of a plan."""
+    return tuple(replace(i, due_date=calendar.next_business_day(i.due_date))
+                 for i in agreed.split(amount, count, first_due))
 
 
 class ReviewApp:
@@ -106,6 +99,12 @@ class ReviewApp:
         self.at_risk_consent = w.Checkbox(value=False, indent=False, description="Sim",
                                           layout=w.Layout(width="auto"))
         self.asked = w.Dropdown(options=[(views.ASK_LABELS[a], a) for a in ASKS])
+        self.hardship = w.Dropdown(options=[("— ainda não perguntado —", "")]
+                                   + [(labels.label("hardship", h).capitalize(), h)
+                                      for h in HARDSHIPS])
+        self.hardship_since = w.DatePicker(value=None)
+        self.capacity_monthly = w.Text(placeholder="ex.: 60,00",
+                                       layout=w.Layout(width="9rem"))
         self.proposed_date = w.DatePicker(value=None)
         self.proposed_amount = w.Text(placeholder="ex.: 89,90",
                                       layout=w.Layout(width="9rem"))
@@ -137,6 +136,11 @@ class ReviewApp:
             _row("Há morador em situação de risco (idoso, doença crônica, deficiência)?",
                  self.at_risk, hint="Só se o cliente contou por vontade própria."),
             self.at_risk_box,
+            _row("O que aconteceu?", self.hardship,
+                 hint="Só a categoria, nunca um diagnóstico. Sem dificuldade declarada, "
+                      "pergunte antes de ajudar."),
+            _row("Desde quando?", self.hardship_since),
+            _row("Quanto o cliente diz poder pagar por mês (R$)", self.capacity_monthly),
             _row("O que o cliente pediu?", self.asked),
             _row("Data proposta pelo cliente", self.proposed_date),
             _row("Valor proposto pelo cliente (R$)", self.proposed_amount),
@@ -237,6 +241,8 @@ class ReviewApp:
             "at_risk_category": self.at_risk_category, "at_risk_consent": self.at_risk_consent,
             "asked": self.asked, "proposed_date": self.proposed_date,
             "proposed_amount": self.proposed_amount, "notes": self.notes,
+            "hardship": self.hardship, "hardship_since": self.hardship_since,
+            "capacity_monthly": self.capacity_monthly,
         }
         widgets.update({f"extra_{key}": box for key, box in self.extra.items()})
         return widgets
@@ -266,6 +272,10 @@ class ReviewApp:
             self.proposed_amount.value = (fmt.number(float(checklist.proposed_amount), 2)
                                           if checklist.proposed_amount is not None else "")
             self.notes.value = checklist.notes
+            self.hardship.value = checklist.hardship if checklist.hardship in HARDSHIPS else ""
+            self.hardship_since.value = checklist.hardship_since
+            self.capacity_monthly.value = (fmt.number(float(checklist.capacity_monthly), 2)
+                                           if checklist.capacity_monthly is not None else "")
             for key, box in self.extra.items():
                 box.value = bool(checklist.extra.get(key))
         finally:
@@ -283,6 +293,12 @@ class ReviewApp:
             amount, self.problem = None, f"Valor proposto: {exc}."
         if amount is not None and amount <= 0:
             amount, self.problem = None, "Valor proposto: deve ser maior que zero."
+        try:
+            capacity = parse_money(self.capacity_monthly.value)
+        except ValueProblem as exc:
+            capacity, self.problem = None, f"Quanto pode pagar: {exc}."
+        if capacity is not None and capacity <= 0:
+            capacity, self.problem = None, "Quanto pode pagar: deve ser maior que zero."
         at_risk = _FROM_CHOICE[self.at_risk.value]
         return Checklist(
             documented=_FROM_CHOICE[self.documented.value],
@@ -297,6 +313,9 @@ class ReviewApp:
             proposed_amount=amount,
             notes=self.notes.value.strip(),
             extra={key: bool(box.value) for key, box in self.extra.items()},
+            hardship=self.hardship.value,
+            hardship_since=self.hardship_since.value if self.hardship.value else None,
+            capacity_monthly=capacity,
         )
 
     def _on_answer(self, change: dict) -> None:
@@ -402,17 +421,22 @@ class ReviewApp:
     def terms(self) -> Terms:
         """The terms in the decision widgets, for the chosen action."""
         action, amount = self.action.value, self.amount()
+        bills = self.recommendation.terms.bills
         if action is Action.DISCOUNT:
-            return Terms(amount=amount, discount_percent=_percent(self.discount_percent.value),
-                         pay_by=self.pay_by.value)
-        if action is Action.POSTPONEMENT:
-            return Terms(amount=amount, new_due_date=self.new_due_date.value)
-        if action is Action.INSTALMENTS:
+            terms = Terms(amount=amount, discount_percent=_percent(self.discount_percent.value),
+                          pay_by=self.pay_by.value, bills=bills)
+        elif action is Action.POSTPONEMENT:
+            terms = Terms(amount=amount, new_due_date=self.new_due_date.value, bills=bills)
+        elif action is Action.INSTALMENTS:
             plan = () if self.first_due.value is None else even_instalments(
                 amount, int(self.instalment_count.value), self.first_due.value,
                 self.case.calendar)
-            return Terms(amount=amount, instalments=plan)
-        return Terms(amount=amount)
+            terms = Terms(amount=amount, instalments=plan, bills=bills)
+        else:
+            terms = Terms(amount=amount, bills=bills)
+        # The amount to pay, computed once (core.terms) for the record, messages and store.
+        return agreed.with_amount_to_pay(terms) if (
+            terms.discount_percent is not None or action is not Action.DISCOUNT) else terms
 
     def needs_second_analyst(self) -> bool:
         """Refusing a household with an at-risk resident, when the criteria ask for it
@@ -530,8 +554,10 @@ def beyond_criteria(action: Action, terms: Terms, criteria, today: date) -> list
                          f"{fmt.number(high, 0)}%, discount.min_percent/max_percent).")
     if action is Action.POSTPONEMENT and terms.new_due_date is not None:
         longest = int(criteria["postponement.max_days"])
-        if (terms.new_due_date - today).days > longest:
-            notes.append(f"Adiamento além de {longest} dias (postponement.max_days).")
+        own = min((b.due_date for b in terms.bills), default=today)
+        if (terms.new_due_date - own).days > longest:
+            notes.append(f"Adiamento além de {longest} dias após o vencimento da fatura "
+                         "(postponement.max_days).")
     if action is Action.INSTALMENTS and len(terms.instalments) > int(
             criteria["instalments.max_count"]):
         notes.append(f"Mais parcelas que o máximo de {criteria['instalments.max_count']} "

@@ -652,6 +652,9 @@ def _request_value(row) -> ReliefRequest:
         at_risk_consent=_answer(row["at_risk_consent"]),
         proposed_date=_day(row["proposed_date"]),
         proposed_amount=_decimal(row["proposed_amount"]),
+        hardship=row["hardship"] if isinstance(row["hardship"], str) else "",
+        hardship_since=_day(row["hardship_since"]),
+        capacity_monthly=_decimal(row["capacity_monthly"]),
     )
 
 

@@ -45,7 +45,7 @@ from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
 from relief_kit.text.lines import problem_lines
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_SECONDS = 5.0
 
 _MIGRATIONS = {
@@ -95,6 +95,12 @@ _MIGRATIONS = {
         BEGIN SELECT RAISE(ABORT, '{table}: append-only ({verb} refused)'); END"""
           for table in ("decisions", "audit") for verb in ("UPDATE", "DELETE")),
     ),
+    # What happened, since when and what the customer can pay (issue 12).
+    4: """
+    ALTER TABLE answers ADD COLUMN hardship TEXT NOT NULL DEFAULT '';
+    ALTER TABLE answers ADD COLUMN hardship_since TEXT;
+    ALTER TABLE answers ADD COLUMN capacity_monthly TEXT
+    """,
 }
 
 #: Channels a message to the customer can be sent through (``relief-kit sent``).
@@ -162,6 +168,11 @@ def _checklist_json(checklist: Checklist) -> str:
         "proposed_amount": None if checklist.proposed_amount is None else str(
             checklist.proposed_amount),
         "notes": checklist.notes, "extra": dict(checklist.extra),
+        "hardship": checklist.hardship,
+        "hardship_since": checklist.hardship_since.isoformat() if checklist.hardship_since
+        else None,
+        "capacity_monthly": None if checklist.capacity_monthly is None else str(
+            checklist.capacity_monthly),
     }, sort_keys=True, ensure_ascii=False)
 
 
@@ -177,6 +188,11 @@ def _checklist(text: str) -> Checklist:
         proposed_amount=None if data["proposed_amount"] is None else Decimal(
             data["proposed_amount"]),
         notes=data["notes"] or "", extra=data["extra"] or {},
+        hardship=data.get("hardship") or "",
+        hardship_since=date.fromisoformat(data["hardship_since"]) if data.get(
+            "hardship_since") else None,
+        capacity_monthly=None if data.get("capacity_monthly") is None else Decimal(
+            data["capacity_monthly"]),
     )
 
 
@@ -352,6 +368,9 @@ class CaseStore:
                      now: datetime | None = None) -> None:
         """Replace the request's checklist answers (reopening restores them)."""
         category = checklist.at_risk_category or ""
+        if checklist.hardship and checklist.hardship not in schema.HARDSHIPS:
+            raise InputError(f"hardship: categoria desconhecida {checklist.hardship!r}; use "
+                             f"uma de: {', '.join(schema.HARDSHIPS)} (nunca um diagnóstico).")
         if category and category not in schema.AT_RISK_CATEGORIES:
             raise InputError(f"at_risk_category: categoria desconhecida {category!r}; use uma "
                              f"de: {', '.join(schema.AT_RISK_CATEGORIES)} (nunca um "
@@ -361,21 +380,28 @@ class CaseStore:
         def save(db):
             db.execute("DELETE FROM answers WHERE request_id = ?", (request_id,))
             db.execute(
-                "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO answers (request_id, documented, channel, small_business, at_risk, "
+                "at_risk_category, at_risk_consent, asked, proposed_date, proposed_amount, "
+                "notes, extra, analyst, saved_at, hardship, hardship_since, capacity_monthly) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (request_id, _bool(checklist.documented), checklist.channel,
                  _bool(checklist.small_business), _bool(checklist.at_risk), category,
                  int(bool(checklist.at_risk_consent)), checklist.asked,
                  checklist.proposed_date.isoformat() if checklist.proposed_date else None,
                  None if checklist.proposed_amount is None else str(checklist.proposed_amount),
                  checklist.notes or "", json.dumps(dict(checklist.extra), sort_keys=True),
-                 analyst or "?", now.isoformat(timespec="seconds")))
+                 analyst or "?", now.isoformat(timespec="seconds"), checklist.hardship or "",
+                 checklist.hardship_since.isoformat() if checklist.hardship_since else None,
+                 None if checklist.capacity_monthly is None
+                 else str(checklist.capacity_monthly)))
             self._audit(db, analyst or "?", "salvou respostas", request_id, "", now)
         self._write(save)
 
     def load_answers(self, request_id: str) -> Checklist | None:
         row = self._db.execute(
             "SELECT documented, channel, small_business, at_risk, at_risk_category, "
-            "at_risk_consent, asked, proposed_date, proposed_amount, notes, extra "
+            "at_risk_consent, asked, proposed_date, proposed_amount, notes, extra, "
+            "hardship, hardship_since, capacity_monthly "
             "FROM answers WHERE request_id = ?", (request_id,)).fetchone()
         if row is None:
             return None
@@ -390,6 +416,9 @@ class CaseStore:
             proposed_date=date.fromisoformat(row[7]) if row[7] else None,
             proposed_amount=Decimal(row[8]) if row[8] is not None else None,
             notes=row[9] or "", extra=json.loads(row[10] or "{}"),
+            hardship=row[11] or "",
+            hardship_since=date.fromisoformat(row[12]) if row[12] else None,
+            capacity_monthly=Decimal(row[13]) if row[13] is not None else None,
         )
 
     def all_answers(self) -> dict[str, Checklist]:

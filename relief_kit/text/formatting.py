@@ -75,22 +75,46 @@ def yes_no(value: bool | None) -> str:
     return {True: "Sim", False: "Não", None: "Não respondido"}[value]
 
 
+def bills_text(bills) -> str:
+    """The bills an option changes: ``fatura de 05/12/2026`` / ``faturas de 05/10 e 05/11``."""
+    if not bills:
+        return ""
+    dates = [day(b.due_date) for b in bills]
+    upcoming = all(getattr(b, "upcoming", False) for b in bills)
+    noun = "próxima fatura" if upcoming else ("fatura" if len(bills) == 1 else "faturas")
+    listed = dates[0] if len(dates) == 1 else ", ".join(dates[:-1]) + " e " + dates[-1]
+    return f"{noun} de {listed}"
+
+
 def terms_text(action, terms) -> str:
     """The terms of an option in one Portuguese line, for tables and panels."""
     from relief_kit.core.model import Action
+    from relief_kit.core.terms import payable
 
     action = Action(action)
+    which = bills_text(getattr(terms, "bills", ()))
+    about = f" ({which})" if which else ""
     if action is Action.DISCOUNT and terms.discount_percent is not None:
-        to_pay = terms.amount * (1 - terms.discount_percent / 100)
-        return (f"{number(float(terms.discount_percent), 0)}% de desconto: pagar "
-                f"{money(to_pay.quantize(terms.amount))} até {day(terms.pay_by)}")
-    if action is Action.POSTPONEMENT and terms.new_due_date is not None:
-        return f"{money(terms.amount)} com novo vencimento em {day(terms.new_due_date)}"
+        return (f"{number(float(terms.discount_percent), 0)}% de desconto sobre "
+                f"{money(terms.amount)}{about}: pagar {money(payable(terms))} até "
+                f"{day(terms.pay_by)}")
+    if action is Action.POSTPONEMENT:
+        if terms.new_due_date is None:
+            return f"{money(terms.amount)}{about}: sem nova data possível"
+        return f"{money(terms.amount)}{about} com novo vencimento em {day(terms.new_due_date)}"
     if action is Action.INSTALMENTS and terms.instalments:
+        counts: dict = {}
+        for i in terms.instalments:
+            counts.setdefault(i.amount, []).append(i)
+        if len(terms.instalments) > 3:
+            parts = " + ".join(f"{len(v)} × {money(k)}" for k, v in counts.items())
+            return (f"{len(terms.instalments)} parcelas{about}: {parts}, de "
+                    f"{day(terms.instalments[0].due_date)} a "
+                    f"{day(terms.instalments[-1].due_date)}")
         parts = "; ".join(f"{money(i.amount)} em {day(i.due_date)}" for i in terms.instalments)
-        return f"{len(terms.instalments)} parcelas: {parts}"
+        return f"{len(terms.instalments)} parcelas{about}: {parts}"
     if action is Action.REFUSAL:
-        return f"sem acordo sobre {money(terms.amount)}"
+        return f"sem acordo sobre {money(terms.amount)}{about}"
     if action is Action.ASK_INFO:
         return "pedir ao cliente a explicação por escrito e as informações que faltam"
     return "—"

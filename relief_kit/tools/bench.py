@@ -224,6 +224,74 @@ def _steady(result, workers: int) -> float:
     return statistics.median(rest)
 
 
+#: The bundled sample's seed, then two seeds the model was not developed on.
+SKILL_SEEDS = ((7, 300, 40), (11, 3000, 200), (23, 3000, 200))
+
+
+def recommendation_mix(portfolio, criteria, model):
+    """Recommendations of a generated portfolio's requests (intake answers), with the
+    customer's punctuality band and whether a hardship was stated."""
+    import pandas as pd
+
+    from relief_kit.core.history import features, features_of
+    from relief_kit.shell.replay import recommend_all
+    from relief_kit.sources.tables import Portfolio
+
+    view = Portfolio(None, portfolio.customers, portfolio.invoices, portfolio.requests,
+                     portfolio.as_of)
+    cases = recommend_all(view, criteria, as_of=portfolio.as_of, calibration=model)
+    frame = features(portfolio.invoices, portfolio.customers, criteria, portfolio.as_of)
+    rows = []
+    for case in cases:
+        band = features_of(frame, case.customer_id).punctuality_band
+        hardship = case.checklist.hardship
+        need = ("declarada" if case.checklist.hardship_stated
+                else "nenhuma" if hardship == "none" else "não perguntada")
+        rec = case.recommendation
+        chosen = next((o for o in rec.options if o.action is rec.action), None)
+        rows.append({"pontualidade": band, "necessidade": need, "ação": rec.action.value,
+                     "excede capacidade": bool(chosen and chosen.exceeds_capacity)})
+    return pd.DataFrame(rows)
+
+
+@section("model")
+def bench_model(options: argparse.Namespace) -> None:
+    """The payment model out of time, and the recommendation mix, on three seeds."""
+    import pandas as pd
+
+    from relief_kit.core.criteria import load_criteria
+    from relief_kit.core.payment_model import fit_payment_model
+    from relief_kit.tools.sample.portfolio import generate
+
+    criteria = load_criteria()
+    as_of = date(2026, 11, 20)
+    actions = ["discount", "postponement", "instalments", "refusal", "ask_info"]
+    for seed, customers, requests in SKILL_SEEDS:
+        portfolio = generate(customers=customers, months=24, requests=requests, seed=seed,
+                             as_of=as_of)
+        model, seconds = _timed(fit_payment_model, portfolio.invoices, portfolio.customers,
+                                criteria, as_of)
+        s = model.skill
+        label = "amostra (data/sample)" if seed == 7 else "outra semente"
+        print(f"  semente {seed} — {customers:,} clientes".replace(",", ".")
+              + f", {requests} pedidos ({label}); ajuste em {seconds:.1f} s")
+        print(f"    fora do período (corte {s.cutoff:%d/%m/%Y}; {s.train_bills} faturas antes, "
+              f"{s.test_bills} depois):")
+        print(f"      modelo     Brier {s.brier_model:.4f}  log loss {s.log_loss_model:.4f}")
+        print(f"      taxa-base  Brier {s.brier_base:.4f}  log loss {s.log_loss_base:.4f}  "
+              f"(constante {s.base_rate:.1%})")
+        print(f"      o modelo vence a taxa-base: {'sim' if s.beats_base else 'NÃO'}; "
+              f"usado: {'sim' if model.used else 'não — ' + model.note}")
+        mix = recommendation_mix(portfolio, criteria, model)
+        for by in ("pontualidade", "necessidade"):
+            table = pd.crosstab(mix[by], mix["ação"]).reindex(columns=actions, fill_value=0)
+            print(f"    recomendações por {by}:")
+            for line in table.to_string().splitlines():
+                print(f"      {line}")
+        print(f"    opções recomendadas que excedem a capacidade declarada: "
+              f"{int(mix['excede capacidade'].sum())} (sempre ditas nas razões)")
+
+
 @section("batch")
 def bench_batch(options: argparse.Namespace, space: Workspace) -> None:
     """Case records: the obvious loop, a trivial notebook (fresh, reused kernel), the batch."""

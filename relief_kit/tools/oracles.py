@@ -46,9 +46,15 @@ def reference_features_loop(invoices: pd.DataFrame, customers: pd.DataFrame,
         recent = [0, 0]  # judged, on time
         earlier = [0, 0]
         run = longest = reliefs = broken = 0
+        past = past_paid = 0
+        window_days = pd.Timedelta(days=int(criteria["calibration.window_days"]))
         for bill in bills:
             owed = bill["status"] in OPEN
             paid = not pd.isna(bill["paid_on"]) and not owed
+            if bill["due_date"] < as_of_ts - window_days:
+                past += 1
+                past_paid += (not pd.isna(bill["paid_on"]) and not owed
+                              and bill["paid_on"] <= bill["due_date"] + window_days)
             if owed:
                 rest = bill["amount"] - (0.0 if pd.isna(bill["amount_paid"])
                                          else bill["amount_paid"])
@@ -89,6 +95,7 @@ def reference_features_loop(invoices: pd.DataFrame, customers: pd.DataFrame,
             "recent_on_time_share": recent_share, "earlier_on_time_share": earlier_share,
             "trend": recent_share - earlier_share, "longest_on_time_run": longest,
             "earlier_reliefs": reliefs, "reliefs_broken": broken, "punctuality_band": band,
+            "bills_past_window": past, "paid_within_window_share": ratio(past_paid, past),
         }
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=FEATURE_COLUMNS)
     frame.index.name = "customer_id"

@@ -81,6 +81,12 @@ _HOUSEHOLD_SITUATIONS = {
     "lost_job": 0.30, "income_down": 0.20, "salary_delay": 0.12, "illness": 0.15,
     "unexpected_expense": 0.13, "separation": 0.10,
 }
+#: The intake's coarse hardship category for what the customer says happened.
+_HARDSHIP_OF = {
+    "lost_job": "job_loss", "income_down": "income_drop", "salary_delay": "income_drop",
+    "illness": "illness", "unexpected_expense": "other", "separation": "other",
+    "business_down": "business_down", "opportunist": "none",
+}
 _AT_RISK_SHARES = {"idoso": 0.5, "doenca_cronica": 0.25, "deficiencia": 0.15, "outro": 0.10}
 _EMAIL_STYLES = {"utf8_alternative": 0.4, "utf8_plain": 0.2, "latin1": 0.25, "html_only": 0.15}
 
@@ -238,6 +244,8 @@ class _People:
     fee: np.ndarray
     due_day: np.ndarray
     shock_d: np.ndarray  # first day of the shock (recent_shock), else a far future day
+    spell_start_d: np.ndarray  # an earlier hardship spell (first day), else far future
+    spell_end_d: np.ndarray  # the day it ended
     relief_mi: np.ndarray  # month of the earlier relief (relief_*), else -1
     late_newcomer: np.ndarray
     frame: pd.DataFrame  # the canonical customers table (contract_status filled later)
@@ -376,6 +384,14 @@ def _people(rng: np.random.Generator, fake, n: int, as_of: date, months: int) ->
                        rng.choice(_DUE_DAYS, n, p=[0.3, 0.35, 0.2, 0.15]))
 
     shock_d = np.where(behaviour == SHOCK, as_of_d - rng.integers(50, 93, n), _NEVER * 10)
+    # Earlier hardship spells: hard times do not all come in the same quarter. Some
+    # punctual or sometimes-late customers had 2-4 bad months at any time of the history,
+    # then paid as before. A stream of its own, so the rest of the sample is unchanged.
+    spell_rng = np.random.default_rng([int(as_of_d), n, months, 12])
+    spell = np.isin(behaviour, (PUNCTUAL, SOMETIMES)) & (spell_rng.random(n) < 0.14)
+    spell_start_d = np.where(spell, as_of_d - spell_rng.integers(130, max(131, months * 30), n),
+                             _NEVER * 10)
+    spell_end_d = spell_start_d + spell_rng.integers(60, 125, n)
     relief_mi = np.where(relief, as_of_mi - relief_back, -1)
     late_newcomer = (behaviour == NEW) & (rng.random(n) < 0.35)
 
@@ -398,7 +414,8 @@ def _people(rng: np.random.Generator, fake, n: int, as_of: date, months: int) ->
     })
     return _People(
         behaviour=behaviour, since_d=since_d, female=female, business=business, pj=pj,
-        fee=fee, due_day=due_day, shock_d=shock_d, relief_mi=relief_mi,
+        fee=fee, due_day=due_day, shock_d=shock_d, spell_start_d=spell_start_d,
+        spell_end_d=spell_end_d, relief_mi=relief_mi,
         late_newcomer=late_newcomer, frame=frame, first_name=first, person=person,
         trade_name=trade,
     )
@@ -487,7 +504,8 @@ def _invoices(rng: np.random.Generator, p: _People, as_of: date, months: int) ->
         "before_relief", "before_relief")])
     cell = np.broadcast_to(params[p.behaviour][:, None, :], (n, width, 4)).copy()
     cell[p.late_newcomer] = _PAY["late_newcomer"]
-    shocked = due >= p.shock_d[:, None]
+    shocked = (due >= p.shock_d[:, None]) | ((due >= p.spell_start_d[:, None])
+                                            & (due < p.spell_end_d[:, None]))
     cell[shocked] = _PAY["after_shock"]
     relief = p.relief_mi >= 0
     after = relief[:, None] & (cols[None, :] >= p.relief_mi[:, None])
@@ -509,6 +527,14 @@ def _invoices(rng: np.random.Generator, p: _People, as_of: date, months: int) ->
     settled = unpaid & (due < as_of_d - 100) & (rng.random(shape) < 0.7) & ~after
     delay = np.where(settled, 45 + np.floor(rng.gamma(2.0, 20.0, shape)).astype(np.int64), delay)
     unpaid &= ~settled
+    # An earlier hardship spell ended: its unpaid bills were paid late, one to three
+    # months after their due date, before the spell's customer went back to normal.
+    spell = ((due >= p.spell_start_d[:, None]) & (due < p.spell_end_d[:, None]))
+    spell_rng = np.random.default_rng([int(as_of_d), n, months, 14])
+    catch_up = 31 + np.floor(spell_rng.gamma(2.0, 12.0, shape)).astype(np.int64)
+    catch_up = np.minimum(catch_up, np.maximum(as_of_d - 1 - due, 6))
+    delay = np.where(spell & (unpaid | settled), catch_up, delay)
+    unpaid &= ~spell
 
     # The bills an earlier relief replaced: left unpaid, then renegotiated.
     k_orig = rng.choice([1, 2, 3], n, p=[0.5, 0.35, 0.15])
@@ -531,6 +557,7 @@ def _invoices(rng: np.random.Generator, p: _People, as_of: date, months: int) ->
     frame = _bill_rows(
         rng, as_of_d, rows, due[rows, col_i], amount[rows, col_i], delay[rows, col_i],
         renegotiated[rows, col_i], arrangement=np.zeros(len(rows), dtype=np.int64),
+        whole=spell[rows, col_i],
     )
     relief_frame, relief_day = _relief_bills(rng, p, due, valid, renegotiated, amount, as_of_d)
     # An original bill's notice went out before the relief, never after it.
@@ -542,7 +569,7 @@ def _invoices(rng: np.random.Generator, p: _People, as_of: date, months: int) ->
 
 
 def _bill_rows(rng, as_of_d, rows, due, amount, delay, renegotiated, arrangement,
-               issued=None) -> pd.DataFrame:
+               issued=None, whole=None) -> pd.DataFrame:
     """Statuses, payments and notices of bills, from their due dates and delays."""
     count = len(rows)
     issued = due - _ISSUE_DAYS_BEFORE_DUE if issued is None else issued
@@ -556,6 +583,8 @@ def _bill_rows(rng, as_of_d, rows, due, amount, delay, renegotiated, arrangement
     amount_paid = np.where(paid, with_fees, np.nan)
     # Now and then a late payer pays only part of a bill.
     part = (rng.random(count) < 0.03) & paid & (late_days > 5) & (arrangement == 0)
+    if whole is not None:  # bills paid in full (an earlier spell's catch-up)
+        part &= ~whole
     overdue_open = ~paid & (due < as_of_d) & ~renegotiated
     part_open = overdue_open & (rng.random(count) < 0.05) & (delay < _NEVER)
     part_open_day = due + rng.integers(3, 20, count)
@@ -601,6 +630,14 @@ def _relief_bills(rng, p: _People, due, valid, renegotiated, amount, as_of_d):
     day = last_due + rng.integers(12, 29, len(who))
     relief_day[who] = day
     kind = rng.choice([1, 2, 3], len(who), p=[0.3, 0.3, 0.4])  # schema.ARRANGEMENTS codes
+    # A discount paid at signing is kept more often than a postponement: among the
+    # single-bill agreements, a kept one was a discount 65 % of the time, a broken one
+    # 35 %. (A stream of its own: the bills keep their dates and the sample its requests.)
+    kept_one = p.behaviour[who] == KEPT
+    swap_rng = np.random.default_rng([int(as_of_d), n, 15])
+    single = kind < 3
+    kind = np.where(single, np.where(swap_rng.random(len(who)) < np.where(kept_one, 0.65, 0.35),
+                                     1, 2), kind)
     count = np.where(kind == 3, rng.integers(2, 5, len(who)), 1)
     slots = np.arange(4)[None, :]
     # A relief whose original bills fall before the window (a short --months) is left out.
@@ -672,6 +709,43 @@ def _contract_status(rng, customers: pd.DataFrame, invoices: pd.DataFrame, as_of
     blocked[rows] = True
     trust = rng.random(len(customers)) < 0.2
     return np.where(blocked & ~trust, "blocked_financial", "active").astype(object)
+
+
+def _date_changes(invoices: pd.DataFrame, p: _People, as_of: date) -> pd.DataFrame:
+    """Due-date changes of the history: a punctual or sometimes-late customer asked, once,
+    to move a bill to payday (the ERP edits the bill's due date and marks it). Most paid
+    by the new date; a few did not. A stream of its own, applied after the requests were
+    drawn, so the requests and their written texts are those of the same portfolio."""
+    rng = np.random.default_rng([_days(as_of), len(p.behaviour), 16])
+    customers = pd.Index(p.frame["customer_id"])
+    row = customers.get_indexer(invoices["customer_id"])
+    due = invoices["due_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    asked = np.isin(p.behaviour, (PUNCTUAL, SOMETIMES)) & (rng.random(len(p.behaviour)) < 0.08)
+    eligible = (asked[row] & (invoices["status"].to_numpy() == "paid")
+                & (invoices["arrangement"].to_numpy() == "") & (due < _days(as_of) - 90))
+    # One bill per customer who asked: the first eligible one after a random offset.
+    order = rng.permutation(len(invoices))
+    picked = pd.Series(order[eligible[order]]).groupby(row[order[eligible[order]]]).first()
+    if picked.empty:
+        return invoices
+    at = picked.to_numpy()
+    out = invoices.copy()
+    shift = rng.integers(7, 21, len(at))
+    new_due = due[at] + shift
+    paid = out["paid_on"].to_numpy().astype("datetime64[D]").astype(np.int64)[at]
+    kept = rng.random(len(at)) < 0.92
+    late_by = rng.integers(8, 40, len(at))
+    new_paid = np.where(kept, np.minimum(paid, new_due), new_due + late_by)
+    out.loc[at, "due_date"] = _dates(new_due)
+    out.loc[at, "paid_on"] = _dates(new_paid)
+    late_days = np.maximum(new_paid - new_due, 0)
+    amount = out["amount"].to_numpy(float)[at]
+    out.loc[at, "amount_paid"] = np.round(
+        amount * (1 + np.where(late_days > 0, _LATE_FINE, 0.0) + late_days * _DAILY_INTEREST),
+        2)
+    out.loc[at, "notified_on"] = pd.NaT
+    out.loc[at, "arrangement"] = "postponement"
+    return out
 
 
 # --------------------------------------------------------------------------- requests
@@ -816,6 +890,11 @@ def _requests(rng: np.random.Generator, text_seed: int, p: _People, invoices: pd
     starts = np.searchsorted(rows_of[sorted_rows], np.arange(n + 1))
     # Service protocol numbers (Anatel): one sequence for every contact, so they skip.
     protocols = 3_000 + np.cumsum(rng.integers(20, 400, max(k, 1)))
+    # The hardship intake (what happened, since when, what they can pay): a stream of its
+    # own, so the rest of the sample (and every written request) stays as it was. A
+    # written request usually says what happened; a call is often noted down before
+    # anyone asked; an opportunist states no difficulty, or is not asked yet.
+    intake_rng = np.random.default_rng([int(as_of_d), n, count, 13])
     for seq, i in enumerate(order, start=1):
         row = chosen[i]
         request_id = f"R{seq:04d}"
@@ -832,6 +911,8 @@ def _requests(rng: np.random.Generator, text_seed: int, p: _People, invoices: pd
         else:
             evidence_file = ""
         situation_of[request_id] = situations[i]
+        hardship, since, capacity = _hardship_intake(intake_rng, facts, situations[i],
+                                                     float(p.fee[row]))
         records.append({
             "request_id": request_id,
             "customer_id": customers["customer_id"].iat[row],
@@ -845,14 +926,35 @@ def _requests(rng: np.random.Generator, text_seed: int, p: _People, invoices: pd
             "at_risk_consent": True if consent[i] else None,
             "proposed_date": facts.proposed_date,
             "proposed_amount": facts.proposed_amount,
+            "hardship": hardship,
+            "hardship_since": since,
+            "capacity_monthly": capacity,
         })
     frame = pd.DataFrame(records, columns=schema.column_names(schema.REQUESTS))
+    frame["hardship_since"] = pd.to_datetime(frame["hardship_since"]).astype("datetime64[ns]")
+    frame["capacity_monthly"] = frame["capacity_monthly"].astype(float)
     frame["received_at"] = pd.to_datetime(frame["received_at"]).astype("datetime64[ns]")
     frame["proposed_date"] = pd.to_datetime(frame["proposed_date"]).astype("datetime64[ns]")
     frame["proposed_amount"] = frame["proposed_amount"].astype(float)
     for column in ("small_business", "at_risk", "at_risk_consent"):
         frame[column] = frame[column].astype("boolean")  # as tables.read_table gives them
     return frame, evidence, pd.Series(situation_of, name="situation", dtype=object)
+
+
+def _hardship_intake(rng: np.random.Generator, facts, situation: str, fee: float):
+    """The intake's hardship columns for one request: (category, since, capacity)."""
+    written = bool(facts.evidence_kind)
+    asked = rng.random() < (0.85 if written else 0.4)
+    if not asked:
+        return "", None, None
+    hardship = _HARDSHIP_OF.get(situation, "other")
+    if hardship == "none" and rng.random() < 0.5:
+        return "", None, None  # the opportunist dodged the question: still to ask
+    since = facts.trouble_began if hardship != "none" else None
+    capacity = None
+    if hardship != "none" and facts.debt >= 1.5 * fee and rng.random() < 0.6:
+        capacity = float(max(10 * round(fee * rng.uniform(0.5, 1.1) / 10), 20.0))
+    return hardship, since, capacity
 
 
 def _facts(rng, p: _People, row: int, bills: pd.DataFrame, moment: datetime, request_id: str,
@@ -967,6 +1069,7 @@ def generate(customers: int = 300, months: int = 24, requests: int = 40, seed: i
     request_frame, evidence, situations = _requests(
         request_rng, int(text_seq.generate_state(1)[0]), people, invoices, requests, as_of,
         provider)
+    invoices = _date_changes(invoices, people, as_of)
     behaviours = pd.Series(np.array(BEHAVIOURS, dtype=object)[people.behaviour],
                            index=people.frame["customer_id"].to_numpy(), name="behaviour")
     return SamplePortfolio(

@@ -1,0 +1,86 @@
+"""The bills a relief option changes.
+
+A customer who says they cannot pay means a bill: the bills still open, or — when
+nothing is open — the next bill, with its real due date from the customer's billing
+cycle. Every option names the bills it changes, so a postponement moves *those* bills
+to a later date than their own due date, and is priced from there.
+
+- *Open bills*: counted bills (not cancelled or renegotiated) due by the as-of date
+  and still open or partly paid; the amount is what is still owed.
+- *Next bill*: the earliest bill due after the as-of date that is still open; when the
+  ERP has not issued it yet, the customer's cycle (the day of the month of their latest
+  bill) one month after that bill — at the monthly fee.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+
+from relief_kit.core.model import Bill, Customer, HistoryFeatures
+from relief_kit.core.terms import add_months, cents
+
+_OPEN = ("open", "partial")
+_NOT_COUNTED = ("cancelled", "renegotiated")
+
+
+def bills_concerned(invoices: pd.DataFrame, customer: Customer, as_of: date
+                    ) -> tuple[Bill, ...]:
+    """The open bills (oldest first), else the next bill. ``invoices`` may hold other
+    customers' bills too: only ``customer``'s are read."""
+    mine = invoices[invoices["customer_id"] == customer.customer_id]
+    mine = mine[~mine["status"].isin(_NOT_COUNTED)].sort_values("due_date", kind="stable")
+    as_of_ts = pd.Timestamp(as_of)
+    open_now = mine[mine["status"].isin(_OPEN) & (mine["due_date"] <= as_of_ts)]
+    bills = []
+    for row in open_now.itertuples(index=False):
+        owed = float(row.amount) - (0.0 if pd.isna(row.amount_paid) else float(row.amount_paid))
+        if owed > 0.004:
+            bills.append(Bill(str(row.invoice_id), row.due_date.date(), cents(owed)))
+    if bills:
+        return tuple(bills)
+    return (next_bill(mine, customer, as_of),)
+
+
+def next_bill(invoices: pd.DataFrame, customer: Customer, as_of: date) -> Bill:
+    """The customer's next bill after ``as_of``: issued and open, else from the cycle."""
+    as_of_ts = pd.Timestamp(as_of)
+    mine = invoices[invoices["customer_id"] == customer.customer_id]
+    coming = mine[(mine["due_date"] > as_of_ts) & mine["status"].isin(_OPEN)]
+    if not coming.empty:
+        row = coming.sort_values("due_date", kind="stable").iloc[0]
+        return Bill(str(row["invoice_id"]), row["due_date"].date(), cents(row["amount"]),
+                    upcoming=True)
+    ordinary = mine[mine["arrangement"].fillna("").eq("")] if "arrangement" in mine else mine
+    ordinary = ordinary[~ordinary["status"].isin(_NOT_COUNTED)]
+    if ordinary.empty:
+        anchor = customer.customer_since
+    else:
+        anchor = ordinary["due_date"].max().date()
+    due = anchor
+    step = 0
+    while due <= as_of:
+        step += 1
+        due = add_months(anchor, step)
+    return Bill("", due, cents(customer.monthly_fee), upcoming=True)
+
+
+def fallback_bills(customer: Customer, features: HistoryFeatures, as_of: date
+                   ) -> tuple[Bill, ...]:
+    """When the caller has no bills at hand (a test, an old caller): the open debt as one
+    bill due on the as-of date, else a next bill at the fee on the cycle of the customer's
+    start date."""
+    if features.open_debt > 0:
+        return (Bill("", as_of, cents(features.open_debt)),)
+    due = customer.customer_since
+    step = 0
+    while due <= as_of:
+        step += 1
+        due = add_months(customer.customer_since, step)
+    return (Bill("", due, cents(customer.monthly_fee), upcoming=True),)
+
+
+def total(bills: tuple[Bill, ...]) -> Decimal:
+    return sum((b.amount for b in bills), Decimal("0.00"))

@@ -1,0 +1,617 @@
+"""The chance that a customer pays as agreed, for a customer and an option — with its
+skill proven out of time.
+
+Choice of method
+----------------
+A regularised (L2) logistic regression from scikit-learn over a handful of point-in-time
+facts, not a scorecard of binned features and not a boosted model:
+
+- a regional provider has hundreds to a few thousand comparable bills, and very few
+  agreement bills: a model with a dozen coefficients and a penalty is what that much
+  data supports; bins would split it into cells of a few bills each;
+- its output is a probability fitted by log loss, so it is calibrated by construction
+  on the data it was fitted on. A second calibration step (Platt or isotonic on top)
+  would spend the few bills a small provider has on a correction a logistic model
+  rarely needs; instead its calibration is *checked* where it matters, out of time,
+  by a reliability table beside the base rate's, and shown to the team;
+- each coefficient reads as "this fact moves the chance up or down", which gives the
+  reason codes (which facts moved the probability) without another method.
+
+What is predicted
+-----------------
+The comparable bills, each with the facts known on its due date (nothing later leaks
+in: the earlier bills whose verdict was known by then, due + grace days before it):
+
+- *agreement bills* (discount, postponement, instalment): kept = paid by their agreed
+  due date plus ``punctuality.grace_days``;
+- *ordinary bills unpaid at the end of their grace period* (a customer in trouble
+  without an agreement — what a refusal leaves): paid within
+  ``calibration.window_days`` of the due date.
+
+Facts: the share of earlier bills paid within the window (shrunk, with the history's
+length), the recent on-time share (``punctuality.recent_months``), bills already open at
+its due date, earlier agreements kept or broken, the kind of bill (ordinary, discount,
+postponement of a debt, due-date change of a bill not yet due, instalment), the
+instalment's number in its plan, and the depth of the debt in monthly fees. (The plain
+on-time share is left out: beside the share paid within the window it only made the
+coefficients, and so the reason codes, contradict each other.)
+
+Validation
+----------
+Out of time: fitted on the bills whose outcome was known before a cut-off
+(``model.validation_months`` before the as-of date), scored on the bills due after it.
+Brier score, log loss and a reliability table, each beside the base rate (the training
+bills' paid share, a constant). The model is used only when it has enough history
+(``model.min_bills`` comparable bills, ``model.min_events`` of each outcome) *and*
+beats the base rate out of time on both scores; otherwise the band calibration of
+:mod:`relief_kit.core.calibration` (shrunk priors) is used, and every table says so.
+
+The same fit also estimates, from the portfolio, what follows a broken agreement
+(the share of unpaid bills paid late, before termination, and how late) and how long
+a customer stays (from the portfolio's own cancellations): the money comparison's
+event trees use them. Each comes with its source (estimated, or the criteria's prior).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from relief_kit.core.calibration import Calibration, calibrate
+from relief_kit.core.criteria import Criteria
+from relief_kit.core.history import judged_bills
+from relief_kit.core.model import Action, HistoryFeatures
+
+#: Bump when the method changes: cached models of another method are computed again.
+METHOD = "model-2"
+KINDS = ("ordinary", "discount", "postponement", "instalment")
+_ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement",
+                Action.INSTALMENTS: "instalment", Action.REFUSAL: "ordinary",
+                Action.ASK_INFO: "ordinary"}
+#: The facts, in the model's column order, with their Portuguese names for reason codes.
+FACTS = ("month_share", "history_length", "recent_share", "open_before",
+         "kept_before",
+         "broken_before", "is_discount", "is_postponement", "is_date_change", "is_instalment",
+         "instalment_number", "depth")
+FACT_LABELS = {
+    "on_time_share": "pontualidade no histórico",
+    "month_share": "faturas pagas em até um mês no histórico",
+    "history_length": "tempo de histórico",
+    "recent_share": "pontualidade nos últimos meses",
+    "open_before": "faturas já em aberto",
+    "kept_before": "acordo anterior cumprido",
+    "broken_before": "acordo anterior descumprido",
+    "instalment_number": "número da parcela",
+    "depth": "tamanho da dívida em mensalidades",
+}
+_CUSTOMER_FACTS = ("month_share", "history_length", "recent_share", "open_before",
+                   "kept_before", "broken_before", "depth")
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    return values.to_numpy().astype("datetime64[D]").astype("int64")
+
+
+def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
+               as_of: date) -> pd.DataFrame:
+    """Every counted bill with its point-in-time facts, kind, outcome and whether its
+    outcome was known by ``as_of``. Vectorised (sorting and cumulative sums)."""
+    grace = int(criteria["punctuality.grace_days"])
+    window = int(criteria["calibration.window_days"])
+    recent_days = int(criteria["punctuality.recent_months"]) * 30
+    bills = judged_bills(invoices, criteria, as_of)
+    if bills.empty:
+        return pd.DataFrame(columns=[*FACTS, "kind", "outcome", "comparable", "due_day",
+                                     "known_day"])
+    code = pd.factorize(bills["customer_id"])[0].astype("int64")
+    due = _day_numbers(bills["due_date"])
+    base = due.min()
+    day = due - base
+    key = (code << 32) + day
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    judged = bills["judged"].to_numpy(bool)[order]
+    on_time = (bills["on_time"].to_numpy(bool) & bills["judged"].to_numpy(bool))[order]
+    relief = bills["relief"].to_numpy(bool)[order]
+    first = np.searchsorted(skey, code[order] << 32, side="left")
+    known = np.maximum(np.searchsorted(skey, skey - grace, side="left"), first)
+    recent_from = np.maximum(np.searchsorted(skey, skey - grace - recent_days, side="left"),
+                             first)
+    recent_from = np.minimum(recent_from, known)
+
+    def before(flags: np.ndarray, start: np.ndarray) -> np.ndarray:
+        cum = np.r_[0, np.cumsum(flags)]
+        return cum[known] - cum[start]
+
+    n_judged = before(judged, first)
+    n_on_time = before(on_time, first)
+    n_recent = before(judged, recent_from)
+    n_recent_on = before(on_time, recent_from)
+    # Paid within the window, among the earlier bills whose window had ended.
+    paid_flag = bills["paid"].to_numpy(bool)
+    paid_on_day = _day_numbers(bills["paid_on"].fillna(bills["due_date"]))
+    paid_days_unsorted = np.where(paid_flag, paid_on_day - due, 10**6)
+    paid_days_all = paid_days_unsorted[order]
+    known_month = np.maximum(np.searchsorted(skey, skey - window, side="left"), first)
+    cum_month = np.r_[0, np.cumsum(paid_days_all <= window)]
+    n_month_known = known_month - first
+    n_month_paid = cum_month[known_month] - cum_month[first]
+    kept_before = before(judged & relief & on_time, first)
+    broken_before = before(judged & relief & ~on_time, first)
+    # Bills of the same customer due before this one and not paid by its due date.
+    paid_day = np.where(paid_flag, paid_on_day - base, np.iinfo("int64").max >> 33)[order]
+    paid_key = (code[order] << 32) + np.minimum(paid_day, (1 << 31) - 1)
+    paid_sorted = np.sort(paid_key)
+    earlier = np.searchsorted(skey, skey, side="left") - first
+    paid_by_due = (np.searchsorted(paid_sorted, skey, side="right")
+                   - np.searchsorted(paid_sorted, code[order] << 32, side="left"))
+    own_paid = (paid_key <= skey).astype("int64")
+    open_before = np.clip(earlier - (paid_by_due - own_paid), 0, None)
+
+    facts = pd.DataFrame(index=np.arange(len(bills)))
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+
+    def back(values: np.ndarray) -> np.ndarray:
+        return values[inverse]
+
+    facts["on_time_share"] = back((n_on_time + 1.0) / (n_judged + 2.0))
+    facts["month_share"] = back((n_month_paid + 1.0) / (n_month_known + 2.0))
+    facts["history_length"] = back(np.log1p(n_judged.astype(float)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recent = np.where(n_recent > 0, n_recent_on / np.maximum(n_recent, 1),
+                          (n_on_time + 1.0) / (n_judged + 2.0))
+    facts["recent_share"] = back(recent)
+    facts["open_before"] = back(np.minimum(open_before, 6).astype(float))
+    facts["kept_before"] = back((kept_before > 0).astype(float))
+    facts["broken_before"] = back((broken_before > 0).astype(float))
+
+    codes, names = pd.factorize(bills["arrangement"].fillna("").replace("", "ordinary"))
+    names = np.asarray(names, dtype=object)
+    kind = names[codes]
+
+    def is_kind(name: str) -> np.ndarray:
+        found = np.flatnonzero(names == name)
+        return codes == found[0] if len(found) else np.zeros(len(codes), dtype=bool)
+
+    for name in ("discount", "postponement", "instalment"):
+        facts[f"is_{name}"] = is_kind(name).astype(float)
+    # A postponement of a bill not yet overdue (a due-date change: the ERP moved the bill)
+    # is another product than postponing a debt: no earlier bill of the customer was
+    # renegotiated into it (none due in the 120 days before it).
+    facts["is_date_change"] = 0.0
+    moved = np.flatnonzero(is_kind("postponement"))
+    if len(moved):
+        renegotiated = invoices[invoices["status"] == "renegotiated"][["customer_id",
+                                                                       "due_date"]]
+        pairs = pd.DataFrame({"at": moved, "c": bills["customer_id"].to_numpy()[moved],
+                              "d": bills["due_date"].to_numpy()[moved]}).merge(
+            renegotiated.rename(columns={"customer_id": "c", "due_date": "r"}), on="c",
+            how="left")
+        replaced = pairs["r"].notna() & (pairs["r"] < pairs["d"]) & (
+            pairs["r"] >= pairs["d"] - pd.Timedelta(days=120))
+        debt = replaced.groupby(pairs["at"]).any()
+        change = debt.index.to_numpy()[~debt.to_numpy()]
+        facts.loc[change, "is_date_change"] = 1.0
+        facts.loc[change, "is_postponement"] = 0.0
+    # Position in the plan and size of the agreement: bills of one agreement share the
+    # customer, the kind and the issue date.
+    position = pd.Index(customers["customer_id"]).get_indexer(bills["customer_id"])
+    # A sentinel NaN at the end: bills of no known customer (or no customers) get NaN.
+    fees = np.append(customers["monthly_fee"].to_numpy(float), np.nan)
+    fee = fees[np.where(position >= 0, position, len(fees) - 1)]
+    fee = np.where(np.isfinite(fee) & (fee > 0), fee, np.nan)
+    issued = bills["issued_on"] if "issued_on" in bills.columns else pd.Series(
+        pd.NaT, index=bills.index)
+    group = pd.DataFrame({"c": bills["customer_id"], "k": kind, "i": issued,
+                          "d": bills["due_date"], "a": bills["amount"]})
+    group["i"] = group["i"].fillna(group["d"])
+    agreement = ~is_kind("ordinary")
+    number = np.ones(len(bills))
+    total = bills["amount"].to_numpy(float).copy()
+    if agreement.any():
+        sub = group[agreement].sort_values(["c", "k", "i", "d"], kind="stable")
+        grouped = sub.groupby(["c", "k", "i"], sort=False)
+        number[sub.index.to_numpy()] = grouped.cumcount().to_numpy() + 1
+        total[sub.index.to_numpy()] = grouped["a"].transform("sum").to_numpy(float)
+    facts["instalment_number"] = np.where(is_kind("instalment"), number - 1, 0.0)
+    depth = np.where(agreement, total / fee, facts["open_before"].to_numpy() + 1.0)
+    facts["depth"] = np.log(np.clip(np.nan_to_num(depth, nan=1.0), 0.2, 24.0))
+    facts["kind"] = kind
+
+    paid = paid_flag
+    paid_days = paid_days_unsorted
+    ordinary_late = is_kind("ordinary") & ~bills["on_time"].to_numpy(bool)
+    horizon = np.where(agreement, grace, window)
+    facts["outcome"] = (paid & (paid_days <= horizon)).astype(int)
+    facts["comparable"] = agreement | ordinary_late
+    facts["due_day"] = due
+    facts["known_day"] = due + horizon
+    facts["paid_days"] = paid_days
+    facts["customer_id"] = bills["customer_id"].to_numpy()
+    return facts
+
+
+def case_facts(features: HistoryFeatures, action: Action, number: int = 1,
+               depth: float = 1.0, upcoming: bool = False) -> np.ndarray:
+    """The model's facts for a customer today and an option (``number``: the
+    instalment's position in its plan; ``depth``: the debt in monthly fees; ``upcoming``:
+    the bills concerned are not due yet, so a postponement is a due-date change)."""
+    judged = max(features.bills, 0)
+    share = features.on_time_share
+    on_time = (share or 0.0) * judged
+    shrunk = (on_time + 1.0) / (judged + 2.0)
+    recent = features.recent_on_time_share
+    kind = _ACTION_KIND[Action(action)]
+    kept = features.earlier_reliefs > 0 and features.reliefs_broken == 0
+    month = features.paid_within_window_share
+    known_month = features.bills_past_window
+    month_paid = (month or 0.0) * known_month
+    values = {
+        "on_time_share": shrunk,
+        "month_share": (month_paid + 1.0) / (known_month + 2.0),
+        "history_length": math.log1p(judged),
+        "recent_share": shrunk if recent is None else recent,
+        "open_before": float(min(features.open_bills, 6)),
+        "kept_before": float(kept),
+        "broken_before": float(features.reliefs_broken > 0),
+        "is_discount": float(kind == "discount"),
+        "is_postponement": float(kind == "postponement" and not upcoming),
+        "is_date_change": float(kind == "postponement" and upcoming),
+        "is_instalment": float(kind == "instalment"),
+        "instalment_number": float(number - 1) if kind == "instalment" else 0.0,
+        "depth": math.log(min(max(depth, 0.2), 24.0)),
+    }
+    return np.array([values[name] for name in FACTS], dtype=float)
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def brier(p: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean((p - y) ** 2)) if len(y) else float("nan")
+
+
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    if not len(y):
+        return float("nan")
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = 5) -> list[dict]:
+    """Predicted against observed in ``bins`` groups of equal count (by predicted)."""
+    if not len(y):
+        return []
+    order = np.argsort(p, kind="stable")
+    rows = []
+    for part in np.array_split(order, min(bins, len(order))):
+        if len(part):
+            rows.append({"faturas": int(len(part)), "previsto": float(p[part].mean()),
+                         "observado": float(y[part].mean())})
+    return rows
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class Skill:
+    """Out-of-time scores of the model and of the base rate."""
+
+    cutoff: date | None
+    train_bills: int
+    test_bills: int
+    base_rate: float
+    brier_model: float
+    brier_base: float
+    log_loss_model: float
+    log_loss_base: float
+    reliability: tuple = ()  # dicts: faturas, previsto, observado
+
+    @property
+    def beats_base(self) -> bool:
+        return (self.test_bills > 0 and self.brier_model < self.brier_base
+                and self.log_loss_model < self.log_loss_base)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What follows a broken agreement, and how long a customer stays: each value with
+    where it came from ("estimado de N ..." or "prior: criteria key")."""
+
+    late_share: float  # of bills unpaid past the window, the share paid before termination
+    late_days: float  # how many days after the due date those are paid (median)
+    remaining_months: float  # expected months a paying customer stays
+    late_source: str = ""
+    remaining_source: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentModel:
+    """Implements ``model.PaymentProbabilities`` (``probability`` by band, from the
+    fallback calibration) and ``estimate`` (per customer and option)."""
+
+    used: bool  # the logistic model is used (else the band calibration)
+    note: str  # why, in Portuguese
+    coef: tuple[float, ...]
+    intercept: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    skill: Skill
+    recovery: Recovery
+    calibration: Calibration = field(compare=False)
+    #: Instalment k >= 2 paid by its date given the earlier ones were:
+    #: (k, plans that reached it, of those kept, rate used).
+    continuation: tuple = ()
+
+    def continuation_rate(self, number: int) -> tuple[float, str]:
+        """The chance of paying instalment ``number`` (>= 2) given the earlier ones were,
+        from the portfolio's plans, and where it came from."""
+        rows = [row for row in self.continuation if row[0] <= number]
+        if not rows:
+            return self.calibration.probability("fair", Action.INSTALMENTS), (
+                "sem parcelamentos na carteira: taxa de parcela de acordo")
+        k, bills, kept, rate = rows[-1]
+        return rate, (f"parcela {number} paga dado que as anteriores foram: {kept} de {bills} "
+                      f"na carteira (parcela {k}), puxada para a taxa da 1ª")
+
+    # -- PaymentProbabilities
+    def probability(self, band: str, action: Action) -> float:
+        return self.calibration.probability(band, action)
+
+    # -- the fallback calibration's views, for the tables that show it
+    @property
+    def ordinary(self):
+        return self.calibration.ordinary
+
+    @property
+    def window_days(self) -> int:
+        return self.calibration.window_days
+
+    @property
+    def min_bills(self) -> int:
+        return self.calibration.min_bills
+
+    def table(self) -> pd.DataFrame:
+        return self.calibration.table()
+
+    def reliability_rows(self) -> list[dict]:
+        return [dict(row) for row in self.skill.reliability]
+
+    def estimate(self, features: HistoryFeatures, action: Action, number: int = 1,
+                 depth: float = 1.0, upcoming: bool = False) -> tuple[float, tuple[str, ...]]:
+        """The chance the customer pays as agreed, and the facts that moved it most.
+
+        For instalment 2 onward: the chance given the earlier instalments were paid, from
+        the portfolio's plans (a conditional rate; the tree multiplies them)."""
+        if Action(action) is Action.INSTALMENTS and number >= 2:
+            rate, source = self.continuation_rate(number)
+            return rate, (source,)
+        if not self.used:
+            p = self.calibration.probability(features.punctuality_band, action)
+            return p, ("taxa da faixa de pontualidade (modelo não usado: "
+                       f"{self.note})",)
+        x = case_facts(features, action, number, depth, upcoming)
+        z = (x - np.array(self.mean)) / np.array(self.scale)
+        contributions = np.array(self.coef) * z
+        p = 1.0 / (1.0 + math.exp(-(self.intercept + float(contributions.sum()))))
+        ranked = sorted(
+            (i for i, name in enumerate(FACTS) if name in _CUSTOMER_FACTS
+             and abs(contributions[i]) >= 0.05),
+            key=lambda i: -abs(contributions[i]))[:3]
+        factors = tuple(
+            f"{FACT_LABELS[FACTS[i]]} {'aumenta' if contributions[i] > 0 else 'reduz'} "
+            "a chance" for i in ranked)
+        return p, factors
+
+    def skill_rows(self) -> list[dict]:
+        """The out-of-time comparison, for the meeting and the review."""
+        s = self.skill
+        return [
+            {"estimador": "modelo (regressão logística)", "Brier": s.brier_model,
+             "log loss": s.log_loss_model},
+            {"estimador": f"taxa-base constante ({s.base_rate:.0%})", "Brier": s.brier_base,
+             "log loss": s.log_loss_base},
+        ]
+
+    def to_dict(self) -> dict:
+        return {
+            "method": METHOD, "used": self.used, "note": self.note, "coef": list(self.coef),
+            "intercept": self.intercept, "mean": list(self.mean), "scale": list(self.scale),
+            "skill": {**{k: getattr(self.skill, k) for k in (
+                "train_bills", "test_bills", "base_rate", "brier_model", "brier_base",
+                "log_loss_model", "log_loss_base")},
+                "cutoff": self.skill.cutoff.isoformat() if self.skill.cutoff else None,
+                "reliability": list(self.skill.reliability)},
+            "recovery": {k: getattr(self.recovery, k) for k in (
+                "late_share", "late_days", "remaining_months", "late_source",
+                "remaining_source")},
+            "calibration": self.calibration.to_dict(),
+            "continuation": [list(row) for row in self.continuation],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PaymentModel:
+        if data.get("method") != METHOD:
+            raise ValueError(f"payment model method {data.get('method')!r}")
+        s = dict(data["skill"])
+        cutoff = s.pop("cutoff")
+        reliability_rows = tuple(s.pop("reliability"))
+        return cls(
+            used=bool(data["used"]), note=data["note"], coef=tuple(data["coef"]),
+            intercept=float(data["intercept"]), mean=tuple(data["mean"]),
+            scale=tuple(data["scale"]),
+            skill=Skill(date.fromisoformat(cutoff) if cutoff else None,
+                        reliability=reliability_rows, **s),
+            recovery=Recovery(**data["recovery"]),
+            calibration=Calibration.from_dict(data["calibration"]),
+            continuation=tuple(tuple(row) for row in data.get("continuation", [])),
+        )
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    model = LogisticRegression(C=c, max_iter=500)
+    model.fit((x - mean) / scale, y)
+    return model.coef_[0], float(model.intercept_[0]), mean, scale
+
+
+def _predict(coef, intercept, mean, scale, x: np.ndarray) -> np.ndarray:
+    z = (x - mean) / scale
+    return 1.0 / (1.0 + np.exp(-(intercept + z @ coef)))
+
+
+def _sample(rows: np.ndarray, limit: int) -> np.ndarray:
+    """At most ``limit`` rows, evenly spaced (deterministic), for large portfolios."""
+    if len(rows) <= limit:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, limit).astype(int)]
+
+
+def _recovery(facts: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFrame,
+              criteria: Criteria, as_of: date) -> Recovery:
+    window = int(criteria["calibration.window_days"])
+    termination = int(criteria["money.termination_days"])
+    as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
+    late = facts[(facts["kind"] == "ordinary") & facts["comparable"].astype(bool)
+                 & (facts["paid_days"] > window)
+                 & (facts["due_day"] + termination <= as_of_day)]
+    minimum = int(criteria["model.min_events"])
+    paid_late = late["paid_days"] <= termination
+    if len(late) >= minimum:
+        late_share = float(paid_late.mean())
+        late_days = float(late.loc[paid_late, "paid_days"].median()) if paid_late.any() \
+            else float(termination)
+        late_source = (f"estimado de {len(late)} faturas comuns sem pagamento em {window} "
+                       f"dias: {int(paid_late.sum())} pagas até {termination} dias")
+    else:
+        late_share = float(criteria["money.late_payment_prior"])
+        late_days = (window + termination) / 2
+        late_source = (f"prior money.late_payment_prior (só {len(late)} faturas na "
+                       "carteira)")
+    # Cancellations: customers whose bills stopped (no bill due in the last 60 days) or
+    # whose contract is disabled, over the customer-months of the last year.
+    due = invoices[~invoices["status"].isin(("cancelled",))]
+    last_due = due.groupby("customer_id")["due_date"].max()
+    first_due = due.groupby("customer_id")["due_date"].min()
+    as_of_ts = pd.Timestamp(as_of)
+    year_ago = as_of_ts - pd.DateOffset(months=12)
+    left = (last_due < as_of_ts - pd.Timedelta(days=60)) & (last_due >= year_ago)
+    if "contract_status" in customers.columns:
+        disabled = customers.loc[customers["contract_status"].eq("disabled"), "customer_id"]
+        left = left | last_due.index.isin(disabled)
+    start = first_due.clip(lower=year_ago)
+    end = last_due.where(left, as_of_ts)
+    months = float(((end - start).dt.days.clip(lower=0) / 30.4).sum())
+    leavers = int(left.sum())
+    cap = float(criteria["money.max_remaining_months"])
+    if leavers >= minimum and months > 0:
+        remaining = min(months / leavers, cap)
+        remaining_source = (f"estimado de {leavers} cancelamentos em {months:,.0f} "
+                            "meses-cliente no último ano").replace(",", ".")
+    else:
+        remaining = min(1.0 / float(criteria["money.monthly_churn_prior"]), cap)
+        remaining_source = (f"prior money.monthly_churn_prior (só {leavers} cancelamentos "
+                            "no último ano)")
+    return Recovery(late_share, late_days, remaining, late_source, remaining_source)
+
+
+def continuation(facts: pd.DataFrame, criteria: Criteria, as_of: date) -> tuple:
+    """Per instalment number k >= 2: among the plans whose instalment k-1 was paid by its
+    date, how many paid instalment k by its date; shrunk toward the first instalment's
+    rate with ``calibration.prior_strength`` pseudo-plans."""
+    as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
+    plans = facts[(facts["kind"] == "instalment") & (facts["known_day"] <= as_of_day)]
+    if plans.empty:
+        return ()
+    plans = plans.assign(k=plans["instalment_number"].astype(int) + 1).sort_values(
+        ["customer_id", "due_day"], kind="stable")
+    plans["previous"] = plans.groupby("customer_id")["outcome"].shift(1)
+    first = plans[plans["k"] == 1]["outcome"]
+    toward = float(first.mean()) if len(first) else 0.5
+    prior = float(criteria["calibration.prior_strength"])
+    rows = []
+    for k, group in plans[(plans["k"] >= 2) & (plans["previous"] == 1)].groupby("k"):
+        n, kept = len(group), int(group["outcome"].sum())
+        rows.append((int(k), n, kept, (kept + prior * toward) / (n + prior)))
+    return tuple(rows)
+
+
+def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
+                      as_of: date, calibration: Calibration | None = None) -> PaymentModel:
+    """Fit, validate out of time and decide whether to use the model (pure: same data,
+    same result)."""
+    calibration = calibration or calibrate(invoices, customers, criteria, as_of)
+    facts = bill_facts(invoices, customers, criteria, as_of)
+    as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
+    recovery = _recovery(facts, customers, invoices, criteria, as_of) if len(facts) else \
+        Recovery(float(criteria["money.late_payment_prior"]), 45.0,
+                 min(1 / float(criteria["money.monthly_churn_prior"]),
+                     float(criteria["money.max_remaining_months"])),
+                 "prior money.late_payment_prior (carteira sem faturas)",
+                 "prior money.monthly_churn_prior (carteira sem faturas)")
+    empty = Skill(None, 0, 0, float("nan"), float("nan"), float("nan"), float("nan"),
+                  float("nan"))
+    n = len(FACTS)
+
+    plans = continuation(facts, criteria, as_of) if len(facts) else ()
+
+    def fallback(note: str, skill: Skill = empty) -> PaymentModel:
+        return PaymentModel(False, note, (0.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, skill,
+                            recovery, calibration, plans)
+
+    if facts.empty:
+        return fallback("carteira sem faturas")
+    usable = facts[facts["comparable"].astype(bool) & (facts["known_day"] <= as_of_day)]
+    minimum_bills, minimum_events = int(criteria["model.min_bills"]), int(
+        criteria["model.min_events"])
+    events = int(usable["outcome"].sum())
+    if len(usable) < minimum_bills or min(events, len(usable) - events) < minimum_events:
+        return fallback(f"histórico curto: {len(usable)} faturas comparáveis, {events} pagas "
+                        f"(mínimo model.min_bills = {minimum_bills}, model.min_events = "
+                        f"{minimum_events})")
+    c = float(criteria["model.regularisation"])
+    limit = int(criteria["model.max_rows"])
+    cutoff_ts = pd.Timestamp(as_of) - pd.DateOffset(
+        months=int(criteria["model.validation_months"]))
+    cutoff_day = int(np.datetime64(cutoff_ts.date(), "D").astype("int64"))
+    train = usable[usable["known_day"] <= cutoff_day]
+    test = usable[usable["due_day"] >= cutoff_day]
+    columns = list(FACTS)
+    y_train = train["outcome"].to_numpy(float)
+    if len(train) < minimum_bills or len(test) < minimum_events or len(set(y_train)) < 2:
+        return fallback(f"histórico curto para validar fora do período: {len(train)} "
+                        f"faturas antes de {cutoff_ts:%d/%m/%Y}, {len(test)} depois")
+    rows = _sample(np.arange(len(train)), limit)
+    coef, intercept, mean, scale = _fit(train[columns].to_numpy(float)[rows], y_train[rows], c)
+    y_test = test["outcome"].to_numpy(float)
+    p_test = _predict(coef, intercept, mean, scale, test[columns].to_numpy(float))
+    base = float(y_train.mean())
+    base_test = np.full(len(y_test), base)
+    skill = Skill(cutoff_ts.date(), len(train), len(test), base,
+                  brier(p_test, y_test), brier(base_test, y_test),
+                  log_loss(p_test, y_test), log_loss(base_test, y_test),
+                  tuple(reliability(p_test, y_test)))
+    if not skill.beats_base:
+        return fallback("o modelo não superou a taxa-base fora do período", skill)
+    rows = _sample(np.arange(len(usable)), limit)
+    coef, intercept, mean, scale = _fit(usable[columns].to_numpy(float)[rows],
+                                        usable["outcome"].to_numpy(float)[rows], c)
+    note = (f"regressão logística em {len(usable)} faturas comparáveis; fora do período "
+            f"(após {cutoff_ts:%d/%m/%Y}) Brier {skill.brier_model:.4f} contra "
+            f"{skill.brier_base:.4f} da taxa-base")
+    return PaymentModel(True, note, tuple(float(v) for v in coef), intercept,
+                        tuple(float(v) for v in mean), tuple(float(v) for v in scale),
+                        skill, recovery, calibration, plans)

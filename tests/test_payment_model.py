@@ -1,0 +1,133 @@
+"""The payment model: point in time, validated out of time, visible when it falls back."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relief_kit import resources
+from relief_kit.core.criteria import load_criteria
+from relief_kit.core.history import features, features_of
+from relief_kit.core.model import Action
+from relief_kit.core.payment_model import (
+    FACTS,
+    PaymentModel,
+    bill_facts,
+    brier,
+    fit_payment_model,
+    log_loss,
+    reliability,
+)
+from relief_kit.sources.tables import load_folder
+from relief_kit.tools.sample.portfolio import generate
+
+CRITERIA = load_criteria()
+AS_OF = date(2026, 11, 20)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_folder(resources.SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def model(sample):
+    return fit_payment_model(sample.invoices, sample.customers, CRITERIA, AS_OF)
+
+
+def test_scores_by_hand():
+    p, y = np.array([0.9, 0.2]), np.array([1.0, 0.0])
+    assert brier(p, y) == pytest.approx((0.01 + 0.04) / 2)
+    assert log_loss(p, y) == pytest.approx(-(np.log(0.9) + np.log(0.8)) / 2)
+    rows = reliability(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 1, 1, 1]), bins=2)
+    assert rows == [{"faturas": 2, "previsto": pytest.approx(0.15), "observado": 0.5},
+                    {"faturas": 2, "previsto": pytest.approx(0.85), "observado": 1.0}]
+
+
+def test_on_the_bundled_sample_the_model_beats_the_base_rate_out_of_time(model):
+    skill = model.skill
+    assert model.used, model.note
+    assert skill.cutoff is not None and skill.train_bills > 0 and skill.test_bills > 0
+    assert skill.brier_model < skill.brier_base
+    assert skill.log_loss_model < skill.log_loss_base
+    assert sum(row["faturas"] for row in skill.reliability) == skill.test_bills
+
+
+def test_a_small_provider_falls_back_to_the_band_priors_and_says_so():
+    tiny = generate(customers=15, months=12, requests=2, seed=3, as_of=AS_OF)
+    model = fit_payment_model(tiny.invoices, tiny.customers, CRITERIA, AS_OF)
+    assert not model.used and "histórico curto" in model.note
+    frame = features(tiny.invoices, tiny.customers, CRITERIA, AS_OF)
+    first = features_of(frame, tiny.customers["customer_id"].iat[0])
+    p, factors = model.estimate(first, Action.DISCOUNT)
+    assert p == model.calibration.probability(first.punctuality_band, Action.DISCOUNT)
+    assert "modelo não usado" in factors[0]
+
+
+def test_facts_are_point_in_time_later_bills_do_not_leak(sample):
+    invoices = sample.invoices
+    before = bill_facts(invoices, sample.customers, CRITERIA, AS_OF)
+    # Wipe every payment after a date: facts of bills due well before it must not move.
+    cut = pd.Timestamp(2026, 3, 1)
+    changed = invoices.copy()
+    later = changed["paid_on"] > cut
+    changed.loc[later, ["paid_on", "amount_paid"]] = [pd.NaT, np.nan]
+    changed.loc[later, "status"] = "open"
+    after = bill_facts(changed, sample.customers, CRITERIA, AS_OF)
+    early = before["due_day"] < np.datetime64(cut - pd.Timedelta(days=40), "D").astype("int64")
+    columns = [c for c in FACTS if c not in ("open_before",)]
+    pd.testing.assert_frame_equal(before.loc[early, columns], after.loc[early, columns])
+
+
+def test_reason_codes_name_the_facts_in_portuguese(model, sample):
+    frame = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    customer = sample.requests["customer_id"].iat[0]
+    p, factors = model.estimate(features_of(frame, customer), Action.INSTALMENTS, 1, 3.0)
+    assert 0 < p < 1
+    assert factors and all(f.endswith(("aumenta a chance", "reduz a chance")) for f in factors)
+
+
+def test_later_instalments_are_priced_with_their_own_rate(model, sample):
+    frame = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    feats = features_of(frame, sample.requests["customer_id"].iat[0])
+    chances = [model.estimate(feats, Action.INSTALMENTS, n, 3.0)[0] for n in (1, 2, 3, 4)]
+    assert len(set(chances)) == 4  # one conditional rate per instalment, not p ** k
+
+
+def test_the_model_survives_its_cache(model):
+    again = PaymentModel.from_dict(model.to_dict())
+    assert again.to_dict() == model.to_dict()
+
+
+def test_a_due_date_change_is_told_from_a_postponed_debt(sample):
+    facts = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    postponed = facts[facts["kind"] == "postponement"]
+    changes = postponed[postponed["is_date_change"] == 1.0]
+    debts = postponed[postponed["is_postponement"] == 1.0]
+    assert len(changes) and len(debts)
+    renegotiated = set(sample.invoices.loc[sample.invoices["status"] == "renegotiated",
+                                           "customer_id"])
+    assert not set(changes["customer_id"]) & renegotiated
+    assert set(debts["customer_id"]) <= renegotiated
+
+
+def test_moving_a_bill_not_yet_due_is_priced_as_a_due_date_change(model, sample):
+    frame = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    feats = features_of(frame, sample.requests["customer_id"].iat[0])
+    change, _ = model.estimate(feats, Action.POSTPONEMENT, 1, 1.0, upcoming=True)
+    debt, _ = model.estimate(feats, Action.POSTPONEMENT, 1, 1.0, upcoming=False)
+    assert change != debt
+
+
+def test_later_instalments_are_conditional_on_the_earlier_ones_from_the_plans(model, sample):
+    facts = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    plans = facts[facts["kind"] == "instalment"].sort_values(["customer_id", "due_day"])
+    second = plans[plans["instalment_number"] == 1]
+    before = plans.groupby("customer_id")["outcome"].shift(1).loc[second.index]
+    reached = second[before == 1]
+    k, bills, kept, _ = model.continuation[0]
+    assert (k, bills, kept) == (2, len(reached), int(reached["outcome"].sum()))
+    frame = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    feats = features_of(frame, sample.requests["customer_id"].iat[0])
+    assert model.estimate(feats, Action.INSTALMENTS, 2, 3.0)[0] == model.continuation_rate(2)[0]
