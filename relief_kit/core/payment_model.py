@@ -204,8 +204,8 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
     # Position in the plan and size of the agreement: bills of one agreement share the
     # customer, the kind and the issue date.
     position = pd.Index(customers["customer_id"]).get_indexer(bills["customer_id"])
-    fees = customers["monthly_fee"].to_numpy(float)
-    fee = np.where(position >= 0, fees[np.maximum(position, 0)], np.nan)
+    fees = np.r_[customers["monthly_fee"].to_numpy(float), np.nan]  # -1: not a customer
+    fee = fees[position]
     fee = np.where(np.isfinite(fee) & (fee > 0), fee, np.nan)
     issued = bills["issued_on"] if "issued_on" in bills.columns else pd.Series(
         pd.NaT, index=bills.index)
