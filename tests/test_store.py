@@ -196,3 +196,25 @@ def test_a_store_of_the_first_schema_is_migrated_and_keeps_its_decisions(tmp_pat
     db.close()
     [decision] = open_store(tmp_path).history("r1")
     assert decision.terms == PLAN and decision.covered == ()
+
+
+def test_a_store_of_the_first_schema_gains_the_hardship_answers(tmp_path):
+    import sqlite3
+
+    from relief_kit.store import cases
+
+    db = sqlite3.connect(tmp_path / "cases.sqlite")
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for statement in cases._MIGRATIONS[1].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("INSERT INTO schema_version VALUES (1)")
+    db.execute("INSERT INTO answers VALUES ('r1', 1, 'whatsapp', 0, 0, '', 0, 'discount', "
+               "NULL, NULL, '', '{}', 'Ana', '2026-01-01T00:00:00')")
+    db.commit()
+    db.close()
+    store = open_store(tmp_path)
+    old = store.load_answers("r1")
+    assert old.asked == "discount" and old.hardship == "" and old.capacity_monthly is None
+    store.save_answers("r1", ANSWERS, analyst="Ana", now=NOW)
+    assert open_store(tmp_path).load_answers("r1") == ANSWERS

@@ -204,9 +204,8 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
     # Position in the plan and size of the agreement: bills of one agreement share the
     # customer, the kind and the issue date.
     position = pd.Index(customers["customer_id"]).get_indexer(bills["customer_id"])
-    # A sentinel NaN at the end: bills of no known customer (or no customers) get NaN.
-    fees = np.append(customers["monthly_fee"].to_numpy(float), np.nan)
-    fee = fees[np.where(position >= 0, position, len(fees) - 1)]
+    fees = np.r_[customers["monthly_fee"].to_numpy(float), np.nan]  # -1: not a customer
+    fee = fees[position]
     fee = np.where(np.isfinite(fee) & (fee > 0), fee, np.nan)
     issued = bills["issued_on"] if "issued_on" in bills.columns else pd.Series(
         pd.NaT, index=bills.index)

@@ -47,16 +47,16 @@ NOT_BILLED = ("cancelled", "renegotiated")
 ARRANGEMENTS = ("", "discount", "postponement", "instalment")
 #: Coarse categories of an at-risk household (LGPD: never a diagnosis).
 AT_RISK_CATEGORIES = ("idoso", "doenca_cronica", "deficiencia", "outro")
-#: The checklist fields that are sensitive (LGPD art. 11: health of the household) or
-#: free text, each with the blank it takes when purged after retention or erased. The
+#: The checklist fields that are sensitive (LGPD art. 11: health of the household; the
+#: hardship, which may be an illness) or free text, each with the blank it takes when purged after retention or erased. The
 #: store's SQL and the archive's scrubbing are both built from this one list.
 SENSITIVE_CHECKLIST = MappingProxyType(
-    {"at_risk_category": "", "at_risk_consent": False, "notes": ""})
+    {"at_risk_category": "", "at_risk_consent": False, "notes": "", "hardship": ""})
 #: The intake columns of ``requests.csv`` about the household, with their blanks: the
 #: decision's own checklist keeps the at-risk flag (it explains a softened term or a
 #: second analyst) until an erasure.
 SENSITIVE_REQUEST = MappingProxyType(
-    {"at_risk": None, "at_risk_category": "", "at_risk_consent": None})
+    {"at_risk": None, "at_risk_category": "", "at_risk_consent": None, "hardship": ""})
 #: What happened to the customer, coarse (never a free-text diagnosis); "none": the
 #: customer states no difficulty.
 HARDSHIPS = ("job_loss", "income_drop", "illness", "business_down", "other", "none")
