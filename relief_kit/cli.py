@@ -806,6 +806,17 @@ def follow_up_command(folder: Path, criteria_path: Path | None, today: str | Non
     if check is None or check.kind != "due_soon":
         raise InputError(f"--reminder: o pedido {reminder!r} não tem acordo vencendo em breve; "
                          f"veja relief-kit follow-up {folder}.")
+    from datetime import date as _date
+
+    from relief_kit.sources.tables import read_folder_info
+    from relief_kit.text import formatting as fmt
+
+    produced = max(_today(today, read_folder_info(folder)[0]), _date.today())
+    if check.next_date is not None and check.next_date < produced:
+        # A message never names a date already past (CDC art. 6 III).
+        raise InputError(f"--reminder: a data combinada do pedido {reminder} "
+                         f"({fmt.day(check.next_date)}) já passou; combine novos termos "
+                         "com o cliente em vez de lembrar dela.")
     customer = load_folder(folder, request_ids=[reminder]).customer(check.customer_id)
     provider = load_provider()
     text = reminder_messages(check, customer, provider).whatsapp_text

@@ -436,11 +436,21 @@ def test_the_review_records_the_message_sent_and_the_record_shows_it_with_the_er
 def test_a_private_reminder_for_the_agreement_due_soon_and_only_for_it(later):
     result = run("follow-up", later, "--reminder", "R8")
     assert result.exit_code == 0, result.output
-    text, link = result.output.strip().splitlines()
+    *lines, link = result.output.strip().splitlines()
+    text = "\n".join(lines)
     assert "R$ 100,00 até 22/01/2027" in text and "(Pedido R8)" in text
+    # The provider's identification, as on every collection message (CDC art. 42-A).
+    assert "CNPJ 11.222.333/0001-81" in text
     assert link.startswith("https://wa.me/5535999990000?text=")
     kept = run("follow-up", later, "--reminder", "R1")
     assert kept.exit_code == 1 and "não tem acordo vencendo em breve" in kept.output
+
+
+def test_no_reminder_names_a_date_already_past(later):
+    # On 25/01/2027 R8's date (22/01/2027) has passed, within the grace days: still
+    # "due soon" for the follow-up, but no message may name that date.
+    result = run("follow-up", later, "--reminder", "R8", "--today", "2027-01-25")
+    assert result.exit_code == 1 and "já passou" in result.output
 
 
 def test_the_meeting_counts_agreements_by_kind(later):

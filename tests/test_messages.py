@@ -157,12 +157,16 @@ def test_every_outcome_and_connection_status_says_what_is_true(kind, status):
             assert RESTORES in text and "sem taxa de religação" in text, where
             assert "Resolução Anatel 765/2023, art. 78" in text, where
             if kind == "instalments":
-                assert "pagamento da primeira parcela (R$ 60,00, até 01/12/2026)" in text
+                assert "primeira parcela (R$ 60,00, até 01/12/2026)" in text, where
         else:
             assert RESTORES not in text, where
         if connection == "blocked":
             assert "está suspensa por falta de pagamento" in text, where
             assert "continua normalmente" not in text, where
+            # The ERP actions unblock a customer blocked for debt in trust until the
+            # agreement's first date (core.erp_actions); the message says the same.
+            trusted = "liberamos a conexão em confiança até" in text
+            assert trusted == (kind in AGREEMENTS), where
         if connection == "active":
             assert "está suspensa" not in text and "estiver suspensa" not in text, where
             if kind in AGREEMENTS:

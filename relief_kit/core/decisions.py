@@ -124,7 +124,8 @@ def decision_problems(draft: DecisionDraft, checklist: Checklist, criteria: Crit
     ``checklist`` is the answers the decision rests on.
     """
     problems = terms_problems(draft.action, draft.terms, today)
-    missing = missing_items(checklist, criteria)
+    # Asking the customer is how missing answers are got: it never waits for them.
+    missing = () if draft.action is Action.ASK_INFO else missing_items(checklist, criteria)
     if missing:
         problems.append(Problem("required_items", {"items": missing}))
     analyst = draft.analyst.strip()

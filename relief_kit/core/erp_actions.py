@@ -28,8 +28,8 @@ from decimal import Decimal
 
 from relief_kit.core.agreements import amount_to_pay, to_cents
 from relief_kit.core.decisions import CoveredBill
-from relief_kit.core.guard import RESTRICTED
 from relief_kit.core.model import Action, Terms
+from relief_kit.core.regulatory import connection_status
 
 FILE_PATTERN = "acoes-erp-{day}.csv"
 COLUMNS = (
@@ -129,7 +129,11 @@ def actions(case: DecidedCase) -> list[dict[str, str]]:
 
 
 def is_restricted(contract_status: str) -> bool:
-    return contract_status in RESTRICTED
+    """Blocked for a debt (``regulatory.connection_status`` "blocked"): the customer the
+    agreement unblocks in trust until its first date, as the customer's message says
+    (``templates/messages/pt_BR/service/*.blocked.txt.j2``). A manual block (reason
+    unknown) or a terminated contract is not unblocked by an agreement."""
+    return connection_status(contract_status) == "blocked"
 
 
 __all__ = ["COLUMNS", "DecidedCase", "actions", "file_name", "is_restricted"]

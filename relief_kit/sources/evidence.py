@@ -831,10 +831,12 @@ def read_evidence(
     )
 
 
-def evidence_bytes(path: str | Path, max_bytes: int = MAX_EVIDENCE_BYTES) -> bytes:
+def evidence_bytes(path: str | Path, max_bytes: int = MAX_EVIDENCE_BYTES, *,
+                   allow_empty: bool = False) -> bytes:
     """An evidence file's bytes, or one InputError line naming it: a FIFO, device or
     folder is refused before it is opened (a FIFO would block the reader forever), and
-    nothing beyond ``max_bytes`` is read."""
+    nothing beyond ``max_bytes`` is read. An empty file is refused unless
+    ``allow_empty`` (the archive keeps a copy of what was there, even nothing)."""
     path = Path(path)
     try:
         status = path.stat()
@@ -854,7 +856,7 @@ def evidence_bytes(path: str | Path, max_bytes: int = MAX_EVIDENCE_BYTES) -> byt
     if len(data) > max_bytes:
         raise InputError(f"{path}: arquivo de evidência grande demais (limite "
                          f"{max_bytes / 1024 / 1024:.0f} MB).")
-    if not data.strip():
+    if not data.strip() and not allow_empty:
         raise InputError(f"{path}: arquivo de evidência vazio.")
     return data
 

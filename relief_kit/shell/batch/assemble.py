@@ -79,7 +79,9 @@ def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
         if source.is_file() and source.stat().st_size > MAX_EVIDENCE_BYTES:
             raise InputError(f"{source}: arquivo de evidência grande demais para o arquivo "
                              f"(limite {MAX_EVIDENCE_BYTES // (1024 * 1024)} MB).")
-        files[f"evidence/{Path(evidence_file).name}"] = evidence_bytes(source)
+        # An empty file is archived as it is: the record says it could not be read.
+        files[f"evidence/{Path(evidence_file).name}"] = evidence_bytes(source,
+                                                                     allow_empty=True)
     return files
 
 
