@@ -144,6 +144,23 @@ def test_a_notice_before_the_change_whose_suspension_falls_after_it_follows_765(
                             (TERMINATION, date(2025, 11, 7), NEW_RGC)]
 
 
+def test_an_old_step_moved_onto_the_change_day_follows_765(criteria):
+    # Notice 14/07/2025: partial 30/07 (632); the old total, 29/08 (a Friday), moves to
+    # Mon 01/09/2025, the day 632 is revoked: 765 rules it (and the termination).
+    dates = suspension_dates(date(2025, 7, 14), TODAY, criteria)
+    assert _acts(dates) == [(PARTIAL_SUSPENSION, date(2025, 7, 30), OLD_RGC),
+                            (SUSPENSION, date(2025, 9, 1), NEW_RGC),
+                            (TERMINATION, date(2025, 10, 31), NEW_RGC)]
+
+
+def test_a_first_step_moved_onto_the_change_day_is_765s_total_suspension(criteria):
+    # Notice 13/08/2025: +16 = Fri 29/08 → Mon 01/09/2025. 765 has no partial step: the
+    # total suspension on 01/09, never a 632 partial step the same day.
+    dates = suspension_dates(date(2025, 8, 13), TODAY, criteria)
+    assert _acts(dates) == [(SUSPENSION, date(2025, 9, 1), NEW_RGC),
+                            (TERMINATION, date(2025, 10, 31), NEW_RGC)]
+
+
 # --------------------------------------------------------------------------- the notice
 
 

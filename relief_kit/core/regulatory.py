@@ -187,12 +187,15 @@ def suspension_dates(notice_date: date | None, today: date, criteria: Criteria,
 
     def allowed(kind: str, day: date, regime: str) -> RegulatoryAct:
         moved = next_allowed_day(day, criteria, calendar)
-        # A day moved past 01/09/2025 stays under the rules of the act's own reckoning.
+        # An act moved onto or past 01/09/2025 falls when 632/2014 is revoked: 765 rules it.
+        regime = NEW_RGC if moved >= NEW_RGC_START else regime
         return RegulatoryAct(kind, moved, regime, ARTICLES[(regime, kind)], moved != day)
 
     first_day = fifteen_days_after(notice, count_from)
-    if regime_on(first_day) == NEW_RGC:
-        total = allowed(SUSPENSION, first_day, NEW_RGC)
+    if next_allowed_day(first_day, criteria, calendar) >= NEW_RGC_START:
+        # The first step falls under 765, which has no partial step: the total suspension
+        # from the 15 days after the notice, binding only from 01/09/2025.
+        total = allowed(SUSPENSION, max(first_day, NEW_RGC_START), NEW_RGC)
         acts = (total, RegulatoryAct(TERMINATION, total.day + timedelta(days=60), NEW_RGC,
                                      ARTICLES[(NEW_RGC, TERMINATION)]))
     else:
@@ -201,7 +204,7 @@ def suspension_dates(notice_date: date | None, today: date, criteria: Criteria,
         if old_total < NEW_RGC_START:
             total = allowed(SUSPENSION, old_total, OLD_RGC)
             old_termination = total.day + timedelta(days=30)
-            if old_termination < NEW_RGC_START:
+            if total.regime == OLD_RGC and old_termination < NEW_RGC_START:
                 termination = RegulatoryAct(TERMINATION, old_termination, OLD_RGC,
                                             ARTICLES[(OLD_RGC, TERMINATION)])
             else:
