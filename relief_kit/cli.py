@@ -713,14 +713,20 @@ def decide_command(folder: Path, request_id: str, action: str, discount_percent:
                       new_due_date=_day_option("--new-due-date", new_due_date),
                       instalment_count=instalment_count,
                       first_due=_day_option("--first-due", first_due))
-    problems = case.store.validate_decision(draft, case.checklist, case.criteria, case.today)
+    # Terms are judged on the day the decision is taken: --at, else today (never only the
+    # export's date, which may be days old: a pay-by date already past is refused).
+    from datetime import date as _date
+
+    decided_on = _moment(at).date() if at else max(case.today, _date.today())
+    problems = case.store.validate_decision(draft, case.checklist, case.criteria, decided_on)
     if problems:
         for problem in problems:
             click.echo(f"erro: {request_id}: {problem}", err=True)
         sys.exit(1)
     decision = record_decision(case, draft, checklist=case.checklist,
                                expected_previous=case.decisions[-1].decision_id
-                               if case.decisions else None, now=_moment(at))
+                               if case.decisions else None, now=_moment(at),
+                               today=decided_on)
     from relief_kit.core import erp_actions
     from relief_kit.text import formatting as fmt
     from relief_kit.text import labels

@@ -234,11 +234,28 @@ def test_decide_refuses_bad_terms_one_line_each_and_records_nothing(tmp_path, op
     _write_export(folder, _first_bills(), {}, FIRST)
     _requests(folder)
     result = CliRunner().invoke(main, ["decide", str(folder), "--request", "R5", "--analyst",
-                                       "Ana", "--justification", "ok", *options])
+                                       "Ana", "--justification", "ok", "--at", DECIDED_AT,
+                                       *options])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == expected
     assert open_store(folder).history("R5") == []
     assert "Traceback" not in result.output
+
+
+def test_decide_judges_the_terms_on_the_day_of_the_decision_not_the_export(tmp_path):
+    # Export of 20/11/2026, decided on 29/11: a pay-by date of 27/11 has already passed.
+    folder = tmp_path / "dados"
+    folder.mkdir()
+    _write_export(folder, _first_bills(), {}, FIRST)
+    _requests(folder)
+    result = CliRunner().invoke(main, [
+        "decide", str(folder), "--request", "R5", "--analyst", "Ana", "--justification", "ok",
+        "--at", "2026-11-29 10:00", "--action", "discount", "--discount", "10",
+        "--pay-by", "27/11/2026"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "erro: R5: A data para pagar com desconto (27/11/2026) já passou."]
+    assert open_store(folder).history("R5") == []
 
 
 def test_refusing_an_at_risk_household_needs_a_second_analyst_on_the_command_line(tmp_path):

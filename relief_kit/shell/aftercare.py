@@ -44,15 +44,16 @@ _RELIEF = {a.value for a in RELIEF_ACTIONS}
 
 def record_decision(case, draft: DecisionDraft, *, checklist: Checklist,
                     expected_previous: int | None, now: datetime | None = None,
-                    store: CaseStore | None = None):
+                    store: CaseStore | None = None, today: date | None = None):
     """Record a decision on ``case`` (``shell.case.Case``) with the bills it covers, and
     bring that day's ERP actions file up to date. The one way the review, ``decide``
-    and the demo record a decision; raises what ``CaseStore.record_decision`` raises."""
+    and the demo record a decision; raises what ``CaseStore.record_decision`` raises.
+    ``today``: the day the terms are validated on (default: the case's as-of date)."""
     store = store if store is not None else case.store
     draft = replace(draft, covered=covered_bills(case.invoices, case.today))
     decision = store.record_decision(
         case.request_id, draft, case.criteria, checklist=checklist,
-        expected_previous=expected_previous, now=now, today=case.today,
+        expected_previous=expected_previous, now=now, today=today or case.today,
         customer_id=case.customer.customer_id)
     write_erp_actions(case.data_dir, decision.decided_at.date(), store)
     return decision
