@@ -428,3 +428,16 @@ def test_check_reads_every_evidence_file_and_locates_what_the_review_would_choke
     assert "um link aponta para fora de evidence/" in by_line[8]
     if "fila.txt" in names:
         assert "evidence/fila.txt" in by_line[9] and "não é um arquivo comum" in by_line[9]
+
+
+def test_an_empty_written_request_is_refused_for_reading_but_archived_as_it_is(tmp_path):
+    # The review and check say the file is empty; the batch still archives the (empty)
+    # copy beside a record that says so, instead of failing the whole case.
+    from relief_kit.core.errors import InputError
+    from relief_kit.sources.evidence import evidence_bytes
+
+    empty = tmp_path / "R0004_chat.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="vazio"):
+        evidence_bytes(empty)
+    assert evidence_bytes(empty, allow_empty=True) == b""
