@@ -48,8 +48,9 @@ ARRANGEMENTS = ("", "discount", "postponement", "instalment")
 #: Coarse categories of an at-risk household (LGPD: never a diagnosis).
 AT_RISK_CATEGORIES = ("idoso", "doenca_cronica", "deficiencia", "outro")
 #: The checklist fields that are sensitive (LGPD art. 11: health of the household; the
-#: hardship, which may be an illness) or free text, each with the blank it takes when purged after retention or erased. The
-#: store's SQL and the archive's scrubbing are both built from this one list.
+#: hardship, which may be an illness) or free text, each with the blank it takes when
+#: purged after retention or erased. The store's SQL and the archive's scrubbing are both
+#: built from this one list.
 SENSITIVE_CHECKLIST = MappingProxyType(
     {"at_risk_category": "", "at_risk_consent": False, "notes": "", "hardship": ""})
 #: The intake columns of ``requests.csv`` about the household, with their blanks: the
