@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, Protocol
 
 
@@ -24,20 +23,6 @@ class Action(StrEnum):
     INSTALMENTS = "instalments"  # the open debt split into instalments
     REFUSAL = "refusal"  # no relief; said privately and respectfully
     ASK_INFO = "ask_info"  # ask for more information (in writing)
-
-    @property
-    def label(self) -> str:
-        """Portuguese label for analysts and records."""
-        return ACTION_LABELS[self]
-
-
-ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
-    Action.DISCOUNT: "Desconto para pagamento no mês",
-    Action.POSTPONEMENT: "Adiamento do vencimento",
-    Action.INSTALMENTS: "Parcelamento",
-    Action.REFUSAL: "Recusa",
-    Action.ASK_INFO: "Pedir mais informações",
-})
 
 
 @dataclass(frozen=True)
