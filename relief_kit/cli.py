@@ -214,11 +214,13 @@ def _print_recommendations(folder: Path, criteria_path: Path | None, today: str 
                            "display.max_rows", None):
         click.echo(table.drop(columns=["razões"]).to_string(index=False))
     click.echo("")
+    from relief_kit.text.reasons import reason_text
+
     for case in cases:
         rec = case.recommendation
         click.echo(f"{case.request_id} — {labels.action(rec.action)}")
         for reason in rec.reasons:
-            click.echo(f"    • {reason.text} [{reason.criterion}]")
+            click.echo(f"    • {reason_text(reason)} [{reason.criterion}]")
     click.echo(f"\nCritérios: versão {criteria.version}, SHA-256 {criteria.short_hash}…")
 
 

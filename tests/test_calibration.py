@@ -5,7 +5,13 @@ import pytest
 from relief_kit.core.calibration import METHOD, Calibration, calibrate
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.model import Action
+from relief_kit.text import labels
 from tests.portfolio_builder import bill, changed, customers, invoices, monthly
+
+
+def table_of(calibration):
+    """The calibration's table with the catalogue's names, as the review shows it."""
+    return calibration.table(labels.group("band"), labels.group("arrangement"))
 
 AS_OF = date(2026, 11, 20)
 # "b" pays its 4th and 6th bills 20 days late (within the 30-day window) and its 5th
@@ -89,7 +95,7 @@ def test_small_band_leans_on_the_portfolio_rate(criteria):
     poor = cal.ordinary["poor"]
     assert poor.bills == 1 and poor.paid == 0
     assert 0 < poor.used < cal.overall.used  # pulled toward the portfolio rate, not 0
-    table = cal.table().set_index(["grupo", "faixa"])
+    table = table_of(cal).set_index(["grupo", "faixa"])
     note = table.xs("pontualidade fraca", level="faixa")["observação"].iloc[0]
     assert note.startswith("poucas faturas (< 30)") and "toda a carteira" in note
 
@@ -132,7 +138,7 @@ def test_each_action_reads_its_own_rate(criteria):
 
 
 def test_table_has_portuguese_headers_and_says_where_data_is_thin(criteria):
-    table = calibrate(invoices(*PORTFOLIO), PEOPLE, criteria, AS_OF).table()
+    table = table_of(calibrate(invoices(*PORTFOLIO), PEOPLE, criteria, AS_OF))
     for header in ("faixa", "faturas", "pagas em 30 dias", "taxa observada", "taxa usada",
                    "observação"):
         assert header in table.columns
@@ -146,7 +152,7 @@ def test_table_has_portuguese_headers_and_says_where_data_is_thin(criteria):
 def test_empty_portfolio_gives_an_even_chance_and_says_so(criteria):
     cal = calibrate(invoices(), customers(("a", "2025-01-01", 100.0)), criteria, AS_OF)
     assert all(cal.probability(b, a) == 0.5 for b in ("good", "new") for a in Action)
-    assert "sem histórico" in cal.table().loc[0, "observação"]
+    assert "sem histórico" in table_of(cal).loc[0, "observação"]
     assert cal.outcomes.empty
 
 

@@ -9,6 +9,7 @@ import pytest
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.model import Action, Bill, Checklist, HistoryFeatures, ReliefRequest
 from relief_kit.core.recommend import recommend
+from relief_kit.text.reasons import change_text, reason_text
 from tests.test_recommend import EVEN, PF
 
 TODAY = date(2026, 11, 20)
@@ -65,7 +66,7 @@ RATES = type(EVEN)({**EVEN.rates, Action.POSTPONEMENT: 0.9})
 def test_hand_built_case(case):
     rec = recommend(FEE, case.features, REQUEST, case.checklist, CRITERIA, TODAY, RATES, bills=
                     case.bills)
-    assert rec.action is case.action, [r.text for r in rec.reasons]
+    assert rec.action is case.action, [reason_text(r) for r in rec.reasons]
     chosen = next((o for o in rec.options if o.action is rec.action), None)
     if chosen is not None and rec.action is not Action.REFUSAL:
         assert chosen.allowed
@@ -108,7 +109,7 @@ def test_the_at_risk_refusal_waits_for_a_second_analyst():
     assert rec.needs_second_analyst
     # Without consent the at-risk fact gives no points.
     assert not any(r.criterion == "weights.at_risk" for r in rec.reasons)
-    assert "consentimento" in rec.what_would_change[0]
+    assert "consentimento" in change_text(rec.what_would_change[0])
 
 
 def test_the_phone_call_is_asked_in_writing_and_told_what_would_change():
@@ -116,5 +117,5 @@ def test_the_phone_call_is_asked_in_writing_and_told_what_would_change():
     rec = recommend(FEE, case.features, REQUEST, case.checklist, CRITERIA, TODAY, RATES, bills=
                     case.bills)
     assert rec.reasons[0].criterion == "pratica.documentacao"
-    assert rec.what_would_change[0].startswith(
+    assert change_text(rec.what_would_change[0]).startswith(
         "Com o pedido explicado por escrito (e-mail ou WhatsApp), a recomendação seria ")

@@ -22,6 +22,7 @@ from relief_kit.shell.meeting import (
 )
 from relief_kit.shell.pseudonyms import Pseudonymizer, load_or_create_key
 from relief_kit.shell.replay import CaseRecommendation
+from relief_kit.text import labels
 from tests.portfolio_builder import bill, invoices
 from tests.test_recommend import ANSWERED, EVEN, FAIR, GOOD, PF, POOR, REQUEST
 
@@ -131,7 +132,8 @@ def test_what_if_reports_changes_pseudonymously():
         PF, POOR, REQUEST, generous, criteria, date(2026, 11, 20), EVEN))]
     replay = what_if(before, after, PSEUDONYM)
     row = replay.changed.iloc[0]
-    assert (row["de"], row["para"]) == (Action.REFUSAL.label, Action.DISCOUNT.label)
+    assert (row["de"], row["para"]) == (labels.action(Action.REFUSAL),
+                                    labels.action(Action.DISCOUNT))
     assert row["cliente"] == PSEUDONYM("customer", "c1") and "c1" not in row["cliente"]
 
 
@@ -184,11 +186,12 @@ def test_money_summary_adds_up_per_action():
          "decided_value": 50.0, "recommended_value": 60.0},
     ])
     table = money_summary(decisions).set_index("ação")
-    discount = table.loc[Action.DISCOUNT.label]
+    discount = table.loc[labels.action(Action.DISCOUNT)]
     assert discount["casos"] == 2 and discount["valor em jogo"] == 300.0
     assert discount["descontos concedidos"] == 30.0
     assert discount["valor presente da decisão"] == 255.0
-    assert table.loc[Action.REFUSAL.label, "valor presente da alternativa recomendada"] == 60.0
+    refusal = labels.action(Action.REFUSAL)
+    assert table.loc[refusal, "valor presente da alternativa recomendada"] == 60.0
 
 
 def test_agreements_joined_in_pandas_judge_as_the_scan_of_each_customers_bills():

@@ -9,6 +9,7 @@ import pytest
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.model import Action, Bill, Checklist
 from relief_kit.core.money import discount_percent, instalment_plan, options, present_value
+from relief_kit.text.reasons import event_text, reason_text
 from tests.test_recommend import EVEN, FAIR, GOOD, NEW, PF, POOR
 
 TODAY = date(2026, 11, 20)
@@ -82,7 +83,7 @@ def test_discount_tree_by_hand(criteria):
     assert discount.terms.pay_by == date(2026, 11, 30)
     value = 0.9 * hand.pv(80.40, 10) + hand.ordinary(100.50, 10, 0.1, 0.6)
     assert float(discount.present_value) == pytest.approx(value, abs=0.03)
-    assert [e.label for e in discount.events] == [
+    assert [event_text(e) for e in discount.events] == [
         "pago como combinado", "não pago no prazo; pago em até 30 dias",
         "não pago no prazo; pago com atraso, antes da rescisão",
         "não pago no prazo; não pago: suspensão, rescisão, cliente perdido"]
@@ -125,7 +126,7 @@ def test_instalment_tree_by_hand_with_per_instalment_rates(criteria):
         value += reach * hand.pv(100.0, day)
         left -= 100.0
     assert float(inst.present_value) == pytest.approx(value, abs=0.05)
-    paid = [e for e in inst.events if e.label.endswith(" paga")]
+    paid = [e for e in inst.events if event_text(e).endswith(" paga")]
     assert [round(e.probability, 4) for e in paid] == [0.85, 0.7225, 0.6141]
 
 
@@ -150,20 +151,21 @@ def test_proposed_date_beyond_the_limit_is_capped_from_the_bills_due_date(criter
     longest = criteria["postponement.max_days"]
     assert rows[Action.POSTPONEMENT].terms.new_due_date == date(2026, 12, 5) + timedelta(
         days=longest)
-    assert str(longest) in rows[Action.POSTPONEMENT].note
+    assert str(longest) in reason_text(rows[Action.POSTPONEMENT].note)
 
 
 def test_a_bill_overdue_past_the_limit_cannot_be_postponed(criteria):
     bills = (Bill("1", date(2026, 9, 5), Decimal("99.90")),)
     rows = {o.action: o for o in options(PF, POOR, ANSWERED, criteria, TODAY, EVEN, bills)}
     post = rows[Action.POSTPONEMENT]
-    assert not post.allowed and "parcelamento" in post.note
+    assert not post.allowed and "parcelamento" in reason_text(post.note)
 
 
 def test_instalments_not_allowed_for_a_small_debt(criteria):
     rows = {o.action: o for o in options(PF, GOOD, ANSWERED, criteria, TODAY, EVEN)}
     assert not rows[Action.INSTALMENTS].allowed
-    assert "instalments.min_debt_months" in rows[Action.INSTALMENTS].note
+    assert "instalments.min_debt_months" in reason_text(
+        rows[Action.INSTALMENTS].note)
 
 
 def test_instalments_respect_the_minimum_amount(criteria):

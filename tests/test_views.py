@@ -12,6 +12,7 @@ from relief_kit.core.model import Action, Terms
 from relief_kit.shell import charts, views
 from relief_kit.shell.case import open_case
 from relief_kit.store.cases import DecisionDraft, open_store
+from relief_kit.text import labels
 from tests.case_folder import (
     EMAIL_REQUEST,
     HOSTILE,
@@ -118,11 +119,11 @@ def test_recommendation_panel_explains_with_criterion_keys_and_prices_every_opti
     rec = case.recommendation
     html = str(views.recommendation_panel(rec, case))
     assert f'data-action="{rec.action.value}"' in html
-    assert rec.action.label in html
+    assert labels.action(rec.action) in html
     for reason in rec.reasons:
         assert f"<code title=\"critério\">{reason.criterion}</code>" in html
     for option in rec.options:
-        assert option.action.label in html
+        assert labels.action(option.action) in html
     assert html.count('class="rk-chosen') == 1
     assert "descontado ao custo do dinheiro" in html and "Chances de pagamento" in html
     assert "Eventos de cada opção" in html and "Margem perdida" in html

@@ -25,13 +25,15 @@ like.
   all bands, itself shrunk toward the band's rate without an agreement: with no
   agreement on record, an agreement is priced like no agreement for that band.
 
-``Calibration.table()`` shows all of it so the team can challenge it;
+``Calibration.table(band_labels, kind_labels)`` shows all of it so the team can
+challenge it;
 ``Calibration.outcomes`` lists every comparable bill with its prediction and what
 happened, for the meeting to plot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -46,11 +48,7 @@ from relief_kit.core.model import Action
 #: method are refused by :meth:`Calibration.from_dict` and computed again.
 METHOD = "2"
 BANDS = ("good", "fair", "poor", "new")
-BAND_LABELS = {"good": "boa pontualidade", "fair": "pontualidade regular",
-               "poor": "pontualidade fraca", "new": "cliente novo"}
 KINDS = ("discount", "postponement", "instalment")
-KIND_LABELS = {"discount": "acordo de desconto", "postponement": "adiamento",
-               "instalment": "parcela de acordo"}
 _ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement",
                 Action.INSTALMENTS: "instalment"}
 #: With no comparable bill in the whole portfolio: an even chance (the table says so).
@@ -96,9 +94,12 @@ class Calibration:
             return self.ordinary[band].used
         return self.arrangements[(band, kind)].used
 
-    def table(self) -> pd.DataFrame:
+    def table(self, band_labels: Mapping[str, str], kind_labels: Mapping[str, str]
+              ) -> pd.DataFrame:
         """The calibration in Portuguese, one row per band, per kind of agreement and
-        per (kind, band), for the team to challenge."""
+        per (kind, band), for the team to challenge. ``band_labels`` and ``kind_labels``
+        name the bands and the kinds (the catalogue's ``band`` and ``arrangement``
+        groups, :mod:`relief_kit.text.labels`)."""
         paid_header = f"pagas em {self.window_days} dias"
         rows = []
 
@@ -122,12 +123,12 @@ class Calibration:
                      "taxa observada": self.overall.observed, "taxa de referência": None,
                      "taxa usada": self.overall.used, "observação": overall_note})
         for band in BANDS:
-            add(ordinary, BAND_LABELS[band], self.ordinary[band], "a taxa de toda a carteira")
+            add(ordinary, band_labels[band], self.ordinary[band], "a taxa de toda a carteira")
         for kind in KINDS:
-            group = f"{KIND_LABELS[kind]}: paga em até {self.window_days} dias da data combinada"
+            group = f"{kind_labels[kind]}: paga em até {self.window_days} dias da data combinada"
             add(group, "todas as faixas", self.kinds[kind], "a taxa de toda a carteira")
             for band in BANDS:
-                add(group, BAND_LABELS[band], self.arrangements[(band, kind)],
+                add(group, band_labels[band], self.arrangements[(band, kind)],
                     "a taxa do tipo de acordo (puxada para a da faixa sem acordo)")
         return pd.DataFrame(rows)
 

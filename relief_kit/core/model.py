@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Action(StrEnum):
@@ -24,20 +23,6 @@ class Action(StrEnum):
     INSTALMENTS = "instalments"  # the open debt split into instalments
     REFUSAL = "refusal"  # no relief; said privately and respectfully
     ASK_INFO = "ask_info"  # ask for more information (in writing)
-
-    @property
-    def label(self) -> str:
-        """Portuguese label for analysts and records."""
-        return ACTION_LABELS[self]
-
-
-ACTION_LABELS: Mapping[Action, str] = MappingProxyType({
-    Action.DISCOUNT: "Desconto para pagamento no mês",
-    Action.POSTPONEMENT: "Adiamento do vencimento",
-    Action.INSTALMENTS: "Parcelamento",
-    Action.REFUSAL: "Recusa",
-    Action.ASK_INFO: "Pedir mais informações",
-})
 
 
 @dataclass(frozen=True)
@@ -194,10 +179,28 @@ class Terms:
 
 @dataclass(frozen=True)
 class Reason:
-    """A short Portuguese sentence and the criterion (criteria-file key) behind it."""
+    """A reason code, the criterion (criteria-file key) behind it and the plain values it
+    used (credit scoring's "reason codes").
 
-    text: str
-    criterion: str
+    The core says *what* and with which numbers; the text layer
+    (:mod:`relief_kit.text.reasons`, ``templates/text/reasons.pt_BR.toml``) says it in
+    Portuguese. ``params`` hold plain values only: Decimal, float, int, date, str, and
+    lists of them.
+    """
+
+    code: str
+    criterion: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Change:
+    """An answer change that would change the recommendation (LGPD art. 20): what changes
+    (one or two codes with their parameters), the action it would then be and its terms."""
+
+    what: tuple[Reason, ...]
+    action: Action
+    terms: Terms
 
 
 @dataclass(frozen=True)
@@ -208,12 +211,15 @@ class Event:
     customer's future margin lost when the branch ends with the customer leaving.
     """
 
-    label: str
+    code: str  # paid_as_agreed, paid_on_new_date, instalment_paid, paid_within_window...
     probability: float
     cash: Decimal
     when: date | None
     present_value: Decimal
     lost_margin: Decimal = Decimal("0.00")
+    #: The code's values: ``number`` (an instalment), ``days`` (the window), ``after``
+    #: (what was not paid before the ordinary way: discount, postponement, instalment).
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -227,7 +233,7 @@ class OptionValue:
     present_value: Decimal  # net: cash at the region's cost of money minus lost margin
     months_to_payment: float
     allowed: bool = True  # within the criteria and the practice's rules
-    note: str = ""
+    note: Reason | None = None  # why not allowed, or what was adjusted (a code)
     events: tuple[Event, ...] = ()
     exceeds_capacity: bool = False  # asks more a month than the customer said they can pay
     monthly_payment: Decimal | None = None  # the most asked in any one month
@@ -246,9 +252,9 @@ class Recommendation:
     missing: tuple[str, ...] = ()  # checklist items still unanswered
     needs_second_analyst: bool = False  # a refusal a second analyst must confirm
     #: For a refusal or a request for information: the smallest change in the answers
-    #: that would change the recommendation, in Portuguese (LGPD art. 20).
-    what_would_change: tuple[str, ...] = ()
-    model_note: str = ""  # how the chances were estimated (model or priors)
+    #: that would change the recommendation (LGPD art. 20).
+    what_would_change: tuple[Change, ...] = ()
+    model_note: Reason | None = None  # how the chances were estimated (model or priors)
 
 
 class PaymentProbabilities(Protocol):

@@ -57,6 +57,7 @@ from relief_kit.core.model import (
     Instalment,
     OptionValue,
     PaymentProbabilities,
+    Reason,
     Terms,
 )
 
@@ -177,11 +178,12 @@ def _capacity_factor(asked: Decimal, capacity: Decimal | None) -> float:
 
 
 def _unpaid_events(debt: Decimal, start: date, weight: float, p_window: float, today: date,
-                   rate: float, path: Ordinary, customer: Customer, prefix: str
-                   ) -> list[Event]:
+                   rate: float, path: Ordinary, customer: Customer, after: str = "",
+                   number: int = 0) -> list[Event]:
     """The ordinary way of an unpaid ``debt`` from ``start``: paid within the window
     (chance ``p_window``), else paid late before termination, else not paid (partly
-    recovered after termination, the customer's margin lost)."""
+    recovered after termination, the customer's margin lost). ``after``: what was not paid
+    first ("discount", "postponement", "instalment" ``number``; "" for a refusal)."""
     if weight <= 0 or debt <= 0:
         return []
     soon = start + timedelta(days=path.window_days // 2)
@@ -191,14 +193,14 @@ def _unpaid_events(debt: Decimal, start: date, weight: float, p_window: float, t
     lost = cents(customer.monthly_fee * Decimal(str(path.margin_share))
                  * Decimal(str(round(path.remaining_months, 2))))
     rest = weight * (1 - p_window)
+    params = {"after": after, "number": number}
     return [
-        Event(f"{prefix}pago em até {path.window_days} dias", weight * p_window, debt, soon,
-              _pv(debt, soon, today, rate)),
-        Event(f"{prefix}pago com atraso, antes da rescisão", rest * path.late_share, debt,
-              late_when, _pv(debt, late_when, today, rate)),
-        Event(f"{prefix}não pago: suspensão, rescisão, cliente perdido",
-              rest * (1 - path.late_share), recovered, gone, _pv(recovered, gone, today, rate),
-              lost),
+        Event("paid_within_window", weight * p_window, debt, soon,
+              _pv(debt, soon, today, rate), params={**params, "days": path.window_days}),
+        Event("paid_late", rest * path.late_share, debt, late_when,
+              _pv(debt, late_when, today, rate), params=params),
+        Event("not_paid", rest * (1 - path.late_share), recovered, gone,
+              _pv(recovered, gone, today, rate), lost, params=params),
     ]
 
 
@@ -249,16 +251,16 @@ def options(
         latest_due if upcoming and latest_due > today else today + timedelta(days=days))
     p, factors = _chance(probabilities, features, Action.DISCOUNT, depth=depth)
     p_used = p * _capacity_factor(to_pay, capacity)
-    events = [Event("pago como combinado", p_used, to_pay, pay_by,
+    events = [Event("paid_as_agreed", p_used, to_pay, pay_by,
                     _pv(to_pay, pay_by, today, rate))]
     events += _unpaid_events(amount, pay_by, 1 - p_used, p_after, today, rate, path,
-                             customer, "não pago no prazo; ")
+                             customer, "discount")
     cash, net = _value(events)
     rows.append(OptionValue(
         Action.DISCOUNT,
         Terms(amount=amount, discount_percent=percent, pay_by=pay_by, bills=bills,
               to_pay=to_pay),
-        p_used, cash, net, (pay_by - today).days / 30, True, "", tuple(events),
+        p_used, cash, net, (pay_by - today).days / 30, True, None, tuple(events),
         capacity is not None and to_pay > capacity, to_pay, factors))
 
     # Postponement: the bills move to a later date than their own due date, at most
@@ -267,28 +269,27 @@ def options(
     earliest_due = min(b.due_date for b in bills)
     limit = earliest_due + timedelta(days=longest)
     proposed = checklist.proposed_date
-    note = ""
+    note = None
     if proposed is not None and proposed > max(today, latest_due):
         new_date = min(proposed, limit)
         if proposed > limit:
-            note = (f"A data proposta passa do limite de {longest} dias após o vencimento "
-                    "(postponement.max_days); usada a data mais longa permitida.")
+            note = Reason("proposed_date_past_limit", "postponement.max_days",
+                          {"days": longest})
     else:
         new_date = min(max(today, latest_due) + timedelta(
             days=int(criteria["postponement.default_days"])), limit)
     new_date = calendar.business_day_within(new_date, limit)
     allowed = new_date > today and new_date > latest_due
     if not allowed:
-        note = (f"As faturas venceram há mais de {longest} dias (postponement.max_days): "
-                "não há nova data possível; considere o parcelamento.")
+        note = Reason("no_new_date", "postponement.max_days", {"days": longest})
         new_date = today  # priced as if due now, only to show it; no date is offered
     p, post_factors = _chance(probabilities, features, Action.POSTPONEMENT, depth=depth,
                               upcoming=upcoming)
     p_used = p * _capacity_factor(amount, capacity)
-    events = [Event("pago na nova data", p_used, amount, new_date,
+    events = [Event("paid_on_new_date", p_used, amount, new_date,
                     _pv(amount, new_date, today, rate))]
     events += _unpaid_events(amount, new_date, 1 - p_used, p_after, today, rate, path,
-                             customer, "não pago na nova data; ")
+                             customer, "postponement")
     cash, net = _value(events)
     rows.append(OptionValue(
         Action.POSTPONEMENT, Terms(amount=amount, new_due_date=new_date if allowed else None,
@@ -301,13 +302,12 @@ def options(
     least = float(criteria["instalments.min_debt_months"])
     open_months = float(amount) / fee
     if upcoming or open_months < least:
-        allowed, note = False, ("A dívida em aberto cobre menos de "
-                                f"{least:g} mensalidades (instalments.min_debt_months).")
+        allowed, note = False, Reason("debt_below_instalment_months",
+                                      "instalments.min_debt_months", {"months": least})
     elif not plan:
-        allowed, note = False, ("O valor não comporta duas parcelas do mínimo "
-                                "(instalments.min_amount).")
+        allowed, note = False, Reason("below_two_instalments", "instalments.min_amount")
     else:
-        allowed, note = True, ""
+        allowed, note = True, None
     events, reach, months, first_p, inst_factors = [], 1.0, 0.0, 0.0, ()
     biggest = max((i.amount for i in plan), default=ZERO)
     factor = _capacity_factor(biggest, capacity)
@@ -319,11 +319,12 @@ def options(
             first_p, inst_factors = p, found
         left = sum((i.amount for i in plan if i.number >= instalment.number), ZERO)
         events += _unpaid_events(left, instalment.due_date, reach * (1 - p), p_after, today,
-                                 rate, path, customer, f"parcela {instalment.number} não paga; ")
+                                 rate, path, customer, "instalment", instalment.number)
         reach *= p
-        events.append(Event(f"parcela {instalment.number} paga", reach, instalment.amount,
+        events.append(Event("instalment_paid", reach, instalment.amount,
                             instalment.due_date,
-                            _pv(instalment.amount, instalment.due_date, today, rate)))
+                            _pv(instalment.amount, instalment.due_date, today, rate),
+                            params={"number": instalment.number}))
         months = (instalment.due_date - today).days / 30
     cash, net = _value(events)
     rows.append(OptionValue(
@@ -339,9 +340,9 @@ def options(
     p, ref_factors = _chance(probabilities, features, Action.REFUSAL, depth=depth)
     p_refused = p * path.refused_factor
     start = max(today, latest_due)
-    events = _unpaid_events(amount, start, 1.0, p_refused, today, rate, path, customer, "")
+    events = _unpaid_events(amount, start, 1.0, p_refused, today, rate, path, customer)
     cash, net = _value(events)
     rows.append(OptionValue(
         Action.REFUSAL, Terms(amount=amount, bills=bills, to_pay=amount), p_refused, cash,
-        net, path.window_days / 30, True, "", tuple(events), False, amount, ref_factors))
+        net, path.window_days / 30, True, None, tuple(events), False, amount, ref_factors))
     return tuple(rows)

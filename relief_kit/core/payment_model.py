@@ -55,6 +55,7 @@ event trees use them. Each comes with its source (estimated, or the criteria's p
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -379,8 +380,9 @@ class PaymentModel:
     def min_bills(self) -> int:
         return self.calibration.min_bills
 
-    def table(self) -> pd.DataFrame:
-        return self.calibration.table()
+    def table(self, band_labels: Mapping[str, str], kind_labels: Mapping[str, str]
+              ) -> pd.DataFrame:
+        return self.calibration.table(band_labels, kind_labels)
 
     def reliability_rows(self) -> list[dict]:
         return [dict(row) for row in self.skill.reliability]

@@ -22,8 +22,10 @@ criteria file) decide the rest:
 7. For a refusal or a request for information, the smallest change in the answers that
    would change the recommendation (LGPD art. 20).
 
-Each reason names the criterion behind it: a criteria-file key such as
-``weights.good_record``, or ``pratica.*`` for the practice's fixed rules.
+Each reason is a code with the values it used, and names the criterion behind it: a
+criteria-file key such as ``weights.good_record``, or ``pratica.*`` for the practice's
+fixed rules. The core writes no Portuguese: ``relief_kit.text.reasons`` renders the codes
+from ``templates/text/reasons.pt_BR.toml``.
 The analyst decides; the recommendation explains.
 """
 
@@ -38,6 +40,7 @@ from relief_kit.core.criteria import Criteria
 from relief_kit.core.model import (
     Action,
     Bill,
+    Change,
     Checklist,
     Customer,
     HistoryFeatures,
@@ -49,21 +52,10 @@ from relief_kit.core.model import (
     Terms,
 )
 from relief_kit.core.money import options
-from relief_kit.core.schema import HARDSHIP_LABELS
 from relief_kit.core.terms import with_amount_to_pay
-from relief_kit.text import formatting as fmt
 
 ASKED_ACTION = {"discount": Action.DISCOUNT, "new_date": Action.POSTPONEMENT,
                 "instalments": Action.INSTALMENTS}
-ITEM_LABELS = {
-    "documented": "se o pedido foi explicado por escrito",
-    "small_business": "se é um pequeno negócio que depende da conexão",
-    "at_risk": "se há morador em situação de risco no domicílio",
-    "asked": "o que o cliente pediu",
-    "hardship": ("o que aconteceu (perda de emprego, queda de renda, doença na família, "
-                 "negócio parado, outra) e desde quando"),
-}
-BAND_TEXT = {"good": "boa", "fair": "regular", "poor": "fraca"}
 
 
 def relief_cap_reached(count: int, criteria: Criteria) -> bool:
@@ -101,78 +93,51 @@ def _score(customer: Customer, features: HistoryFeatures, checklist: Checklist,
     w = criteria.sections["weights"]
     score, reasons = 0.0, []
 
-    def add(points: float, text: str, criterion: str) -> None:
+    def add(points: float, code: str, criterion: str, **params) -> None:
         nonlocal score
         score += points
-        reasons.append(Reason(f"{text} ({_points(points)}).", criterion))
+        reasons.append(Reason(code, criterion, {**params, "points": float(points)}))
 
     band = features.punctuality_band
-    share = fmt.percent(features.on_time_share)
     if band == "new":
-        add(w["new_customer"],
-            f"Cliente com menos de {criteria['punctuality.min_bills']} faturas vencidas: "
-            "histórico curto demais para julgar a pontualidade", "weights.new_customer")
+        add(w["new_customer"], "new_customer", "weights.new_customer",
+            min_bills=int(criteria["punctuality.min_bills"]))
     else:
-        limit = {"good": f"a partir de {fmt.percent(criteria['punctuality.good_share'])}",
-                 "poor": f"abaixo de {fmt.percent(criteria['punctuality.poor_share'])}",
-                 "fair": "entre os limites"}[band]
-        add(w[f"{band}_record"],
-            f"Pagou {share} das faturas em dia: pontualidade {BAND_TEXT[band]} ({limit}, "
-            f"tolerância de {criteria['punctuality.grace_days']} dias)", f"weights.{band}_record")
+        add(w[f"{band}_record"], "punctuality_band", f"weights.{band}_record", band=band,
+            share=features.on_time_share, good_share=criteria["punctuality.good_share"],
+            poor_share=criteria["punctuality.poor_share"],
+            grace_days=criteria["punctuality.grace_days"])
     earlier, recent = features.earlier_on_time_share, features.recent_on_time_share
     if (earlier is not None and recent is not None
             and earlier >= criteria["punctuality.good_share"]
             and earlier - recent >= criteria["punctuality.shock_drop"]):
-        add(w["recent_shock"],
-            f"Pontual antes ({fmt.percent(earlier)}) e atrasando só nos últimos "
-            f"{criteria['punctuality.recent_months']} meses ({fmt.percent(recent)}): "
-            "sinal de um aperto recente, não de hábito", "weights.recent_shock")
+        add(w["recent_shock"], "recent_shock", "weights.recent_shock", earlier=earlier,
+            recent=recent, recent_months=criteria["punctuality.recent_months"])
     if features.earlier_reliefs:
         if features.reliefs_broken:
-            add(w["relief_broken"],
-                f"Já teve acordo antes e não o cumpriu ({features.reliefs_broken} de "
-                f"{features.earlier_reliefs} faturas do acordo fora do prazo)",
-                "weights.relief_broken")
+            add(w["relief_broken"], "relief_broken", "weights.relief_broken",
+                broken=features.reliefs_broken, reliefs=features.earlier_reliefs)
         else:
-            add(w["relief_kept"], "Já teve acordo antes e o cumpriu", "weights.relief_kept")
+            add(w["relief_kept"], "relief_kept", "weights.relief_kept")
     if is_small_business(customer, checklist, criteria):
-        source = ("resposta do checklist" if checklist.small_business is not None
-                  else "cadastro PJ de um tipo listado em small_business.kinds")
-        add(w["small_business"],
-            f"Pequeno negócio que depende da conexão ({source}): pesa para mantê-lo "
-            "conectado", "weights.small_business")
+        add(w["small_business"], "small_business", "weights.small_business",
+            answered=checklist.small_business is not None)
     if checklist.at_risk and checklist.at_risk_consent:
-        add(w["at_risk"], "Há morador em situação de risco, informado pelo cliente com "
-            "consentimento para o uso", "weights.at_risk")
+        add(w["at_risk"], "at_risk", "weights.at_risk")
     elif checklist.at_risk:
-        reasons.append(Reason(
-            "Há morador em situação de risco, mas sem o consentimento do cliente para usar "
-            "essa informação: não pontua"
-            + ("; só faz uma recusa depender de um segundo analista."
-               if criteria["at_risk.refusal_needs_second_analyst"] else "."),
-            "pratica.risco"))
+        reasons.append(Reason("at_risk_without_consent", "pratica.risco", {
+            "second_analyst": bool(criteria["at_risk.refusal_needs_second_analyst"])}))
     high = float(criteria["debt.high_months"])
     if features.open_months > high:
-        add(w["high_debt"],
-            f"Dívida em aberto de {fmt.money(features.open_debt)}, mais de {high:g} "
-            "mensalidades", "weights.high_debt")
+        add(w["high_debt"], "high_debt", "weights.high_debt", open_debt=features.open_debt,
+            high_months=high)
     if checklist.hardship_stated:
-        since = (f" desde {fmt.day(checklist.hardship_since)}" if checklist.hardship_since
-                 else "")
-        add(w["hardship"], f"Dificuldade declarada: {HARDSHIP_LABELS[checklist.hardship]}"
-            f"{since}", "weights.hardship")
+        add(w["hardship"], "hardship", "weights.hardship", hardship=checklist.hardship,
+            since=checklist.hardship_since)
     for item in criteria.extra_items:
         if checklist.extra.get(item.key):
-            add(item.weight, item.label.rstrip("?") + ": sim", f"checklist.extra.{item.key}")
+            add(item.weight, "extra_item", f"checklist.extra.{item.key}", label=item.label)
     return score, reasons
-
-
-def _points(points: float) -> str:
-    if points == 0:
-        return "0 ponto"
-    sign = "+" if points > 0 else "−"
-    value = fmt.number(abs(points), 0 if float(points).is_integer() else 1)
-    return f"{sign}{value} ponto{'s' if abs(points) != 1 else ''}"
 
 
 def _best_relief(rows: tuple[OptionValue, ...], checklist: Checklist,
@@ -184,14 +149,11 @@ def _best_relief(rows: tuple[OptionValue, ...], checklist: Checklist,
     within = [r for r in relief if not r.exceeds_capacity]
     if checklist.capacity_monthly is not None:
         if within and len(within) < len(relief):
-            reasons.append(Reason(
-                "Ficam de fora as opções que pedem mais por mês do que o cliente disse "
-                f"poder pagar ({fmt.money(checklist.capacity_monthly)}).", "pratica.capacidade"))
+            reasons.append(Reason("capacity_leaves_out", "pratica.capacidade",
+                                  {"capacity": checklist.capacity_monthly}))
         elif not within:
-            reasons.append(Reason(
-                "Nenhuma opção cabe no que o cliente disse poder pagar por mês "
-                f"({fmt.money(checklist.capacity_monthly)}): a escolhida excede essa "
-                "capacidade — converse sobre o valor antes de propor.", "pratica.capacidade"))
+            reasons.append(Reason("capacity_exceeded", "pratica.capacidade",
+                                  {"capacity": checklist.capacity_monthly}))
     pool = within or relief
     best = max(pool, key=lambda r: r.present_value)
     asked = ASKED_ACTION.get(checklist.asked)
@@ -200,30 +162,22 @@ def _best_relief(rows: tuple[OptionValue, ...], checklist: Checklist,
         if (row.action is asked and row is not best
                 and float(row.present_value) >= float(best.present_value)
                 - abs(float(best.present_value)) * tolerance):
-            return row, reasons + [Reason(
-                f"O cliente pediu {row.action.label.lower()}, e o valor esperado "
-                f"({fmt.money(row.present_value)}) fica a menos de {fmt.percent(tolerance)} "
-                f"da melhor opção ({best.action.label.lower()}, "
-                f"{fmt.money(best.present_value)}): atende-se o pedido.",
-                "money.prefer_asked_within")]
-    return best, reasons + [Reason(
-        f"Entre as opções de ajuda, {best.action.label.lower()} tem o maior valor esperado "
-        f"({fmt.money(best.present_value)}: {fmt.percent(best.probability)} de chance de "
-        "pagamento como combinado, o que se recupera se não for, menos a margem perdida se "
-        "o cliente sair; custo do dinheiro de "
-        f"{fmt.percent(criteria['money.monthly_cost_of_money'], 1)} ao mês).",
-        "money.monthly_cost_of_money")]
+            return row, reasons + [Reason("asked_within", "money.prefer_asked_within", {
+                "asked": row.action.value, "asked_value": row.present_value,
+                "tolerance": tolerance, "best": best.action.value,
+                "best_value": best.present_value})]
+    return best, reasons + [Reason("highest_value", "money.monthly_cost_of_money", {
+        "action": best.action.value, "value": best.present_value,
+        "probability": best.probability,
+        "cost_of_money": criteria["money.monthly_cost_of_money"]})]
 
 
-def _model_note(probabilities: PaymentProbabilities) -> str:
+def _model_note(probabilities: PaymentProbabilities) -> Reason:
     used = getattr(probabilities, "used", None)
     note = getattr(probabilities, "note", "")
     if used is None:
-        return "Chances de pagamento: taxas por faixa de pontualidade (calibração)."
-    if used:
-        return f"Chances de pagamento: modelo da carteira ({note})."
-    return ("Chances de pagamento: taxas por faixa de pontualidade, puxadas para a média "
-            f"da carteira (priors) — o modelo não foi usado: {note}.")
+        return Reason("chances_calibration")
+    return Reason("chances_model" if used else "chances_priors", "", {"note": note})
 
 
 def recommend(
@@ -273,85 +227,64 @@ def recommend(
         second = bool(checklist.at_risk) and bool(
             criteria["at_risk.refusal_needs_second_analyst"])
         if second:
-            reasons.append(Reason(
-                "Há morador em situação de risco: a recusa só vale confirmada por um segundo "
-                "analista.", "at_risk.refusal_needs_second_analyst"))
-        reasons.append(Reason(
-            "Recusa dita diretamente ao cliente, em particular e com respeito, deixando a "
-            "porta aberta para uma nova conversa.", "pratica.recusa_privada"))
+            reasons.append(Reason("second_analyst", "at_risk.refusal_needs_second_analyst"))
+        reasons.append(Reason("private_refusal", "pratica.recusa_privada"))
         return result(Action.REFUSAL, refusal.terms, reasons, score, second=second)
 
     if checklist.documented is False:
         return result(Action.ASK_INFO, Terms(amount=refusal.terms.amount, bills=bills), [Reason(
-            "O pedido não foi explicado por escrito: peça ao cliente que explique a situação "
-            "por e-mail ou WhatsApp antes de decidir (o pedido precisa ficar documentado).",
-            "pratica.documentacao")], missing=missing_items(checklist, criteria))
+            "undocumented", "pratica.documentacao")], missing=missing_items(checklist, criteria))
     missing = missing_items(checklist, criteria)
     if missing:
-        listed = "; ".join(ITEM_LABELS[m] for m in missing)
-        why = [Reason(f"Falta saber: {listed}. Sem pressa para dizer sim ou não: pergunte "
-                      "antes.", "decision.required_items")]
+        why = [Reason("missing_items", "decision.required_items", {"items": list(missing)})]
         if "hardship" in missing:
-            why.append(Reason(
-                "Sem uma dificuldade declarada não se recomenda ajuda: pergunte ao cliente o "
-                "que aconteceu.", "pratica.necessidade"))
+            why.append(Reason("hardship_not_said", "pratica.necessidade"))
         return result(Action.ASK_INFO, Terms(amount=refusal.terms.amount, bills=bills), why,
                       missing=missing)
 
     score, reasons = _score(customer, features, checklist, criteria)
     if checklist.hardship == "none":
-        reasons.append(Reason(
-            "O cliente não declarou nenhuma dificuldade: a prática reserva a ajuda a quem "
-            "realmente passa por dificuldades (nunca desconto para todos).",
-            "pratica.necessidade"))
+        reasons.append(Reason("no_hardship", "pratica.necessidade"))
         return refuse(reasons, score)
     threshold = float(criteria["weights.grant_threshold"])
     capped = relief_cap_reached(reliefs_in_12_months, criteria)
     if capped:
-        reasons.append(Reason(
-            f"Já teve {reliefs_in_12_months} acordo(s) nos últimos 12 meses, o limite de "
-            f"{criteria['relief.max_per_12_months']} para qualquer tipo de ajuda.",
-            "relief.max_per_12_months"))
+        reasons.append(Reason("relief_cap", "relief.max_per_12_months", {
+            "count": reliefs_in_12_months, "cap": criteria["relief.max_per_12_months"]}))
     if score >= threshold and not capped:
-        reasons.append(Reason(
-            f"Pontuação {fmt.number(score, 1)}, no limite de {fmt.number(threshold, 1)} "
-            "ou acima: recomenda-se ajudar.", "weights.grant_threshold"))
+        reasons.append(Reason("score_reaches_threshold", "weights.grant_threshold",
+                              {"score": score, "threshold": threshold}))
         chosen, why = _best_relief(rows, checklist, criteria)
         if chosen is not None:
             return result(chosen.action, chosen.terms, reasons + why, score)
-        reasons.append(Reason("Nenhuma opção de ajuda cabe nos critérios para estas faturas.",
-                              "pratica.sem_opcao"))
+        reasons.append(Reason("no_relief_option", "pratica.sem_opcao"))
     elif score < threshold:
-        reasons.append(Reason(
-            f"Pontuação {fmt.number(score, 1)}, abaixo do limite de "
-            f"{fmt.number(threshold, 1)}.", "weights.grant_threshold"))
+        reasons.append(Reason("score_below_threshold", "weights.grant_threshold",
+                              {"score": score, "threshold": threshold}))
     return refuse(reasons, score)
 
 
-#: Changes tried, smallest first: (what changes, in Portuguese; how the answers change).
+#: Changes tried, smallest first: (what changes, as a code; how the answers change).
 def _candidates(checklist: Checklist, criteria: Criteria):
     if checklist.documented is not True:
-        yield ("com o pedido explicado por escrito (e-mail ou WhatsApp)",
-               replace(checklist, documented=True))
+        yield Reason("documented"), replace(checklist, documented=True)
     if checklist.small_business is None or checklist.at_risk is None:
-        yield ("com as respostas que faltam no checklist",
+        yield (Reason("missing_answers"),
                replace(checklist, small_business=bool(checklist.small_business),
                        at_risk=bool(checklist.at_risk), documented=True))
     if not checklist.hardship_stated:
-        for key, text in (("job_loss", "com a perda de emprego informada e comprovada"),
-                          ("income_drop", "com a queda de renda comprovada")):
-            yield (text, replace(checklist, hardship=key, documented=True,
-                                 small_business=bool(checklist.small_business),
-                                 at_risk=bool(checklist.at_risk)))
+        for key in ("job_loss", "income_drop"):
+            yield (Reason(f"hardship_{key}"),
+                   replace(checklist, hardship=key, documented=True,
+                           small_business=bool(checklist.small_business),
+                           at_risk=bool(checklist.at_risk)))
     if checklist.at_risk and not checklist.at_risk_consent:
-        yield ("com o consentimento do cliente para considerar o morador em situação de risco",
-               replace(checklist, at_risk_consent=True))
+        yield Reason("at_risk_consent"), replace(checklist, at_risk_consent=True)
     if not checklist.small_business:
-        yield ("se for um pequeno negócio que depende da conexão",
-               replace(checklist, small_business=True))
+        yield Reason("small_business"), replace(checklist, small_business=True)
     for item in criteria.extra_items:
         if not checklist.extra.get(item.key) and item.weight > 0:
-            yield (f"com \"{item.label.rstrip('?')}\": sim",
+            yield (Reason("extra_item", f"checklist.extra.{item.key}", {"label": item.label}),
                    replace(checklist, extra={**checklist.extra, item.key: True}))
 
 
@@ -371,28 +304,27 @@ def what_would_change(customer: Customer, features: HistoryFeatures, request: Re
                       checklist: Checklist, criteria: Criteria, today: date,
                       probabilities: PaymentProbabilities, bills: tuple[Bill, ...],
                       current: Action, reliefs_in_12_months: int = 0,
-                      calendar: BusinessCalendar = NATIONAL) -> tuple[str, ...]:
+                      calendar: BusinessCalendar = NATIONAL) -> tuple[Change, ...]:
     """The smallest change in the answers (one, else two together; those leading to relief
-    first) that would change the recommendation away from ``current``, as one Portuguese
-    sentence; empty when no such answer changes it (the history decides)."""
+    first) that would change the recommendation away from ``current``: what changes, the
+    other action and its terms (:func:`relief_kit.text.reasons.change_text` says it);
+    empty when no such answer changes it (the history decides)."""
     relief = (Action.DISCOUNT, Action.POSTPONEMENT, Action.INSTALMENTS)
-    singles = list(_candidates(checklist, criteria))
-    pairs = [(f"{a} e {b}", _merged(checklist, x, y))
+    singles = [((what,), changed) for what, changed in _candidates(checklist, criteria)]
+    pairs = [(a + b, _merged(checklist, x, y))
              for i, (a, x) in enumerate(singles) for b, y in singles[i + 1:]]
     for tried in (singles, pairs):  # one change first, then two together
         fallback = None
-        for text, changed in tried:
+        for what, changed in tried:
             other = recommend(customer, features, request, changed, criteria, today,
                               probabilities, reliefs_in_12_months, calendar, bills,
                               explain=False)
             if other.action is current or other.action is Action.ASK_INFO:
                 continue
-            sentence = (f"{text[0].upper()}{text[1:]}, a recomendação seria "
-                        f"{other.action.label.lower()}: "
-                        f"{fmt.terms_text(other.action, other.terms)}.")
+            change = Change(what, other.action, other.terms)
             if other.action in relief:
-                return (sentence,)
-            fallback = fallback or sentence
+                return (change,)
+            fallback = fallback or change
         if fallback:
             return (fallback,)
     return ()

@@ -61,11 +61,6 @@ SENSITIVE_REQUEST = MappingProxyType(
 #: What happened to the customer, coarse (never a free-text diagnosis); "none": the
 #: customer states no difficulty.
 HARDSHIPS = ("job_loss", "income_drop", "illness", "business_down", "other", "none")
-HARDSHIP_LABELS = {
-    "job_loss": "perda de emprego", "income_drop": "queda de renda",
-    "illness": "doença na família", "business_down": "negócio parado ou em queda",
-    "other": "outra dificuldade", "none": "nenhuma dificuldade declarada",
-}
 #: Small-business kinds the sample generator and the checklist know.
 BUSINESS_KINDS = ("padaria", "salao", "oficina", "loja", "mercearia", "escritorio", "outro")
 #: Contract/connection status, when the ERP tells it.

@@ -100,7 +100,9 @@ class Case:
     @cached_property
     def calibration_table(self) -> tuple[list[str], list[dict]]:
         """The calibration's own table (columns, rows), computed once per case."""
-        table = self.calibration.table()
+        from relief_kit.text import labels
+
+        table = self.calibration.table(labels.group("band"), labels.group("arrangement"))
         return list(table.columns), table.to_dict("records")
 
     def recommend(self, checklist: Checklist) -> Recommendation:

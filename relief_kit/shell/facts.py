@@ -24,6 +24,7 @@ from relief_kit.core.model import (
 )
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
+from relief_kit.text.reasons import change_text, event_text, reason_text
 
 FACTS_MIMETYPE = "application/vnd.relief-kit.case+json"
 #: Key of the customer's e-mail and phone in the published facts: the batch takes it
@@ -52,6 +53,26 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and value != value:  # NaN
         return None
     return value
+
+
+def recommendation_facts(recommendation: Recommendation) -> dict:
+    """The recommendation as plain JSON values; each reason, note, event and change keeps
+    its code and parameters and gains its rendered Portuguese ``text``, so ``case.json``
+    says what a lawyer reads and what the core decided on."""
+    facts = jsonable(recommendation)
+    for reason, out in zip(recommendation.reasons, facts["reasons"], strict=True):
+        out["text"] = reason_text(reason)
+    for change, out in zip(recommendation.what_would_change, facts["what_would_change"],
+                           strict=True):
+        out["text"] = change_text(change)
+    if recommendation.model_note is not None:
+        facts["model_note"]["text"] = reason_text(recommendation.model_note)
+    for option, out in zip(recommendation.options, facts["options"], strict=True):
+        if option.note is not None:
+            out["note"]["text"] = reason_text(option.note)
+        for event, event_out in zip(option.events, out["events"], strict=True):
+            event_out["text"] = event_text(event)
+    return facts
 
 
 def case_facts(
@@ -100,7 +121,7 @@ def case_facts(
         "features": jsonable(features),
         "checklist": jsonable(checklist),
         "recommendation": {
-            **jsonable(recommendation),
+            **recommendation_facts(recommendation),
             "action_label": labels.action(recommendation.action),
         },
         "decision": ({**jsonable(decision), "action_label": labels.action(decision.action)}

@@ -31,6 +31,7 @@ from relief_kit.core.recommend import recommend
 from relief_kit.sources.tables import Portfolio
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
+from relief_kit.text.reasons import reason_text
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,6 @@ def recommendations_table(cases: list[CaseRecommendation]) -> pd.DataFrame:
             "cliente": case.customer_id,
             "recomendação": labels.action(rec.action),
             "termos": fmt.terms_text(rec.action, rec.terms),
-            "razões": " ".join(r.text for r in rec.reasons),
+            "razões": " ".join(reason_text(r) for r in rec.reasons),
         })
     return pd.DataFrame(rows, columns=["pedido", "cliente", "recomendação", "termos", "razões"])

@@ -173,9 +173,7 @@ def message(text: str, kind: str = "info") -> Fragment:
 
 
 def _item_labels() -> Mapping[str, str]:
-    from relief_kit.core.recommend import ITEM_LABELS
-
-    return ITEM_LABELS
+    return labels.group("checklist_item")
 
 
 def install_error_display() -> None:

@@ -14,7 +14,6 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from relief_kit import resources
-from relief_kit.core import schema
 
 CATALOGUE = resources.template_dir("text") / "labels.pt_BR.toml"
 
@@ -23,9 +22,6 @@ CATALOGUE = resources.template_dir("text") / "labels.pt_BR.toml"
 def catalogue() -> Mapping[str, Mapping[str, str]]:
     """Every group of labels: ``catalogue()["channel"]["email"] == "e-mail"``."""
     data = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
-    # Labels the core's own reason sentences still use live with them, once: the
-    # catalogue serves them from there until those sentences move to templates.
-    data.setdefault("hardship", dict(schema.HARDSHIP_LABELS))
     return MappingProxyType({group: MappingProxyType(dict(items))
                              for group, items in data.items()})
 

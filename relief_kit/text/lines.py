@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 from relief_kit import resources
-from relief_kit.core.recommend import ITEM_LABELS
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
 from relief_kit.text.render import environment
@@ -54,7 +53,7 @@ def problem_line(problem) -> str:
     """A :class:`~relief_kit.core.decisions.Problem` as one Portuguese sentence."""
     params = dict(problem.params)
     if problem.code == "required_items":
-        params["items"] = [ITEM_LABELS.get(i, i) for i in params["items"]]
+        params["items"] = [labels.label("checklist_item", i) for i in params["items"]]
     return line("decision_problems", problem.code, params)
 
 

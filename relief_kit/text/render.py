@@ -98,6 +98,9 @@ def environment() -> Environment:
         label=lambda key, group: labels.label(group, key),
     )
     env.globals.update(labels=labels.catalogue())
+    from relief_kit.text import reasons  # it renders through this environment
+
+    env.filters.update(reasons.filters())
     return env
 
 

@@ -1,0 +1,91 @@
+"""The sentences of a recommendation, from the core's reason codes
+(``templates/text/reasons.pt_BR.toml``).
+
+The core says *what* — a :class:`~relief_kit.core.model.Reason` (a code, the criterion
+behind it and the plain values it used), an :class:`~relief_kit.core.model.Event` of the
+money comparison, a :class:`~relief_kit.core.model.Change` that would change the
+recommendation; this module says it in Portuguese through the kit's one Jinja environment
+(:func:`relief_kit.text.render.environment`), so the team rewords a reason without
+touching the core. Each also accepts the same values read back from ``case.json``
+(a mapping with ``code`` and ``params``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Template
+
+from relief_kit import resources
+from relief_kit.text import formatting as fmt
+
+CATALOGUE = resources.template_dir("text") / "reasons.pt_BR.toml"
+
+
+def points(value: float) -> str:
+    """Points of a scored reason: ``+2 pontos``, ``−1,5 ponto``... ``0 ponto``."""
+    if value == 0:
+        return "0 ponto"
+    sign = "+" if value > 0 else "−"
+    shown = fmt.number(abs(value), 0 if float(value).is_integer() else 1)
+    return f"{sign}{shown} ponto{'s' if abs(value) != 1 else ''}"
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> dict[str, dict[str, Template]]:
+    from relief_kit.text.render import environment
+
+    env = environment()  # plain text: a string template is never autoescaped
+    raw = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
+    return {section: {code: env.from_string(text) for code, text in entries.items()}
+            for section, entries in raw.items()}
+
+
+def _field(value: Any, name: str, default: Any = None) -> Any:
+    if isinstance(value, Mapping):
+        return value.get(name, default)
+    return getattr(value, name, default)
+
+
+def _render(section: str, code: str, params: Mapping[str, Any] | None = None) -> str:
+    return _catalogue()[section][code].render(**dict(params or {}))
+
+
+def reason_text(reason: Any) -> str:
+    """A reason (or an option's note, the model note) as its Portuguese sentence; "" for
+    none. A reason that scored points ends with them (``[format].scored``)."""
+    if not reason:
+        return ""
+    params = dict(_field(reason, "params") or {})
+    sentence = _render("reason", _field(reason, "code"), params)
+    if "points" in params:
+        return _render("format", "scored", {"sentence": sentence, "points": params["points"]})
+    return sentence
+
+
+def event_text(event: Any) -> str:
+    """A branch of an option's event tree: ``não pago no prazo; pago em até 30 dias``."""
+    params = dict(_field(event, "params") or {})
+    after = params.get("after", "")
+    params["after"] = _render("event_after", after, params) if after else ""
+    return _render("event", _field(event, "code"), params)
+
+
+def change_text(change: Any) -> str:
+    """What would change the recommendation, as one sentence: ``Com o pedido explicado por
+    escrito (e-mail ou WhatsApp), a recomendação seria recusa: sem acordo sobre …``."""
+    joiner = _catalogue()["format"]["change_joiner"].render()
+    what = joiner.join(_render("change", _field(w, "code"), _field(w, "params"))
+                       for w in _field(change, "what"))
+    action = _field(change, "action")
+    terms = _field(change, "terms")
+    return _render("format", "change", {"what": what, "action": action, "terms": terms})
+
+
+def filters() -> dict:
+    """The filters this module adds to the environment (see :mod:`relief_kit.text.render`)."""
+    return {"points": points, "reason_text": reason_text, "event_text": event_text,
+            "change_text": change_text}
