@@ -477,3 +477,16 @@ def test_the_meeting_counts_agreements_by_kind(later):
     table = agreements_by_kind(load_folder(later), load_criteria(), LATER)
     assert dict(zip(table["situação"], table["acordos"], strict=True)) == {
         "cumpridos": 3, "em dia": 0, "vencendo em breve": 1, "rompidos": 1}
+
+
+def test_asking_for_information_never_waits_for_the_missing_answers(tmp_path):
+    # R6 came by phone: nothing in writing, no hardship stated. Asking is how they come.
+    folder = tmp_path / "dados"
+    folder.mkdir()
+    _write_export(folder, _first_bills(), {}, FIRST)
+    _requests(folder)
+    result = CliRunner().invoke(main, [
+        "decide", str(folder), "--request", "R6", "--action", "ask_info", "--analyst", "Ana",
+        "--justification", "Pedir por escrito o que aconteceu.", "--at", DECIDED_AT])
+    assert result.exit_code == 0, result.output
+    assert open_store(folder).latest_decision("R6").action == "ask_info"

@@ -161,6 +161,8 @@ def test_recording_a_decision_saves_answers_and_decision_and_reopening_restores_
 def test_a_decision_needs_the_required_answers_and_a_justification(folder):
     app = app_for(folder)
     app.small_business.value = None
+    # Any action but asking for information (which is how missing answers are got).
+    app.action.value = Action.REFUSAL
     app.justification.value = ""
     assert app.record() is None
     assert "Responda antes" in app.message.value
