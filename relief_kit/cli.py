@@ -14,6 +14,7 @@ import click
 
 from relief_kit import resources
 from relief_kit.core.errors import ReliefKitError
+from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
 
 #: Click's usage errors, in Portuguese (the rest of the message is kept as it is).
@@ -44,7 +45,92 @@ def usage_line(exc: click.UsageError) -> str:
     return f"erro: {command}: {message} (veja {command} --help)"
 
 
-class _Group(click.Group):
+# --------------------------------------------------------------------------- Portuguese help
+#
+# click writes its own words into every help page ("Usage:", "Options", "Show this message
+# and exit.", "[default: 7]", type names such as DIRECTORY). They are replaced here, in the
+# classes every command of the kit is made with: ``main.command()`` and ``main.group()``
+# build a _Command or a _Group (click's ``command_class``/``group_class``), so a new
+# subcommand gets Portuguese help without doing anything.
+
+_HEADINGS = {"Options": "Opções", "Commands": "Comandos", "Arguments": "Argumentos"}
+#: click's words in usage lines, option rows and metavars, and the kit's argument names.
+_WORDS = [
+    (re.compile(r"\[default: "), "[padrão: "),
+    (re.compile(r"\[required\]"), "[obrigatório]"),
+    (re.compile(r"; required\]"), "; obrigatório]"),
+    (re.compile(r"\[OPTIONS\]"), "[OPÇÕES]"),
+    (re.compile(r"\bCOMMAND \[ARGS\]\.\.\."), "COMANDO [ARGUMENTOS]..."),
+    (re.compile(r"\[COMMAND\] \[ARGS\]\.\.\."), "[COMANDO] [ARGUMENTOS]..."),
+    (re.compile(r"\bINTEGER RANGE\b"), "INTEIRO"),
+    (re.compile(r"\bFLOAT RANGE\b"), "NÚMERO"),
+    (re.compile(r"\bINTEGER\b"), "INTEIRO"),
+    (re.compile(r"\bFLOAT\b"), "NÚMERO"),
+    (re.compile(r"\bDIRECTORY\b"), "PASTA"),
+    (re.compile(r"\bFILE\b"), "ARQUIVO"),
+    (re.compile(r"\bPATH\b"), "CAMINHO"),
+    (re.compile(r"\bTEXT\b"), "TEXTO"),
+    (re.compile(r"\bBOOLEAN\b"), "SIM/NÃO"),
+    (re.compile(r"\bFOLDER\b"), "PASTA"),
+    (re.compile(r"\bARCHIVE\b"), "ARQUIVO_DE_REGISTROS"),
+    (re.compile(r"\bDOCUMENT\b"), "DOCUMENTO"),
+    (re.compile(r"\bSOURCES\b"), "FONTES"),
+]
+HELP_TEXT = "Mostra esta ajuda e sai."
+
+
+def portuguese(text: str) -> str:
+    """click's English words in a usage line or an option row, in Portuguese."""
+    for pattern, replacement in _WORDS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class _Formatter(click.HelpFormatter):
+    """click's help formatter with Portuguese headings, usage and option rows."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, portuguese(args), prefix="Uso: ")
+
+    def write_heading(self, heading: str) -> None:
+        super().write_heading(_HEADINGS.get(heading, heading))
+
+    def write_dl(self, rows, col_max: int = 30, col_spacing: int = 2) -> None:
+        super().write_dl([(portuguese(first), portuguese(second)) for first, second in rows],
+                         col_max, col_spacing)
+
+
+class _Context(click.Context):
+    formatter_class = _Formatter
+
+
+class _Portuguese:
+    """What every command of the kit shares: the Portuguese formatter and help option,
+    and a one-line summary in the command list that is never cut ("(LGPD art." ...)."""
+
+    context_class = _Context
+
+    def get_help_option(self, ctx: click.Context):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = HELP_TEXT
+        return option
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help:
+            return self.short_help
+        first = (self.help or "").strip().split("\n\n")[0]
+        return " ".join(first.split())
+
+
+class _Command(_Portuguese, click.Command):
+    pass
+
+
+class _Group(_Portuguese, click.Group):
+    command_class = _Command
+    group_class = type  # subgroups are _Group too
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -59,6 +145,10 @@ class _Group(click.Group):
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+                # A group called alone: its help, readable, and no error.
+                click.echo(exc.ctx.get_help())
+                sys.exit(0)
             click.echo(usage_line(exc), err=True)
             sys.exit(2)
         except click.Abort:
@@ -70,10 +160,14 @@ class _Group(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(cls=_Group, name="relief-kit")
-@click.version_option(package_name="relief-kit")
-def main() -> None:
+@click.group(cls=_Group, name="relief-kit", invoke_without_command=True)
+@click.version_option(package_name="relief-kit", message="%(prog)s, versão %(version)s",
+                      help="Mostra a versão e sai.")
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """relief-kit: analise caso a caso os pedidos de clientes que não conseguem pagar."""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 DIR = click.Path(file_okay=False, path_type=Path)
@@ -110,7 +204,8 @@ def _finish_import(result, out: Path, as_of: str | None) -> None:
         click.echo(line)
     errors = [p for p in check_folder(out, day) if p.is_error]
     if errors:
-        click.echo(f"relief-kit check: {len(errors)} erro(s) na pasta importada:")
+        click.echo(f"relief-kit check: {fmt.count(len(errors), 'erro', 'erros')} na pasta "
+                   "importada:")
         for problem in errors[:50]:
             click.echo(f"  - {problem.located(out)}")
         if len(errors) > 50:
@@ -227,7 +322,7 @@ def _print_recommendations(folder: Path, criteria_path: Path | None, today: str 
 @main.command("recommend")
 @click.argument("folder", type=EXISTING_DIR)
 @click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,
-              help="Arquivo de critérios (padrão: data/criteria.toml).")
+              help="Arquivo de critérios (padrão: os critérios que vêm com o kit).")
 @click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
 def recommend_command(folder: Path, criteria_path: Path | None, today: str | None) -> None:
     """Mostra a recomendação e as razões de cada pedido da pasta."""
@@ -239,7 +334,8 @@ def recommend_command(folder: Path, criteria_path: Path | None, today: str | Non
 @click.option("--archive", type=DIR, required=True, help="Pasta do arquivo de registros.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Casos em paralelo (padrão: o número de núcleos).")
-@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None)
+@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,
+              help="Arquivo de critérios (padrão: os critérios que vêm com o kit).")
 @click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
 @click.option("--isolated", is_flag=True, help="Um kernel novo para cada caso.")
 @click.option("--force", is_flag=True, help="Reescreve também os casos já em dia.")
@@ -349,7 +445,7 @@ def demo_command(folder: Path) -> None:
               help="Data de referência, dd/mm/aaaa ou aaaa-mm-dd (padrão: hoje).")
 def sample_command(folder: Path, customers: int, months: int, requests_: int, seed: int,
                    today: str | None) -> None:
-    """Grava em FOLDER uma carteira sintética realista (dados fictícios).
+    """Grava em PASTA uma carteira sintética realista (dados fictícios).
 
     Só escreve numa pasta nova, vazia ou de uma amostra anterior: nunca sobre dados reais.
     """
@@ -404,22 +500,26 @@ def check_command(folder: Path, today: str | None) -> None:
 @click.argument("folder", type=EXISTING_DIR)
 @click.option("--request", "request_id", default=None, metavar="ID",
               help="Pedido a revisar (padrão: o primeiro ainda sem decisão).")
-@click.option("--app", is_flag=True,
-              help="Abre como aplicativo (Voilà), sem mostrar código.")
+@click.option("--lab", is_flag=True,
+              help="Abre o caderno no JupyterLab, com o código, em vez do aplicativo.")
+@click.option("--app", is_flag=True, hidden=True)  # the default since 0.2; kept for scripts
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="Porta local (padrão: 8888, ou 8866 com --app; a próxima livre).")
+              help="Porta local (padrão: 8866, ou 8888 com --lab; a próxima livre).")
 @click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,
-              help="Arquivo de critérios (padrão: data/criteria.toml).")
-@click.option("--analyst", default=None,
-              help="Nome do analista (padrão: o usuário do sistema).")
-@click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
+              help="Arquivo de critérios (padrão: os critérios que vêm com o kit).")
+@click.option("--analyst", default=None, metavar="NOME",
+              help="Nome do analista; guardado para as próximas revisões deste usuário.")
+@click.option("--today", default=None, metavar="DATA",
+              help="Data de referência (padrão: a da exportação).")
 @click.option("--no-browser", is_flag=True, help="Não abre o navegador; só mostra o endereço.")
-def review_command(folder: Path, request_id: str | None, app: bool, port: int | None,
-                   criteria_path: Path | None, analyst: str | None, today: str | None,
-                   no_browser: bool) -> None:
-    """Abre a revisão de um pedido no JupyterLab (ou como aplicativo, com --app)."""
-    import getpass
+def review_command(folder: Path, request_id: str | None, lab: bool, app: bool,
+                   port: int | None, criteria_path: Path | None, analyst: str | None,
+                   today: str | None, no_browser: bool) -> None:
+    """Abre a revisão de um pedido no navegador, pronta para trabalhar.
 
+    Por padrão, como aplicativo: sem código nem menus, já calculada. Com --lab, o
+    caderno no JupyterLab.
+    """
     from relief_kit.shell.launch import (
         app_server,
         choose_request,
@@ -434,12 +534,13 @@ def review_command(folder: Path, request_id: str | None, app: bool, port: int | 
         from relief_kit.core.criteria import load_criteria
 
         load_criteria(criteria_path)  # a broken file is one line here, not in the notebook
+    name = _analyst_name(analyst)
     day = _today(today, read_folder_info(folder)[0]).isoformat() if today else ""
     request_id = choose_request(folder, request_id)
     try:
-        notebook = prepare_notebook(folder, request_id, analyst=analyst or getpass.getuser(),
-                                    criteria_path=criteria_path, today=day)
-        start = app_server if app else lab_server
+        notebook = prepare_notebook(folder, request_id, analyst=name,
+                                    criteria_path=criteria_path, today=day, app=not lab)
+        start = lab_server if lab else app_server
         server = start(notebook, port=port, open_browser=not no_browser)
         runtime = runtime_dir(folder)
     except OSError as exc:
@@ -449,12 +550,31 @@ def review_command(folder: Path, request_id: str | None, app: bool, port: int | 
         raise InputError(f"{folder}: não é possível preparar a revisão "
                          f"({storage_reason(exc)}); a revisão grava o notebook e as "
                          "respostas na pasta de dados.")
-    click.echo(f"Pedido {request_id}: {notebook}")
+    click.echo(f"Pedido {request_id}, revisado por {name}.")
     click.echo(f"Abra no navegador (só neste computador): {server.url}")
     click.echo("Para encerrar: Ctrl+C.")
     code = run(server, runtime)
     if code not in (0, -2, -15, 130):
         sys.exit(code)
+
+
+def _analyst_name(given: str | None) -> str:
+    """The analyst's name: given (and remembered), else remembered, else asked once."""
+    from relief_kit.core.errors import InputError
+    from relief_kit.shell.launch import remember_analyst, remembered_analyst
+
+    name = (given or "").strip() or remembered_analyst()
+    if not name:
+        if not sys.stdin.isatty():
+            raise InputError("--analyst: informe o seu nome (fica guardado para as próximas "
+                             "revisões).")
+        name = click.prompt("Seu nome (aparece nas decisões; fica guardado para as próximas "
+                            "revisões)").strip()
+        if not name:
+            raise InputError("o nome do analista é obrigatório.")
+    if name != remembered_analyst():
+        remember_analyst(name)
+    return name
 
 
 @main.command("meeting")
@@ -464,7 +584,8 @@ def review_command(folder: Path, request_id: str | None, app: bool, port: int | 
               help="Arquivo HTML do relatório.")
 @click.option("--proposed", type=EXISTING_FILE, default=None,
               help="Critérios propostos, para o 'e se'.")
-@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None)
+@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,
+              help="Arquivo de critérios (padrão: os critérios que vêm com o kit).")
 @click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
 def meeting_command(folder: Path, archive: Path, out: Path, proposed: Path | None,
                     criteria_path: Path | None, today: str | None) -> None:
@@ -514,9 +635,11 @@ def verify_command(archive: Path) -> None:
         click.echo(str(problem))
     cases, files = count_cases(archive)
     if problems:
-        click.echo(f"{len(problems)} problema(s) em {archive}.", err=True)
+        click.echo(f"{fmt.count(len(problems), 'problema', 'problemas')} em {archive}.",
+                   err=True)
         sys.exit(1)
-    click.echo(f"Arquivo íntegro: {cases} casos, {files} arquivos conferidos.")
+    click.echo(f"Arquivo íntegro: {fmt.count(cases, 'caso', 'casos')}, "
+               f"{fmt.count(files, 'arquivo conferido', 'arquivos conferidos')}.")
     _print_ledger_head(archive)
 
 
@@ -570,7 +693,7 @@ def purge_command(archive: Path, days: int, dry_run: bool, data_dir: Path | None
 
 @main.group("subject")
 def subject_group() -> None:
-    """Pedidos do titular (LGPD art. 18): exportar ou apagar os dados de um CPF/CNPJ."""
+    """Pedidos do titular dos dados (LGPD, artigo 18): exportar ou apagar um CPF/CNPJ."""
 
 
 @subject_group.command("export")
@@ -594,9 +717,12 @@ def subject_export_command(document: str, data_dir: Path, archive: Path | None,
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(data, handle, ensure_ascii=False, indent=2)
         handle.write("\n")
-    click.echo(f"Dados de {mask_document(document)}: {len(data['cadastro'])} cadastros, "
-               f"{len(data['faturas'])} faturas, {len(data['pedidos'])} pedidos, "
-               f"{len(data['arquivo_dos_casos'])} casos no arquivo → {out}")
+    click.echo(f"Dados de {mask_document(document)}: "
+               f"{fmt.count(len(data['cadastro']), 'cadastro', 'cadastros')}, "
+               f"{fmt.count(len(data['faturas']), 'fatura', 'faturas')}, "
+               f"{fmt.count(len(data['pedidos']), 'pedido', 'pedidos')}, "
+               f"{fmt.count(len(data['arquivo_dos_casos']), 'caso', 'casos')} no arquivo "
+               f"→ {out}")
 
 
 @subject_group.command("erase")
@@ -682,7 +808,8 @@ _ACTIONS = ("discount", "postponement", "instalments", "refusal", "ask_info")
 @click.option("--justification", required=True, help="Por que esta decisão.")
 @click.option("--second-analyst", default="",
               help="Quem confirma a recusa a um domicílio com morador em situação de risco.")
-@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None)
+@click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,
+              help="Arquivo de critérios (padrão: os critérios que vêm com o kit).")
 @click.option("--today", default=None, help="Data de referência (padrão: a da exportação).")
 @click.option("--at", "at", default=None, metavar="DATA HORA",
               help="Quando foi decidido (padrão: agora), ex.: a reunião de ontem.")
@@ -741,7 +868,8 @@ def decide_command(folder: Path, request_id: str, action: str, discount_percent:
 
 @main.command("sent")
 @click.argument("folder", type=EXISTING_DIR)
-@click.option("--request", "request_id", required=True, metavar="ID")
+@click.option("--request", "request_id", required=True, metavar="ID",
+              help="Pedido cuja mensagem foi enviada.")
 @click.option("--channel", type=click.Choice(("whatsapp", "email")), required=True,
               help="Por onde a mensagem foi enviada.")
 @click.option("--analyst", default=None, help="Quem enviou (padrão: o usuário do sistema).")
@@ -848,3 +976,7 @@ def guard_command(folder: Path, criteria_path: Path | None, today: str | None) -
         click.echo(line)
     if care.findings:
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -438,7 +438,7 @@ def test_the_review_records_the_message_sent_and_the_record_shows_it_with_the_er
                     datetime(2026, 11, 23, 9, 30)])  # sent
     app = ReviewApp(open_case(folder, "R2"), analyst="Ana", clock=lambda: next(moments))
     app.action.value = Action.POSTPONEMENT
-    app.new_due_date.value = date(2026, 12, 10)
+    app.new_due_date.day = date(2026, 12, 10)
     app.justification.value = "Pediu prazo."
     assert app.record() is not None
     assert (folder / "acoes-erp-2026-11-20.csv").is_file()

@@ -48,7 +48,7 @@ def test_verify_names_each_changed_missing_or_unexpected_file(tmp_path, change, 
 def test_verify_command_summarises_a_sound_archive(tmp_path):
     write_case_folder(tmp_path, "R1", FILES)
     result = CliRunner().invoke(main, ["verify", str(tmp_path)])
-    assert result.exit_code == 0 and "Arquivo íntegro: 1 casos" in result.output
+    assert result.exit_code == 0 and "Arquivo íntegro: 1 caso," in result.output
 
 
 def test_crash_while_writing_leaves_the_old_case_whole(tmp_path, monkeypatch):

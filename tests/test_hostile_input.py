@@ -525,7 +525,7 @@ CORPUS = [
         "verify {tmp}/arquivo", "notas.txt: inesperado (não listado no SHA256SUMS)"),
 ]
 
-_SUMMARY = re.compile(r"^\d+ (erros?|problema\(s\)) ")
+_SUMMARY = re.compile(r"^\d+ (erros?|problemas?) ")
 
 
 def problem_lines(output: str) -> list[str]:

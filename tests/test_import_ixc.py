@@ -300,6 +300,6 @@ def test_a_folder_check_rejects_exits_1_naming_file_line_and_column(tmp_path):
     out = tmp_path / "dados"
     result = run_as_of("2024-01-05", "--clientes", P1, "--areceber", BILLS[0], "--out", out)
     assert result.exit_code == 1
-    assert "relief-kit check: 3 erro(s) na pasta importada:" in result.output
+    assert "relief-kit check: 3 erros na pasta importada:" in result.output
     assert f"{out / 'invoices.csv'}, linha 2, coluna paid_on: pagamento em 09/01/2024 está " \
            "no futuro" in result.output

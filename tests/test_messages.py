@@ -262,3 +262,23 @@ def test_the_record_of_the_messages_holds_each_text_prepared():
 def test_every_service_template_is_one_per_outcome_and_status():
     found = {p.name for p in (TEMPLATES / "pt_BR" / "service").glob("*.txt.j2")}
     assert found == {f"{k}.{s}.txt.j2" for k in KINDS for s in CONNECTION_STATUSES}
+def test_an_email_is_a_draft_dated_in_the_providers_time_zone():
+    from datetime import UTC, datetime
+
+    provider = load_provider()
+    raw = build_email("cliente@example.com", "Assunto", "Texto", provider,
+                      now=datetime(2026, 11, 20, 18, 0, tzinfo=UTC))
+    message = email.message_from_bytes(raw, policy=policy.default)
+    assert message["X-Unsent"] == "1"
+    assert message["Date"] == "Fri, 20 Nov 2026 15:00:00 -0300"
+
+
+def test_an_unknown_time_zone_in_the_settings_is_one_line(tmp_path):
+    from relief_kit.resources import DEFAULT_SETTINGS
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text(DEFAULT_SETTINGS.read_text(encoding="utf-8").replace(
+        'time_zone = "America/Sao_Paulo"', 'time_zone = "Brasil/Pouso_Alegre"'),
+        encoding="utf-8")
+    with pytest.raises(InputError, match="provider.time_zone: fuso horário desconhecido"):
+        load_provider(settings)

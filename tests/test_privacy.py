@@ -98,7 +98,7 @@ def test_purge_removes_evidence_and_sensitive_fields_of_old_closed_cases_only(co
               "--today", TODAY)
     assert dry.exit_code == 0, dry.output
     assert f"{OLD}: decidido em 10/01/2026" in dry.output and "seria expurgado" in dry.output
-    assert "1 casos seriam expurgados" in dry.output
+    assert "1 caso seria expurgado" in dry.output
     assert "1 dentro do prazo, 1 sem decisão" in dry.output
     assert {case: files_of(archive / case) for case in CASES} == before
     assert evidence.is_file()
@@ -106,7 +106,7 @@ def test_purge_removes_evidence_and_sensitive_fields_of_old_closed_cases_only(co
     done = run("purge", archive, "--older-than", 30, "--data", data, "--today", TODAY,
                "--who", "Encarregada LGPD")
     assert done.exit_code == 0, done.output
-    assert "1 casos expurgados" in done.output
+    assert "1 caso expurgado" in done.output
     assert run("verify", archive).exit_code == 0
 
     old = archive / OLD
@@ -249,7 +249,7 @@ def test_subject_erase_keeps_only_the_decision_trail_with_its_reason(copy):
 
     exported = run("subject", "export", document, "--data", data, "--archive", archive,
                    "--out", data.parent / "depois.json")
-    assert "0 cadastros, 0 faturas, 0 pedidos, 1 casos no arquivo" in exported.output
+    assert "0 cadastros, 0 faturas, 0 pedidos, 1 caso no arquivo" in exported.output
     again = run("subject", "erase", document, "--data", data, "--archive", archive, "--yes")
     assert again.output.strip().endswith(f"trilha das decisões mantida por lei ({OLD}).")
 

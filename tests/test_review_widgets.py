@@ -1,5 +1,6 @@
 """The review app in-process: widgets changed as an analyst would, no kernel needed."""
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -115,7 +116,7 @@ def test_proposal_of_the_customer_changes_the_terms_and_a_bad_amount_is_explaine
     answer_everything(app)
     app.asked.value = "new_date"
     proposed = app.case.today + timedelta(days=20)
-    app.proposed_date.value = proposed
+    app.proposed_date.day = proposed
     postponement = next(o for o in app.recommendation.options
                         if o.action is Action.POSTPONEMENT)
     assert postponement.terms.new_due_date == proposed
@@ -134,7 +135,7 @@ def test_recording_a_decision_saves_answers_and_decision_and_reopening_restores_
     app.hardship.value = "income_drop"
     app.capacity_monthly.value = "60,00"
     app.action.value = Action.POSTPONEMENT
-    app.new_due_date.value = date(2026, 12, 10)
+    app.new_due_date.day = date(2026, 12, 10)
     app.justification.value = "Boa pagadora, desemprego recente."
     recorded = app.record()
     assert recorded is not None and "Decisão registrada" in app.message.value
@@ -154,7 +155,8 @@ def test_recording_a_decision_saves_answers_and_decision_and_reopening_restores_
     assert again.hardship.value == "income_drop"
     assert again.capacity_monthly.value == "60,00"
     assert again.action.value is Action.POSTPONEMENT
-    assert again.new_due_date.value == date(2026, 12, 10)
+    assert again.new_due_date.day == date(2026, 12, 10)
+    assert again.new_due_date.value == "10/12/2026"
     assert "Boa pagadora" in again.decisions_view.value
 
 
@@ -209,7 +211,7 @@ def test_the_analyst_can_change_the_terms_and_return_to_the_recommendation(folde
     answer_everything(app)
     app.action.value = Action.INSTALMENTS
     app.instalment_count.value = 3
-    app.first_due.value = date(2026, 12, 1)
+    app.first_due.day = date(2026, 12, 1)
     terms = app.terms()
     # 01/01/2027 is a holiday (and a Friday): the next business day, Monday 04/01.
     assert [i.due_date for i in terms.instalments] == [date(2026, 12, 1), date(2027, 1, 4),
@@ -227,7 +229,7 @@ def test_terms_beyond_the_criteria_are_pointed_out_but_allowed(folder):
     answer_everything(app)
     app.action.value = Action.DISCOUNT
     app.discount_percent.value = 35
-    app.pay_by.value = app.case.today + timedelta(days=5)
+    app.pay_by.day = app.case.today + timedelta(days=5)
     assert "discount.min_percent/max_percent" in app.terms_text.value
     app.justification.value = "Cliente de 20 anos, caso excepcional."
     assert app.record() is not None
@@ -258,3 +260,91 @@ def _terms(**fields):
     from relief_kit.core.model import Terms
 
     return Terms(amount=Decimal("100.00"), **fields)
+
+
+def test_recording_the_same_decision_twice_keeps_one_and_the_button_says_it_is_saved(folder):
+    app = app_for(folder)
+    answer_everything(app)
+    app.justification.value = "Boa pagadora."
+    first = app.record()
+    assert first is not None
+    assert app.record_button.description == "Decisão registrada"
+    again = app.record()
+    assert again.decision_id == first.decision_id
+    assert "já está registrada" in app.message.value
+    assert len(open_store(folder).history(WHATSAPP_REQUEST)) == 1
+    app.justification.value = "Boa pagadora; confirmou por telefone."
+    assert app.record_button.description == "Registrar decisão"
+    assert app.record() is not None
+    assert len(open_store(folder).history(WHATSAPP_REQUEST)) == 2
+    reopened = app_for(folder)
+    assert reopened.record_button.description == "Decisão registrada"
+
+
+def test_an_error_goes_away_when_the_value_is_fixed(folder):
+    app = app_for(folder)
+    answer_everything(app)
+    app.proposed_amount.value = "abc"
+    assert "Valor proposto" in app.message.value
+    app.proposed_amount.value = "120,50"
+    assert app.message.value == ""
+    app.justification.value = ""
+    assert app.record() is None and "justificativa" in app.message.value
+    app.justification.value = "Motivo escrito."
+    assert "justificativa" not in app.message.value
+
+
+def test_dates_are_typed_and_shown_as_dd_mm_aaaa(folder):
+    app = app_for(folder)
+    answer_everything(app)
+    app.action.value = Action.POSTPONEMENT
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", app.new_due_date.value)
+    app.new_due_date.value = "10/12/2026"
+    assert app.terms().new_due_date == date(2026, 12, 10)
+    app.new_due_date.value = "12/31/2026"  # what an English date picker would give
+    app.justification.value = "Adiar."
+    assert app.record() is None
+    assert "Novo vencimento: data inválida" in app.message.value
+    app.new_due_date.value = "31/12/2026"
+    assert "data inválida" not in app.message.value
+
+
+def test_a_proposal_beyond_the_discount_limit_is_shown_with_the_limit(folder):
+    app = app_for(folder)
+    answer_everything(app)
+    amount = app.amount()
+    app.asked.value = "discount"
+    app.proposed_amount.value = str((amount / 4).quantize(Decimal("0.01"))).replace(".", ",")
+    discount = next(o for o in app.recommendation.options if o.action is Action.DISCOUNT)
+    assert discount.terms.discount_percent == app.criteria["discount.max_percent"]
+    # a quarter of the debt: a 75% discount
+    assert discount.note.code == "proposed_discount_past_limit"
+    assert "75,0% de desconto" in app.options_panel.value
+    assert "discount.max_percent" in app.options_panel.value
+
+
+#: A request written over WhatsApp by a contact saved as a bare phone number.
+PHONE_AUTHOR_REQUEST = "R0033"
+
+
+def test_revealing_document_and_phone_is_audited_and_every_view_follows(folder):
+    from relief_kit.shell.review import customer_view, written_request_view
+
+    case = open_case(folder, PHONE_AUTHOR_REQUEST)
+    card = customer_view(case, True, "Ana").widget.children[0]
+    chat = written_request_view(case, True).widget
+    button = customer_view.__globals__["_REVEALS"][PHONE_AUTHOR_REQUEST].button
+    assert "rk-msg-author" in chat.value and "9****-" in chat.value
+    assert _unmasked_phones(card.value) == _unmasked_phones(chat.value) == []
+    button.value = True
+    assert _unmasked_phones(card.value) and _unmasked_phones(chat.value)
+    button.value = False
+    assert _unmasked_phones(chat.value) == []
+    entries = open_store(folder).audit(PHONE_AUTHOR_REQUEST)
+    assert [(e["who"], e["what"], e["detail"]) for e in entries] == [
+        ("Ana", "revelou", "CPF/CNPJ e telefone")]
+
+
+def _unmasked_phones(html: str) -> list[str]:
+    return re.findall(r"\(\d{2}\) \d{4,5}-\d{4}|\+55 \d{2} \d{4,5}-\d{4}|\d{3}\.\d{3}\.\d{3}-\d{2}",
+                      html)

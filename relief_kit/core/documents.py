@@ -157,3 +157,27 @@ def mask_phone(text: str) -> str:
         return "***"
     hidden = "*" * (len(subscriber) - 5)
     return f"({area}) {subscriber[0]}{hidden}-{subscriber[-4:]}"
+
+
+#: A CPF or CNPJ written inside free text, with or without its separators.
+_DOCUMENT_IN_TEXT = re.compile(
+    r"(?<![\w/])(?:\d{3}\.?\d{3}\.?\d{3}-?\d{2}|\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2})(?![\w/])"
+)
+
+
+def mask_contacts(text: str) -> str:
+    """Free text (a chat author, a message) with every phone and CPF/CNPJ in it masked
+    the way :func:`mask_phone` and :func:`mask_document` mask the customer's own.
+
+    A WhatsApp export names a contact not saved in the phone by the number itself, and
+    customers type their numbers in messages: the same data, so the same mask.
+    """
+    if not text:
+        return text
+    pieces, last = [], 0
+    for match in phonenumbers.PhoneNumberMatcher(text, "BR", leniency=phonenumbers.Leniency.VALID):
+        pieces += [text[last:match.start], mask_phone(match.raw_string)]
+        last = match.end
+    masked = "".join(pieces) + text[last:]
+    return _DOCUMENT_IN_TEXT.sub(
+        lambda m: mask_document(m[0]) if document_kind(m[0]) else m[0], masked)

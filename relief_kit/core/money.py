@@ -139,6 +139,25 @@ def discount_percent(features: HistoryFeatures, checklist: Checklist, amount: De
                                                                  rounding=ROUND_HALF_UP)
 
 
+def proposal_beyond_discount(checklist: Checklist, amount: Decimal,
+                             criteria: Criteria) -> Reason | None:
+    """When the amount the customer proposed implies a discount outside the criteria's
+    range: the discount asked and the limit it hits (the offer is clipped to it)."""
+    proposed = checklist.proposed_amount
+    if proposed is None or not 0 < proposed < amount:
+        return None
+    implied = ((1 - proposed / amount) * 100).quantize(Decimal("0.1"))
+    low = Decimal(str(criteria["discount.min_percent"]))
+    high = Decimal(str(criteria["discount.max_percent"]))
+    if implied > high:
+        return Reason("proposed_discount_past_limit", "discount.max_percent",
+                      {"asked": implied, "limit": high})
+    if implied < low:
+        return Reason("proposed_discount_below_minimum", "discount.min_percent",
+                      {"asked": implied, "limit": low})
+    return None
+
+
 def instalment_plan(amount: Decimal, features: HistoryFeatures, criteria: Criteria,
                     today: date, capacity: Decimal | None = None,
                     calendar: BusinessCalendar = NATIONAL) -> tuple[Instalment, ...]:
@@ -260,7 +279,8 @@ def options(
         Action.DISCOUNT,
         Terms(amount=amount, discount_percent=percent, pay_by=pay_by, bills=bills,
               to_pay=to_pay),
-        p_used, cash, net, (pay_by - today).days / 30, True, None, tuple(events),
+        p_used, cash, net, (pay_by - today).days / 30, True,
+        proposal_beyond_discount(checklist, amount, criteria), tuple(events),
         capacity is not None and to_pay > capacity, to_pay, factors))
 
     # Postponement: the bills move to a later date than their own due date, at most

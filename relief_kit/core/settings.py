@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import holidays
@@ -31,6 +31,8 @@ class Provider:
     whatsapp: str
     whatsapp_author: str
     region: str = "BR"
+    #: The provider's IANA time zone: the dates its messages carry.
+    time_zone: str = "America/Sao_Paulo"
 
 
 def _read(path: str | Path | None) -> tuple[Path, dict]:
@@ -57,7 +59,21 @@ def load_provider(path: str | Path | None = None) -> Provider:
                              "linha (o texto vai para as mensagens ao cliente).")
     provider = Provider(**{key: table[key].strip() for key in _REQUIRED})
     _check_contacts(provider, path)
-    return provider
+    zone = table.get("time_zone", provider.time_zone)
+    if not isinstance(zone, str) or not _known_zone(zone.strip()):
+        raise InputError(f"{path}: provider.time_zone: fuso horário desconhecido {zone!r} "
+                         "(use um nome IANA, como America/Sao_Paulo ou America/Manaus).")
+    return replace(provider, time_zone=zone.strip())
+
+
+def _known_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _check_contacts(provider: Provider, path: Path) -> None:

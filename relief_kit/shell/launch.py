@@ -2,8 +2,12 @@
 
 ``relief-kit review DIR`` writes the review notebook with the folder and the request
 filled in (papermill's ``prepare_only``: parameters injected, nothing executed) into a
-work folder inside the data folder, then starts JupyterLab on it — or Voilà with
-``--app``, code hidden — bound to 127.0.0.1 and protected by a random token.
+work folder inside the data folder, then starts the app — Voilà, which runs the notebook
+as it opens and shows no code — or, with ``--lab``, JupyterLab on the same notebook.
+Either server is bound to 127.0.0.1, protected by a random token passed in its
+environment (``ps`` shows any local user a command line, not another user's
+environment), calls no one outside the machine, and talks to its local kernel over IPC
+sockets in the runtime folder rather than TCP ports any local user could connect to.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import re
 import secrets
 import socket
 import sys
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from relief_kit import resources
@@ -36,13 +41,19 @@ RUNTIME_DIR = Path(".relief-kit") / "runtime"
 
 @dataclass(frozen=True)
 class Server:
-    """A server ready to start: its command line, the URL to open and its folder."""
+    """A server ready to start: its command line, the environment to add to it (the
+    token, the app template), the URL to open and its notebook."""
 
     command: list[str]
     url: str
     notebook: Path
     token: str
     port: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    def environment(self) -> dict[str, str]:
+        """The process environment to start the server with."""
+        return {**os.environ, **self.env}
 
 
 def notebook_name(request_id: str) -> str:
@@ -72,10 +83,20 @@ def choose_request(data_dir: Path, request_id: str | None) -> str:
     return ids[0]
 
 
+#: Cells only JupyterLab needs (how to run the notebook): dropped from the app's copy.
+LAB_ONLY_TAG = "lab-only"
+
+
 def prepare_notebook(data_dir: Path, request_id: str, *, analyst: str = "",
                      criteria_path: Path | None = None, today: str = "",
-                     notebook: Path = NOTEBOOK) -> Path:
-    """Write the review notebook for one request, parameters filled in, not executed."""
+                     notebook: Path = NOTEBOOK, app: bool = False) -> Path:
+    """Write the review notebook for one request, parameters filled in, not executed.
+
+    Paths are written relative to the notebook (a kernel starts in the notebook's
+    folder), so no machine path or OS user name is shown in the notebook. ``app``: the
+    copy for Voilà, without the cells that explain how to run it in JupyterLab.
+    """
+    import nbformat
     import papermill
 
     work = data_dir / WORK_DIR
@@ -85,15 +106,58 @@ def prepare_notebook(data_dir: Path, request_id: str, *, analyst: str = "",
         str(notebook), str(target), prepare_only=True, progress_bar=False,
         kernel_name="python3", log_output=False,
         parameters={
-            "data_dir": str(data_dir.resolve()),
+            "data_dir": _relative(data_dir, work),
             "request_id": request_id,
-            "criteria_file": str(criteria_path.resolve()) if criteria_path else "",
+            "criteria_file": _relative(criteria_path, work) if criteria_path else "",
             "analyst": analyst,
             "interactive": True,
             "today": today,
         },
     )
+    if app:
+        prepared = nbformat.read(target, as_version=4)
+        prepared.cells = [cell for cell in prepared.cells
+                          if LAB_ONLY_TAG not in cell.metadata.get("tags", [])]
+        nbformat.write(prepared, target)
     return target
+
+
+def _relative(path: Path, start: Path) -> str:
+    """``path`` as seen from ``start`` (``../..``), or absolute on another drive."""
+    try:
+        return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+# --------------------------------------------------------------------------- analyst
+
+
+def analyst_file() -> Path:
+    """Where the analyst's name is remembered, per OS user (beside the pseudonym key)."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "relief-kit" / "analyst.toml"
+
+
+def remembered_analyst(path: Path | None = None) -> str:
+    """The name this user gave the last time, or ``""``."""
+    path = path or analyst_file()
+    try:
+        return str(tomllib.loads(path.read_text(encoding="utf-8")).get("name", "")).strip()
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return ""
+
+
+def remember_analyst(name: str, path: Path | None = None) -> Path:
+    """Keep ``name`` for this user's next reviews (readable by the user only)."""
+    import tomli_w
+
+    path = path or analyst_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(tomli_w.dumps({"name": name.strip()}))
+    return path
 
 
 def free_port(preferred: int) -> int:
@@ -132,6 +196,19 @@ def _lab_settings(root: Path) -> tuple[Path, Path]:
     return settings, workspaces
 
 
+#: Where the app's Voilà template lives: a Jupyter data folder (JUPYTER_PATH).
+APP_TEMPLATE = "relief-kit"
+JUPYTER_DATA = resources.template_dir("jupyter")
+
+
+def _local_kernels() -> list[str]:
+    # The kernel runs on this machine: IPC sockets, files beside the connection file in
+    # the user's own runtime folder (mode 700), instead of TCP ports on 127.0.0.1 that
+    # any local user can reach. That folder stays the short default: a Unix socket's
+    # path is limited to about 100 characters, which a data folder's path can exceed.
+    return ["--KernelManager.transport=ipc"]
+
+
 def lab_server(notebook: Path, *, port: int | None = None, token: str | None = None,
                open_browser: bool = True) -> Server:
     """JupyterLab on 127.0.0.1 with a token, opened on ``notebook``."""
@@ -142,28 +219,33 @@ def lab_server(notebook: Path, *, port: int | None = None, token: str | None = N
     command = [
         sys.executable, "-m", "jupyterlab",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+        "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root}", f"--ServerApp.open_browser={open_browser}",
         # Nothing leaves the machine: no news feed, no update check.
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={workspaces}",
-        *_as_root(), str(notebook),
+        *_local_kernels(), *_as_root(), str(notebook),
     ]
     url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}"
-    return Server(command, url, notebook, token, port)
+    # jupyter-server's IdentityProvider reads JUPYTER_TOKEN when no token is configured.
+    return Server(command, url, notebook, token, port, {"JUPYTER_TOKEN": token})
 
 
 def app_server(notebook: Path, *, port: int | None = None, token: str | None = None,
                open_browser: bool = True) -> Server:
-    """Voilà on 127.0.0.1 with a token: the same notebook, code hidden."""
+    """Voilà on 127.0.0.1 with a token: the notebook run as it opens, code hidden,
+    nothing loaded from the network (the kit's template)."""
     token = token or secrets.token_urlsafe(24)
     port = port or free_port(APP_PORT)
     command = [
         sys.executable, "-m", "voila", str(notebook),
-        "--Voila.ip=127.0.0.1", f"--port={port}", f"--token={token}",
+        "--Voila.ip=127.0.0.1", f"--port={port}",
+        # auto_token without a token: the IdentityProvider takes JUPYTER_TOKEN.
+        "--Voila.auto_token=True",
         "--strip_sources=True", f"--Voila.open_browser={open_browser}",
-        f"--Voila.root_dir={notebook.parent}",
+        f"--Voila.root_dir={notebook.parent}", f"--template={APP_TEMPLATE}",
+        "--VoilaConfiguration.show_tracebacks=False", *_local_kernels(),
         # A page closed or reloaded leaves its kernel without a connection: cull it once
         # idle (a page still open is connected and never culled).
         f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
@@ -171,7 +253,14 @@ def app_server(notebook: Path, *, port: int | None = None, token: str | None = N
         "--MappingKernelManager.cull_connected=False",
     ]
     url = f"http://127.0.0.1:{port}/?token={token}"
-    return Server(command, url, notebook, token, port)
+    env = {"JUPYTER_TOKEN": token, "JUPYTER_PATH": _jupyter_path()}
+    return Server(command, url, notebook, token, port, env)
+
+
+def _jupyter_path() -> str:
+    """JUPYTER_PATH with the kit's Jupyter data folder first (the app template)."""
+    current = os.environ.get("JUPYTER_PATH", "")
+    return os.pathsep.join(p for p in (str(JUPYTER_DATA), current) if p)
 
 
 def _die_with_parent() -> None:
@@ -223,7 +312,7 @@ def run(server: Server, runtime: Path | None = None) -> int:
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    env = dict(os.environ)
+    env = server.environment()  # the token, the app template
     if runtime is not None:
         env["JUPYTER_RUNTIME_DIR"] = str(runtime)
     previous = signal.signal(signal.SIGTERM, interrupt)

@@ -160,10 +160,21 @@ def build_email(to: str, subject: str, body: str, provider: Provider,
     message["From"] = email.utils.formataddr((provider.trade_name, provider.email))
     message["To"] = recipient
     message["Subject"] = subject
-    message["Date"] = email.utils.format_datetime((now or datetime.now()).astimezone())
+    message["Date"] = email.utils.format_datetime(_provider_time(now, provider))
     message["Message-ID"] = email.utils.make_msgid(domain=provider.email.rsplit("@", 1)[-1])
+    # A draft for the analyst to send: Outlook and Thunderbird open a message marked
+    # X-Unsent with "Send", not as mail received from the provider itself.
+    message["X-Unsent"] = "1"
     message.set_content(body, charset="utf-8")
     return message.as_bytes()
+
+
+def _provider_time(now: datetime | None, provider: Provider) -> datetime:
+    """``now`` in the provider's zone (a naive ``now`` is the machine's local time)."""
+    from zoneinfo import ZoneInfo
+
+    moment = (now or datetime.now()).astimezone()
+    return moment.astimezone(ZoneInfo(provider.time_zone))
 
 
 def whatsapp_link(phone: str, text: str, region: str = "BR") -> str:

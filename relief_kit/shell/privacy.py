@@ -176,8 +176,9 @@ class PurgeReport:
     data_notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        verb = "seriam expurgados" if self.dry_run else "expurgados"
-        return (f"{len(self.purged)} casos {verb} (decididos há mais de "
+        one = "caso seria expurgado" if self.dry_run else "caso expurgado"
+        other = "casos seriam expurgados" if self.dry_run else "casos expurgados"
+        return (f"{fmt.count(len(self.purged), one, other)} (decididos há mais de "
                 f"{self.older_than_days} dias); mantidos: {len(self.recent)} dentro do prazo, "
                 f"{len(self.pending)} sem decisão, {len(self.already)} já expurgados"
                 + (f"; {len(self.refused)} recusados" if self.refused else "") + ".")

@@ -25,7 +25,7 @@ from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.errors import ReliefKitError
 from relief_kit.core.model import Action, Checklist, Instalment, Recommendation, Terms
 from relief_kit.core.schema import ASKS, AT_RISK_CATEGORIES, CHANNELS, HARDSHIPS
-from relief_kit.core.values import ValueProblem, parse_money
+from relief_kit.core.values import ValueProblem, parse_date, parse_money
 from relief_kit.shell import views
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
@@ -46,6 +46,37 @@ def _row(label: str, widget: w.Widget, hint: str = "") -> w.HBox:
     text = views.render("label.html", label=label, hint=hint)
     return w.HBox([w.HTML(str(text), layout=w.Layout(width=_LABEL_WIDTH, flex="0 0 auto")),
                    widget], layout=w.Layout(align_items="center", margin="2px 0"))
+
+
+class DayField(w.Text):
+    """A date typed and shown as dd/mm/aaaa, whatever the browser's language.
+
+    A ``DatePicker`` is the browser's ``<input type="date">``, which shows mm/dd/yyyy in an
+    English browser next to our dd/mm/aaaa text; a text box reads the same everywhere.
+    ``value`` is the text; :attr:`day` the date (``ValueProblem`` when it is not one).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("placeholder", "dd/mm/aaaa")
+        kwargs.setdefault("layout", w.Layout(width="9rem"))
+        super().__init__(**kwargs)
+
+    @property
+    def day(self) -> date | None:
+        """The date typed, or None when the box is empty."""
+        return parse_date(self.value)
+
+    @day.setter
+    def day(self, value: date | None) -> None:
+        self.value = fmt.day(value) if value else ""
+
+    def day_or_none(self, label: str, problems: list[str]) -> date | None:
+        """The date typed; a date that cannot be read adds one line to ``problems``."""
+        try:
+            return self.day
+        except ValueProblem as exc:
+            problems.append(f"{label}: {exc}.")
+            return None
 
 
 def even_instalments(amount: Decimal, count: int, first_due: date,
@@ -75,6 +106,8 @@ class ReviewApp:
         self._syncing = False  # the app itself is setting decision widgets
         self._decision_touched = False  # the analyst changed the decision by hand
         self._expected_previous = _latest_id(case.decisions)
+        self._decision_problems: list[str] = []  # shown after a refused save, until fixed
+        self._saved = False  # the widgets hold exactly the latest recorded decision
         self._build()
         self.analyst.value = analyst
         self._load_answers(case.checklist)
@@ -84,6 +117,8 @@ class ReviewApp:
         self._warn_if_stale()
         if self.store is not None and analyst:
             self.store.log_open(case.request_id, analyst)
+        if self._matches_latest():
+            self._mark_saved(True)  # reopened as it was decided
 
     # ------------------------------------------------------------------ widgets
 
@@ -102,10 +137,10 @@ class ReviewApp:
         self.hardship = w.Dropdown(options=[("— ainda não perguntado —", "")]
                                    + [(labels.label("hardship", h).capitalize(), h)
                                       for h in HARDSHIPS])
-        self.hardship_since = w.DatePicker(value=None)
+        self.hardship_since = DayField()
         self.capacity_monthly = w.Text(placeholder="ex.: 60,00",
                                        layout=w.Layout(width="9rem"))
-        self.proposed_date = w.DatePicker(value=None)
+        self.proposed_date = DayField()
         self.proposed_amount = w.Text(placeholder="ex.: 89,90",
                                       layout=w.Layout(width="9rem"))
         self.notes = w.Textarea(placeholder="Contexto útil para a decisão. Não escreva "
@@ -159,11 +194,11 @@ class ReviewApp:
         self.action = w.Dropdown(options=[(labels.action(a), a) for a in Action])
         self.discount_percent = w.BoundedFloatText(min=0, max=100, step=1,
                                                    layout=w.Layout(width="7rem"))
-        self.pay_by = w.DatePicker(value=None)
-        self.new_due_date = w.DatePicker(value=None)
+        self.pay_by = DayField()
+        self.new_due_date = DayField()
         self.instalment_count = w.BoundedIntText(min=2, max=24, value=2,
                                                  layout=w.Layout(width="7rem"))
-        self.first_due = w.DatePicker(value=None)
+        self.first_due = DayField()
         self.use_recommendation = w.Button(description="Usar a recomendação",
                                            icon="undo", layout=w.Layout(width="auto"))
         self.justification = w.Textarea(
@@ -229,6 +264,8 @@ class ReviewApp:
         for widget in (self.action, self.discount_percent, self.pay_by, self.new_due_date,
                        self.instalment_count, self.first_due):
             widget.observe(self._on_decision, names="value")
+        for widget in (self.justification, self.analyst, self.second_analyst):
+            widget.observe(self._on_edit, names="value")
         self.use_recommendation.on_click(lambda _: self._reset_decision())
         self.record_button.on_click(lambda _: self.record())
         self.save_button.on_click(lambda _: self.save_answers())
@@ -268,12 +305,12 @@ class ReviewApp:
                 if checklist.at_risk_category in AT_RISK_CATEGORIES else ""
             self.at_risk_consent.value = bool(checklist.at_risk_consent)
             self.asked.value = checklist.asked if checklist.asked in ASKS else "not_said"
-            self.proposed_date.value = checklist.proposed_date
+            self.proposed_date.day = checklist.proposed_date
             self.proposed_amount.value = (fmt.number(float(checklist.proposed_amount), 2)
                                           if checklist.proposed_amount is not None else "")
             self.notes.value = checklist.notes
             self.hardship.value = checklist.hardship if checklist.hardship in HARDSHIPS else ""
-            self.hardship_since.value = checklist.hardship_since
+            self.hardship_since.day = checklist.hardship_since
             self.capacity_monthly.value = (fmt.number(float(checklist.capacity_monthly), 2)
                                            if checklist.capacity_monthly is not None else "")
             for key, box in self.extra.items():
@@ -286,19 +323,26 @@ class ReviewApp:
 
         An amount that cannot be read counts as not given; :attr:`problem` says why.
         """
-        self.problem = ""
+        problems: list[str] = []
         try:
             amount = parse_money(self.proposed_amount.value)
         except ValueProblem as exc:
-            amount, self.problem = None, f"Valor proposto: {exc}."
+            amount = None
+            problems.append(f"Valor proposto: {exc}.")
         if amount is not None and amount <= 0:
-            amount, self.problem = None, "Valor proposto: deve ser maior que zero."
+            amount = None
+            problems.append("Valor proposto: deve ser maior que zero.")
         try:
             capacity = parse_money(self.capacity_monthly.value)
         except ValueProblem as exc:
-            capacity, self.problem = None, f"Quanto pode pagar: {exc}."
+            capacity = None
+            problems.append(f"Quanto pode pagar: {exc}.")
         if capacity is not None and capacity <= 0:
-            capacity, self.problem = None, "Quanto pode pagar: deve ser maior que zero."
+            capacity = None
+            problems.append("Quanto pode pagar: deve ser maior que zero.")
+        proposed_date = self.proposed_date.day_or_none("Data proposta", problems)
+        hardship_since = self.hardship_since.day_or_none("Desde quando", problems)
+        self.problem = " ".join(problems)
         at_risk = _FROM_CHOICE[self.at_risk.value]
         return Checklist(
             documented=_FROM_CHOICE[self.documented.value],
@@ -309,18 +353,19 @@ class ReviewApp:
             at_risk_category=self.at_risk_category.value if at_risk else "",
             at_risk_consent=bool(self.at_risk_consent.value) if at_risk else False,
             asked=self.asked.value,
-            proposed_date=self.proposed_date.value,
+            proposed_date=proposed_date,
             proposed_amount=amount,
             notes=self.notes.value.strip(),
             extra={key: bool(box.value) for key, box in self.extra.items()},
             hardship=self.hardship.value,
-            hardship_since=self.hardship_since.value if self.hardship.value else None,
+            hardship_since=hardship_since if self.hardship.value else None,
             capacity_monthly=capacity,
         )
 
     def _on_answer(self, change: dict) -> None:
         if not self._syncing:
             self._refresh()
+            self._changed()
 
     def _refresh(self) -> None:
         """Recompute the recommendation from the answers and redraw what depends on it."""
@@ -337,8 +382,7 @@ class ReviewApp:
             part="summary"))
         self.options_panel.value = str(views.recommendation_panel(
             self.recommendation, self.case, checklist, part="options"))
-        if self.problem:
-            self.message.value = str(views.message(self.problem, "error"))
+        self._show_problems()
         self.update_times.append(time.perf_counter() - started)
 
     # ------------------------------------------------------------------ decision
@@ -365,17 +409,17 @@ class ReviewApp:
         discount = terms if action is Action.DISCOUNT else offered.get(Action.DISCOUNT)
         if discount is not None and discount.discount_percent is not None:
             self.discount_percent.value = float(discount.discount_percent)
-            self.pay_by.value = discount.pay_by
+            self.pay_by.day = discount.pay_by
         postponement = terms if action is Action.POSTPONEMENT else offered.get(
             Action.POSTPONEMENT)
         if postponement is not None and postponement.new_due_date is not None:
-            self.new_due_date.value = postponement.new_due_date
+            self.new_due_date.day = postponement.new_due_date
         plan = terms if action is Action.INSTALMENTS else offered.get(Action.INSTALMENTS)
         if plan is not None and plan.instalments:
             self.instalment_count.value = len(plan.instalments)
-            self.first_due.value = plan.instalments[0].due_date
-        elif self.first_due.value is None:
-            self.first_due.value = self.case.calendar.next_business_day(
+            self.first_due.day = plan.instalments[0].due_date
+        elif not self.first_due.value.strip():
+            self.first_due.day = self.case.calendar.next_business_day(
                 self.case.today + timedelta(days=int(self.criteria["instalments.first_due_days"])))
 
     def _warn_if_stale(self) -> None:
@@ -397,6 +441,36 @@ class ReviewApp:
             return
         self._decision_touched = True
         self._show_terms()
+        self._changed()
+
+    def _on_edit(self, change: dict) -> None:
+        """A justification or a name typed: nothing to recompute, but no longer saved."""
+        self._changed()
+
+    def _changed(self) -> None:
+        """Something the analyst can change changed: the saved state and any error
+        shown for the last attempt are brought up to date (an error fixed goes away)."""
+        if self._decision_problems:
+            self._decision_problems = self.decision_problems()
+            self._show_problems()
+        if self._saved and not self._matches_latest():
+            self._mark_saved(False)
+
+    def _show_problems(self) -> None:
+        """The problems that still stand, or nothing once they are all fixed."""
+        problems = [p for p in (self.problem, *self._decision_problems) if p]
+        if problems:
+            self.message.value = self._problem_shown = str(
+                views.message(" ".join(problems), "error"))
+        elif self.message.value and self.message.value == getattr(self, "_problem_shown", ""):
+            self.message.value = ""  # only the notice it showed (not, say, a stale warning)
+
+    def _mark_saved(self, saved: bool) -> None:
+        """The button says the decision is saved until something changes."""
+        self._saved = saved
+        self.record_button.description = "Decisão registrada" if saved else "Registrar decisão"
+        self.record_button.icon = "check-circle" if saved else "check"
+        self.record_button.button_style = "success" if saved else "primary"
 
     def _reset_decision(self) -> None:
         self._decision_touched = False
@@ -418,19 +492,23 @@ class ReviewApp:
         """The debt the decision concerns (the recommendation's amount)."""
         return self.recommendation.terms.amount
 
-    def terms(self) -> Terms:
-        """The terms in the decision widgets, for the chosen action."""
+    def terms(self, problems: list[str] | None = None) -> Terms:
+        """The terms in the decision widgets, for the chosen action; a date that cannot
+        be read counts as not given and adds a line to ``problems``."""
         action, amount = self.action.value, self.amount()
+        problems = [] if problems is None else problems
         bills = self.recommendation.terms.bills
         if action is Action.DISCOUNT:
             terms = Terms(amount=amount, discount_percent=_percent(self.discount_percent.value),
-                          pay_by=self.pay_by.value, bills=bills)
+                          pay_by=self.pay_by.day_or_none("Pagar até", problems), bills=bills)
         elif action is Action.POSTPONEMENT:
-            terms = Terms(amount=amount, new_due_date=self.new_due_date.value, bills=bills)
+            terms = Terms(amount=amount, bills=bills,
+                          new_due_date=self.new_due_date.day_or_none("Novo vencimento",
+                                                                     problems))
         elif action is Action.INSTALMENTS:
-            plan = () if self.first_due.value is None else even_instalments(
-                amount, int(self.instalment_count.value), self.first_due.value,
-                self.case.calendar)
+            first = self.first_due.day_or_none("Primeira parcela em", problems)
+            plan = () if first is None else even_instalments(
+                amount, int(self.instalment_count.value), first, self.case.calendar)
             terms = Terms(amount=amount, instalments=plan, bills=bills)
         else:
             terms = Terms(amount=amount, bills=bills)
@@ -470,26 +548,25 @@ class ReviewApp:
         and the answers are saved either way.
         """
         from relief_kit.shell.aftercare import record_decision
-        from relief_kit.store.cases import DecisionConflict, DecisionDraft
+        from relief_kit.store.cases import DecisionConflict
 
+        if self._matches_latest():
+            # The same decision again (a second click, a save after no change): one
+            # decision, already in the store.
+            latest = self.case.decisions[-1]
+            self._mark_saved(True)
+            self.message.value = str(views.message(
+                f"Esta decisão já está registrada ({labels.action(latest.action)}, por "
+                f"{latest.analyst}, em {fmt.moment(latest.decided_at)}); mude algo para "
+                "registrar outra.", "ok"))
+            return latest
         if not self.save_answers():
             return None
         checklist = self.case.checklist
-        action = self.action.value
-        terms = self.terms()
-        draft = DecisionDraft(
-            action=action, terms=terms,
-            justification=self.justification.value.strip(),
-            analyst=self.analyst.value.strip(),
-            second_analyst=self.second_analyst.value.strip()
-            if self.needs_second_analyst() else "",
-            recommended_action=self.recommendation.action,
-            recommendation=self.recommendation,
-        )
-        problems = self.store.validate_decision(draft, checklist, self.criteria,
-                                                self.case.today)
-        if problems:
-            self.message.value = str(views.message(" ".join(problems), "error"))
+        draft = self.draft()
+        self._decision_problems = self.decision_problems(draft)
+        if self._decision_problems:
+            self._show_problems()
             return None
         try:
             recorded = record_decision(
@@ -505,10 +582,50 @@ class ReviewApp:
             self.message.value = str(views.message(str(exc), "error"))
             return None
         self._show_history()
+        self._mark_saved(True)
         self.message.value = str(views.message(
             f"Decisão registrada: {labels.action(recorded.action)}, por {recorded.analyst}, "
             f"em {fmt.moment(recorded.decided_at)}.", "ok"))
         return recorded
+
+    def draft(self, problems: list[str] | None = None):
+        """The decision as it stands in the widgets (not yet recorded)."""
+        from relief_kit.store.cases import DecisionDraft
+
+        return DecisionDraft(
+            action=self.action.value, terms=self.terms(problems),
+            justification=self.justification.value.strip(),
+            analyst=self.analyst.value.strip(),
+            second_analyst=self.second_analyst.value.strip()
+            if self.needs_second_analyst() else "",
+            recommended_action=self.recommendation.action,
+            recommendation=self.recommendation,
+        )
+
+    def decision_problems(self, draft=None) -> list[str]:
+        """What stops the decision in the widgets from being recorded; empty when none."""
+        problems: list[str] = []
+        if draft is None:
+            draft = self.draft(problems)
+        else:
+            self.terms(problems)  # the dates that could not be read
+        problems += self.store.validate_decision(draft, self.checklist(), self.criteria,
+                                                 self.case.today)
+        return problems
+
+    def _matches_latest(self) -> bool:
+        """The widgets hold the latest recorded decision, answers included."""
+        if not self.case.decisions or self.problem:
+            return False
+        latest = self.case.decisions[-1]
+        draft = self.draft([])
+        return (Action(latest.action) is Action(draft.action)
+                and latest.terms == draft.terms
+                and (latest.justification or "") == draft.justification
+                and latest.analyst == draft.analyst
+                and (latest.second_analyst or "") == draft.second_analyst
+                and latest.checklist == self.checklist())
+
 
     def mark_sent(self) -> Any | None:
         """Record that the latest decision's message went out (when: now; how: the
@@ -585,22 +702,66 @@ class Shown:
         return bundle
 
 
-def customer_view(case, interactive: bool = True):
-    """The customer card; interactive, with a toggle that reveals CPF/CNPJ and phone."""
+#: What a reveal shows in full, as the audit log records it.
+REVEALED = "CPF/CNPJ e telefone"
+
+
+class Reveal:
+    """The one switch that shows CPF/CNPJ and phones in full in every view of a case
+    (the customer card and the written request alike), each reveal in the audit log."""
+
+    def __init__(self, case, analyst: str = "") -> None:
+        self.case, self.analyst = case, analyst
+        self.views: list[tuple[w.HTML, Callable[[bool], Any]]] = []
+        self.button = w.ToggleButton(value=False, description="Mostrar CPF/CNPJ e telefone",
+                                     icon="eye", layout=w.Layout(width="auto"))
+        self.button.add_class("rk-reveal")
+        self.button.observe(self._toggle, names="value")
+
+    def add(self, render: Callable[[bool], Any]) -> w.HTML:
+        """A view drawn by ``render(reveal)``, redrawn whenever the switch changes."""
+        view = w.HTML(str(render(self.button.value)))
+        self.views.append((view, render))
+        return view
+
+    def _toggle(self, change: dict) -> None:
+        shown = bool(change["new"])
+        if shown and self.case.store is not None:
+            self.case.store.log_reveal(self.case.request_id, self.analyst, REVEALED)
+        for view, render in self.views:
+            view.value = str(render(shown))
+        self.button.description = ("Mascarar CPF/CNPJ e telefone" if shown
+                                   else "Mostrar CPF/CNPJ e telefone")
+
+
+#: The reveal switch of the case each kernel reviews (one review notebook per kernel).
+_REVEALS: dict[str, Reveal] = {}
+
+
+def _reveal_for(case, analyst: str = "") -> Reveal:
+    reveal = _REVEALS.get(case.request_id)
+    if reveal is None or reveal.case is not case:
+        reveal = _REVEALS[case.request_id] = Reveal(case, analyst)
+    return reveal
+
+
+def customer_view(case, interactive: bool = True, analyst: str = ""):
+    """The customer card; interactive, with the switch that reveals CPF/CNPJ and phone
+    (in this card and in the written request) and logs who revealed them."""
     if not interactive:
         return views.customer_card(case)
-    card = w.HTML(str(views.customer_card(case)))
-    reveal = w.ToggleButton(value=False, description="Mostrar CPF/CNPJ e telefone",
-                            icon="eye", layout=w.Layout(width="auto"))
-    reveal.add_class("rk-reveal")
+    reveal = _reveal_for(case, analyst)
+    card = reveal.add(lambda shown: views.customer_card(case, reveal=shown))
+    return Shown(w.VBox([card, reveal.button]), "Ficha do cliente")
 
-    def toggle(change: dict) -> None:
-        card.value = str(views.customer_card(case, reveal=bool(change["new"])))
-        reveal.description = ("Mascarar CPF/CNPJ e telefone" if change["new"]
-                              else "Mostrar CPF/CNPJ e telefone")
 
-    reveal.observe(toggle, names="value")
-    return Shown(w.VBox([card, reveal]), "Ficha do cliente")
+def written_request_view(case, interactive: bool = True):
+    """The written request, masked like the customer card and revealed with it."""
+    if not interactive:
+        return views.written_request(case)
+    reveal = _reveal_for(case)
+    return Shown(reveal.add(lambda shown: views.written_request(case, reveal=shown)),
+                 "Pedido por escrito")
 
 
 def show(case, *, analyst: str = "", interactive: bool = True):

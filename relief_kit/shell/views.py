@@ -113,10 +113,15 @@ def history_section(case, expanded: bool = False) -> Fragment:
                   criteria=case.criteria, today=case.today, expanded=expanded)
 
 
-def written_request(case) -> Fragment:
-    """The written request as the customer wrote it (escaped): WhatsApp or e-mail."""
+def written_request(case, reveal: bool = False) -> Fragment:
+    """The written request as the customer wrote it (escaped): WhatsApp or e-mail.
+
+    Phones and CPF/CNPJ in it (a chat author saved as a number, a number typed in a
+    message) are masked like the customer card's unless ``reveal``.
+    """
     return render("written_request.html", request=case.request,
-                  written=case.written_request, problem=case.evidence_problem)
+                  written=case.written_request, problem=case.evidence_problem,
+                  reveal=reveal)
 
 
 def regulatory_section(case, expanded: bool = False) -> Fragment:
@@ -130,7 +135,8 @@ def regulatory_section(case, expanded: bool = False) -> Fragment:
 
 def recommendation_panel(recommendation: Recommendation, case,
                          checklist: Checklist | None = None, *,
-                         elapsed_ms: float | None = None, part: str = "all") -> Fragment:
+                         elapsed_ms: float | None = None, part: str = "all",
+                         expanded: bool = False) -> Fragment:
     """Action, terms, reasons with their criterion keys, the money comparison of the
     options and how the payment chances were calibrated.
 
@@ -143,7 +149,7 @@ def recommendation_panel(recommendation: Recommendation, case,
         "recommendation.html", rec=recommendation, case=case,
         checklist=checklist or case.checklist, band=band, ordinary=ordinary,
         calibration=case.calibration, item_labels=_item_labels(),
-        elapsed_ms=elapsed_ms, part=part,
+        elapsed_ms=elapsed_ms, part=part, expanded=expanded,
     )
 
 
@@ -163,8 +169,8 @@ def answers_and_decision(case) -> Fragment:
 
 def record_sections(case) -> Fragment:
     """What the non-interactive record shows in place of the widgets."""
-    return (recommendation_panel(case.recommendation, case) + answers_and_decision(case)
-            + after_decision(case))
+    return (recommendation_panel(case.recommendation, case, expanded=True)
+            + answers_and_decision(case) + after_decision(case))
 
 
 def message(text: str, kind: str = "info") -> Fragment:

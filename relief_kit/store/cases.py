@@ -352,6 +352,12 @@ class CaseStore:
     def log_open(self, request_id: str, analyst: str, now: datetime | None = None) -> None:
         self._write(lambda db: self._audit(db, analyst or "?", "abriu", request_id, "", now))
 
+    def log_reveal(self, request_id: str, analyst: str, what: str,
+                   now: datetime | None = None) -> None:
+        """An analyst showed a masked document or phone in full (LGPD: who saw what)."""
+        self._write(lambda db: self._audit(db, analyst or "?", "revelou", request_id, what,
+                                           now))
+
     def audit(self, request_id: str | None = None) -> list[dict]:
         query = "SELECT at, who, what, request_id, detail FROM audit"
         args: tuple = ()

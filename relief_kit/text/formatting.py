@@ -118,3 +118,22 @@ def terms_text(action, terms) -> str:
     if action is Action.ASK_INFO:
         return "pedir ao cliente a explicação por escrito e as informações que faltam"
     return "—"
+
+
+def count(value: int, one: str, other: str) -> str:
+    """``1 cadastro``, ``0 cadastros``, ``1.234 cadastros``: the number in pt-BR and the
+    word in its plural form.
+
+    ``ngettext``'s rule (singular for exactly one) is the Brazilian usage for counts:
+    "0 pontos", "nenhum" aside. CLDR's Portuguese rule puts 0 with the singular
+    ("0 ponto"), which is European and reads as a slip to a Brazilian analyst.
+    """
+    import gettext
+
+    word = gettext.NullTranslations().ngettext(one, other, abs(int(value)))
+    return f"{format_decimal(value, '#,##0', locale=LOCALE)} {word}"
+
+
+def seconds(value: float) -> str:
+    """``102,8 s``: a duration with a decimal comma."""
+    return f"{number(value, 1)} s"

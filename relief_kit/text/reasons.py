@@ -26,9 +26,9 @@ CATALOGUE = resources.template_dir("text") / "reasons.pt_BR.toml"
 
 
 def points(value: float) -> str:
-    """Points of a scored reason: ``+2 pontos``, ``−1,5 ponto``... ``0 ponto``."""
+    """Points of a scored reason: ``+2 pontos``, ``−1,5 ponto``... ``0 pontos``."""
     if value == 0:
-        return "0 ponto"
+        return "0 pontos"
     sign = "+" if value > 0 else "−"
     shown = fmt.number(abs(value), 0 if float(value).is_integer() else 1)
     return f"{sign}{shown} ponto{'s' if abs(value) != 1 else ''}"

@@ -81,6 +81,13 @@ def _moment(value) -> str:
     return fmt.moment(value)
 
 
+def _contacts(text: Any, reveal: bool = False) -> Any:
+    """Customer text with its phones and CPF/CNPJ masked, unless ``reveal``."""
+    from relief_kit.core.documents import mask_contacts
+
+    return text if reveal or not isinstance(text, str) else mask_contacts(text)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The Jinja2 environment over ``templates/`` (see the module docstring)."""
@@ -96,6 +103,7 @@ def environment() -> Environment:
         yes_no=fmt.yes_no, terms=lambda terms, action: fmt.terms_text(action, terms),
         action_label=labels.action,
         label=lambda key, group: labels.label(group, key),
+        contacts=_contacts,
     )
     env.globals.update(labels=labels.catalogue())
     from relief_kit.text import reasons  # it renders through this environment

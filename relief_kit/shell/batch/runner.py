@@ -27,6 +27,7 @@ from pathlib import Path
 from relief_kit.core.errors import InputError, ReliefKitError
 from relief_kit.shell.batch.assemble import CaseOutcome
 from relief_kit.shell.batch.plan import NOTEBOOK
+from relief_kit.text import formatting as fmt
 
 
 @dataclass
@@ -46,7 +47,7 @@ class BatchResult:
         return (
             f"{len(self.outcomes)} pedidos: {self.count('written')} registros escritos, "
             f"{self.count('skipped')} já em dia, {self.count('failed')} com falha "
-            f"({self.seconds:.1f} s)."
+            f"({fmt.seconds(self.seconds)})."
         )
 
 
