@@ -620,7 +620,7 @@ class ReviewApp:
         latest = self.case.decisions[-1]
         draft = self.draft([])
         return (Action(latest.action) is Action(draft.action)
-                and latest.terms == draft.terms
+                and _agreed(latest.terms) == _agreed(draft.terms)
                 and (latest.justification or "") == draft.justification
                 and latest.analyst == draft.analyst
                 and (latest.second_analyst or "") == draft.second_analyst
@@ -650,6 +650,13 @@ class ReviewApp:
         self.case = self.case.with_decisions(decisions)
         self._expected_previous = _latest_id(decisions)
         self.decisions_view.value = str(views.decision_history(self.case))
+
+
+def _agreed(terms: Terms) -> tuple:
+    """What an analyst agrees in a decision's terms (the bills and the amount to pay are
+    derived from them and not stored with the decision)."""
+    return (terms.amount, terms.discount_percent, terms.pay_by, terms.new_due_date,
+            tuple((i.due_date, i.amount) for i in terms.instalments))
 
 
 def _percent(value: float | None) -> Decimal | None:
