@@ -573,7 +573,11 @@ def _analyst_name(given: str | None) -> str:
         if not name:
             raise InputError("o nome do analista é obrigatório.")
     if name != remembered_analyst():
-        remember_analyst(name)
+        try:
+            remember_analyst(name)
+        except OSError as exc:  # remembering is a convenience: the review goes on
+            click.echo(f"aviso: não foi possível guardar o nome do analista ({exc.strerror});"
+                       " informe --analyst da próxima vez.", err=True)
     return name
 
 

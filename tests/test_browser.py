@@ -190,6 +190,8 @@ def test_app_opens_ready_offline_and_records_one_decision_and_an_audited_reveal(
 def _answer_dialog(page) -> None:
     """Answer a JupyterLab start-up dialog if one is open: choose python3 when it asks for
     a kernel, else acknowledge it (a connection notice), and wait for the kernel."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     dialog = page.locator(".jp-Dialog")
     if not dialog.count():
         return
@@ -199,7 +201,10 @@ def _answer_dialog(page) -> None:
         select.click()
     else:
         page.locator(".jp-Dialog .jp-mod-accept").last.click()
-    dialog.first.wait_for(state="detached")
+    try:
+        dialog.first.wait_for(state="detached", timeout=20_000)
+    except PlaywrightTimeout:
+        page.keyboard.press("Escape")  # a dialog that will not close: dismiss it
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
     print(f"diálogo do JupyterLab respondido: {text}")
 

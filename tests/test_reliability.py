@@ -406,8 +406,10 @@ def test_review_on_a_folder_it_cannot_write_is_one_line(tmp_path, monkeypatch):
     def read_only(*_, **__):
         raise OSError(30, "Read-only file system")  # EROFS at the real mkdir
 
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the name, remembered
     monkeypatch.setattr(launch.Path, "mkdir", read_only)
-    result = CliRunner().invoke(main, ["review", str(data), "--no-browser"])
+    result = CliRunner().invoke(main, ["review", str(data), "--no-browser",
+                                       "--analyst", "Ana"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "somente leitura" in result.output
 

@@ -202,3 +202,26 @@ def _fetch(url: str, deadline: float, final_url: bool = False) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
+
+
+def test_the_analysts_name_is_asked_once_and_remembered_for_this_user(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from relief_kit.cli import _analyst_name
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert launch.remembered_analyst() == ""
+    assert _analyst_name("Ana Souza") == "Ana Souza"
+    path = launch.analyst_file()
+    assert path.is_relative_to(tmp_path) and (path.stat().st_mode & 0o777) == 0o600
+    assert _analyst_name(None) == "Ana Souza"  # not asked again
+    # Without a terminal and without a remembered name: one line saying what to do.
+    path.unlink()
+    import click
+
+    @click.command()
+    def ask():
+        _analyst_name(None)
+
+    result = CliRunner().invoke(ask, [])
+    assert "--analyst" in str(result.exception)
