@@ -205,7 +205,8 @@ def _answer_dialog(page) -> None:
         dialog.first.wait_for(state="detached", timeout=20_000)
     except PlaywrightTimeout:
         page.keyboard.press("Escape")  # a dialog that will not close: dismiss it
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=120_000)
     print(f"diálogo do JupyterLab respondido: {text}")
 
 
