@@ -21,6 +21,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from relief_kit import resources
 from relief_kit.core import schema
 from relief_kit.core.errors import InputError
@@ -284,21 +286,11 @@ def runtime_dir(data_dir: Path) -> Path:
     root = Path(data_dir) / RUNTIME_DIR
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     for old in root.iterdir():
-        if old.name.isdigit() and not _running(int(old.name)):
+        if old.name.isdigit() and not psutil.pid_exists(int(old.name)):
             shutil.rmtree(old, ignore_errors=True)
     mine = root / str(os.getpid())
     mine.mkdir(exist_ok=True, mode=0o700)
     return mine
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def run(server: Server, runtime: Path | None = None) -> int:

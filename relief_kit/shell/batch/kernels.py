@@ -35,6 +35,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from relief_kit.core.errors import ReliefKitError
 
 #: Prefix of the private folder of each kernel: ``<prefix><runner pid>-<random>``.
@@ -44,16 +46,6 @@ _KERNEL_DIR = re.compile(rf"^{KERNEL_DIR_PREFIX}(\d+)-")
 
 class Abandoned(ReliefKitError):
     """The run was told to stop: no kernel is started or used any more."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def clean_stale_kernels(root: str | Path | None = None) -> list[Path]:
@@ -68,7 +60,7 @@ def clean_stale_kernels(root: str | Path | None = None) -> list[Path]:
         return removed
     for path in entries:
         match = _KERNEL_DIR.match(path.name)
-        if not match or _pid_alive(int(match.group(1))):
+        if not match or psutil.pid_exists(int(match.group(1))):
             continue
         try:
             if path.is_symlink() or path.stat().st_uid != os.getuid():
