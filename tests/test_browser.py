@@ -101,7 +101,10 @@ def lab(tmp_path):
     notebook = launch.prepare_notebook(folder, WHATSAPP_REQUEST, analyst="Ana Teste")
     server = launch.lab_server(notebook, port=launch.free_port(18900),
                                token=secrets.token_urlsafe(16), open_browser=False)
-    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    # The runtime folder as the launcher picks it: pytest's deep temporary paths would
+    # make the kernels' IPC socket paths longer than a socket can bind.
+    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
+    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
     log = (tmp_path / "lab.log").open("wb")
     process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -126,7 +129,8 @@ def app(tmp_path):
                                        app=True)
     server = launch.app_server(notebook, port=launch.free_port(18950),
                                token=secrets.token_urlsafe(16), open_browser=False)
-    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
+    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime))
     log = (tmp_path / "voila.log").open("wb")
     process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
@@ -210,6 +214,21 @@ def _answer_dialog(page) -> None:
     print(f"diálogo do JupyterLab respondido: {text}")
 
 
+def _wait_for_kernel(page, seconds: float = 240) -> None:
+    """Wait until the notebook's kernel is idle, answering JupyterLab's start-up dialog
+    when it asks which kernel to start (it does when the kernel list comes late)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if page.locator(".jp-Dialog").count():
+            _answer_dialog(page)
+        if page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError("o kernel do JupyterLab não ficou pronto")
+
+
 def _run_all_cells(page) -> None:
     """Run ▸ Run All Cells. On a busy machine JupyterLab may find no kernel preference in
     time and ask which kernel to start, before or after the click: answer and run again
@@ -258,7 +277,7 @@ def test_analyst_runs_the_notebook_changes_an_answer_and_records_a_decision(lab)
             page = _offline_page(browser, external)
             page.goto(server.url)
             page.wait_for_selector(".jp-Notebook")
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            _wait_for_kernel(page)
             _run_all_cells(page)
 
             action = page.locator(".rk-live-recommendation .rk-action")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -428,3 +429,22 @@ def _alive(pid: int) -> bool:
             return handle.read().split(") ")[1][0] != "Z"
     except OSError:
         return False
+
+
+def test_kernel_sockets_of_a_deep_data_folder_go_to_a_short_private_folder(tmp_path):
+    # A Unix socket's path holds 107 bytes: a data folder deep enough would stop every
+    # kernel from starting (zmq: "ipc path ... is longer than 107 characters").
+    import stat
+
+    from relief_kit.shell import launch
+
+    short, temporary = launch.socket_runtime(Path("/tmp/r"))
+    assert (short, temporary) == (Path("/tmp/r"), False)
+    deep = tmp_path / ("pasta-muito-longa-" * 6) / ".relief-kit" / "runtime" / "12345"
+    chosen, temporary = launch.socket_runtime(deep)
+    try:
+        assert temporary and chosen != deep
+        assert len(str(chosen)) + len(launch._SOCKET_NAME) <= launch.SOCKET_PATH_LIMIT
+        assert stat.S_IMODE(chosen.stat().st_mode) == 0o700
+    finally:
+        chosen.rmdir()

@@ -293,6 +293,23 @@ def runtime_dir(data_dir: Path) -> Path:
     return mine
 
 
+#: A Unix socket's path holds at most 107 bytes (``sockaddr_un.sun_path``); a kernel's IPC
+#: socket is its runtime folder plus ``/kernel-<uuid>-ipc-N``.
+SOCKET_PATH_LIMIT = 107
+_SOCKET_NAME = "/kernel-00000000-0000-0000-0000-000000000000-ipc-4"
+
+
+def socket_runtime(runtime: Path) -> tuple[Path, bool]:
+    """The folder the kernels' IPC sockets can live in: ``runtime`` when its sockets' paths
+    fit the limit, else a new short private folder under the system's temp folder
+    (mode 700). Returns the folder and whether it is a new temporary one."""
+    import tempfile
+
+    if len(str(runtime).encode()) + len(_SOCKET_NAME) <= SOCKET_PATH_LIMIT:
+        return runtime, False
+    return Path(tempfile.mkdtemp(prefix="relief-kit-")), True
+
+
 def run(server: Server, runtime: Path | None = None) -> int:
     """Run the server until Ctrl+C (or SIGTERM), then stop it and its kernels cleanly.
 
@@ -305,7 +322,11 @@ def run(server: Server, runtime: Path | None = None) -> int:
         raise KeyboardInterrupt
 
     env = server.environment()  # the token, the app template
+    short = None
     if runtime is not None:
+        # A deep data folder would make the kernels' socket paths too long to bind.
+        runtime, temporary = socket_runtime(runtime)
+        short = runtime if temporary else None
         env["JUPYTER_RUNTIME_DIR"] = str(runtime)
     previous = signal.signal(signal.SIGTERM, interrupt)
     process = subprocess.Popen(server.command, env=env,
@@ -327,3 +348,5 @@ def run(server: Server, runtime: Path | None = None) -> int:
             import shutil
 
             shutil.rmtree(runtime, ignore_errors=True)
+            if short is not None:
+                shutil.rmtree(short, ignore_errors=True)
