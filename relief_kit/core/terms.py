@@ -72,6 +72,10 @@ def instalment_count(amount: Decimal, *, wanted: int, max_count: int, min_amount
     count = min(count, max_count)
     if min_amount > 0:
         count = min(count, int(amount // min_amount))
+        # The last instalment absorbs the rounding (:func:`split`): it too must reach the
+        # minimum (R$ 690,58 in 23 is 22 × 30,03 and a last one of 29,92).
+        while count >= 2 and amount - cents(amount / count) * (count - 1) < min_amount:
+            count -= 1
     return count if count >= 2 else 0
 
 
