@@ -223,6 +223,19 @@ def _unpaid_events(debt: Decimal, start: date, weight: float, p_window: float, t
     ]
 
 
+def _one_payment_tree(code: str, p: float, cash: Decimal, when: date, debt: Decimal,
+                      p_after: float, today: date, rate: float, path: Ordinary,
+                      customer: Customer, prefix: str
+                      ) -> tuple[list[Event], Decimal, Decimal]:
+    """An agreement of one payment: ``cash`` (R$) paid on ``when`` with chance ``p``, else
+    the ``debt`` goes the ordinary way from ``when``; its events, expected cash and net
+    present value (:func:`_value`)."""
+    events = [Event(code, p, cash, when, _pv(cash, when, today, rate))]
+    events += _unpaid_events(debt, when, 1 - p, p_after, today, rate, path, customer,
+                             prefix)
+    return (events, *_value(events))
+
+
 def _value(events: list[Event]) -> tuple[Decimal, Decimal]:
     """Expected cash, and expected present value net of the expected lost margin."""
     cash = sum((e.cash * Decimal(str(e.probability)) for e in events), ZERO)
@@ -270,11 +283,8 @@ def options(
         latest_due if upcoming and latest_due > today else today + timedelta(days=days))
     p, factors = _chance(probabilities, features, Action.DISCOUNT, depth=depth)
     p_used = p * _capacity_factor(to_pay, capacity)
-    events = [Event("paid_as_agreed", p_used, to_pay, pay_by,
-                    _pv(to_pay, pay_by, today, rate))]
-    events += _unpaid_events(amount, pay_by, 1 - p_used, p_after, today, rate, path,
-                             customer, "discount")
-    cash, net = _value(events)
+    events, cash, net = _one_payment_tree("paid_as_agreed", p_used, to_pay, pay_by, amount,
+                                          p_after, today, rate, path, customer, "discount")
     rows.append(OptionValue(
         Action.DISCOUNT,
         Terms(amount=amount, discount_percent=percent, pay_by=pay_by, bills=bills,
@@ -306,11 +316,9 @@ def options(
     p, post_factors = _chance(probabilities, features, Action.POSTPONEMENT, depth=depth,
                               upcoming=upcoming)
     p_used = p * _capacity_factor(amount, capacity)
-    events = [Event("paid_on_new_date", p_used, amount, new_date,
-                    _pv(amount, new_date, today, rate))]
-    events += _unpaid_events(amount, new_date, 1 - p_used, p_after, today, rate, path,
-                             customer, "postponement")
-    cash, net = _value(events)
+    events, cash, net = _one_payment_tree("paid_on_new_date", p_used, amount, new_date, amount,
+                                          p_after, today, rate, path, customer,
+                                          "postponement")
     rows.append(OptionValue(
         Action.POSTPONEMENT, Terms(amount=amount, new_due_date=new_date if allowed else None,
                                    bills=bills, to_pay=amount),

@@ -79,6 +79,20 @@ class DayField(w.Text):
             return None
 
 
+def _positive_money(text: str, label: str, problems: list[str]) -> Decimal | None:
+    """An amount typed in a widget (R$), or None with the reason added to ``problems``
+    when it cannot be read or is not above zero; None without a problem when empty."""
+    try:
+        amount = parse_money(text)
+    except ValueProblem as exc:
+        problems.append(f"{label}: {exc}.")
+        return None
+    if amount is not None and amount <= 0:
+        problems.append(f"{label}: deve ser maior que zero.")
+        return None
+    return amount
+
+
 def even_instalments(amount: Decimal, count: int, first_due: date,
                      calendar: BusinessCalendar = NATIONAL) -> tuple[Instalment, ...]:
     """``count`` monthly instalments from ``first_due``, cents exact (the last absorbs
@@ -324,22 +338,8 @@ class ReviewApp:
         An amount that cannot be read counts as not given; :attr:`problem` says why.
         """
         problems: list[str] = []
-        try:
-            amount = parse_money(self.proposed_amount.value)
-        except ValueProblem as exc:
-            amount = None
-            problems.append(f"Valor proposto: {exc}.")
-        if amount is not None and amount <= 0:
-            amount = None
-            problems.append("Valor proposto: deve ser maior que zero.")
-        try:
-            capacity = parse_money(self.capacity_monthly.value)
-        except ValueProblem as exc:
-            capacity = None
-            problems.append(f"Quanto pode pagar: {exc}.")
-        if capacity is not None and capacity <= 0:
-            capacity = None
-            problems.append("Quanto pode pagar: deve ser maior que zero.")
+        amount = _positive_money(self.proposed_amount.value, "Valor proposto", problems)
+        capacity = _positive_money(self.capacity_monthly.value, "Quanto pode pagar", problems)
         proposed_date = self.proposed_date.day_or_none("Data proposta", problems)
         hardship_since = self.hardship_since.day_or_none("Desde quando", problems)
         self.problem = " ".join(problems)
