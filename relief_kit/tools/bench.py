@@ -255,7 +255,7 @@ def recommendation_mix(portfolio, criteria, model):
 
 
 @section("model")
-def bench_model(options: argparse.Namespace) -> None:
+def bench_model(options: argparse.Namespace, space: Workspace) -> None:
     """The payment model out of time, and the recommendation mix, on three seeds."""
     import pandas as pd
 
