@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from relief_kit.text.reasons import model_note_text, reason_text
+
 from relief_kit import resources
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.history import features, features_of
@@ -41,8 +43,8 @@ def test_scores_by_hand():
     assert brier(p, y) == pytest.approx((0.01 + 0.04) / 2)
     assert log_loss(p, y) == pytest.approx(-(np.log(0.9) + np.log(0.8)) / 2)
     rows = reliability(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 1, 1, 1]), bins=2)
-    assert rows == [{"faturas": 2, "previsto": pytest.approx(0.15), "observado": 0.5},
-                    {"faturas": 2, "previsto": pytest.approx(0.85), "observado": 1.0}]
+    assert rows == [{"bills": 2, "predicted": pytest.approx(0.15), "observed": 0.5},
+                    {"bills": 2, "predicted": pytest.approx(0.85), "observed": 1.0}]
 
 
 def test_on_the_bundled_sample_the_model_beats_the_base_rate_out_of_time(model):
@@ -51,18 +53,19 @@ def test_on_the_bundled_sample_the_model_beats_the_base_rate_out_of_time(model):
     assert skill.cutoff is not None and skill.train_bills > 0 and skill.test_bills > 0
     assert skill.brier_model < skill.brier_base
     assert skill.log_loss_model < skill.log_loss_base
-    assert sum(row["faturas"] for row in skill.reliability) == skill.test_bills
+    assert sum(row["bills"] for row in skill.reliability) == skill.test_bills
 
 
 def test_a_small_provider_falls_back_to_the_band_priors_and_says_so():
     tiny = generate(customers=15, months=12, requests=2, seed=3, as_of=AS_OF)
     model = fit_payment_model(tiny.invoices, tiny.customers, CRITERIA, AS_OF)
-    assert not model.used and "histórico curto" in model.note
+    assert not model.used and model.note.code == "short_history"
+    assert "histórico curto" in model_note_text(model.note)
     frame = features(tiny.invoices, tiny.customers, CRITERIA, AS_OF)
     first = features_of(frame, tiny.customers["customer_id"].iat[0])
     p, factors = model.estimate(first, Action.DISCOUNT)
     assert p == model.calibration.probability(first.punctuality_band, Action.DISCOUNT)
-    assert "modelo não usado" in factors[0]
+    assert "modelo não usado" in reason_text(factors[0])
 
 
 def test_facts_are_point_in_time_later_bills_do_not_leak(sample):
@@ -85,7 +88,9 @@ def test_reason_codes_name_the_facts_in_portuguese(model, sample):
     customer = sample.requests["customer_id"].iat[0]
     p, factors = model.estimate(features_of(frame, customer), Action.INSTALMENTS, 1, 3.0)
     assert 0 < p < 1
-    assert factors and all(f.endswith(("aumenta a chance", "reduz a chance")) for f in factors)
+    assert factors and all(f.code == "factor" and f.params["fact"] in FACTS for f in factors)
+    assert all(reason_text(f).endswith(("aumenta a chance", "reduz a chance"))
+               for f in factors)
 
 
 def test_later_instalments_are_priced_with_their_own_rate(model, sample):

@@ -91,7 +91,9 @@ _SPECS: dict[str, dict[str, _Spec]] = {
         "min_bills": _int(10, 10_000_000),
         "min_events": _int(1, 100_000),
         "validation_months": _int(1, 24),
-        "regularisation": _num(0.0001, 1000),
+        "regularisation": _Spec(tuple, 0.0001, 1000),
+        "bins": _int(2, 20),
+        "validation_folds": _int(2, 10),
         "max_rows": _int(1000, 10_000_000),
     },
     "calibration": {
@@ -225,6 +227,13 @@ def _checked(value: Any, spec: _Spec, fail) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise fail(f"deve ser uma lista de textos (encontrado {value!r}).")
         return tuple(value)
+    if spec.kind is tuple:  # a non-empty list of numbers within the bounds
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                and spec.low <= v <= spec.high for v in value):
+            raise fail(f"deve ser uma lista de números entre {spec.low:g} e {spec.high:g} "
+                       f"(encontrado {value!r}).")
+        return tuple(float(v) for v in value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(f"deve ser um número (encontrado {value!r}).")
     if spec.kind is int and not isinstance(value, int):

@@ -24,7 +24,12 @@ Definitions (every threshold from the criteria file, ``punctuality.*``):
   not paid on time.
 - *Paid within the window*: of the counted bills due more than
   ``calibration.window_days`` before the as-of date (``bills_past_window``), the share
-  paid within that many days of their due date (the payment model's history).
+  paid within that many days of their due date (the payment model's history); of
+  them, those due in the ``recent_months`` before the window
+  (``recent_past_window``, ``recent_paid_within_window``), the late ones
+  (``late_past_window``, ``late_paid_within_window``: how this customer's late bills
+  ended), and how many days the latest took to be paid (``last_days_to_pay``; while
+  unpaid, the days since its due date).
 - *Band*: "new" with fewer than ``min_bills`` judged bills, else "good" (share ≥
   ``good_share``), "poor" (share < ``poor_share``) or "fair".
 
@@ -168,6 +173,19 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
     fee = customers["monthly_fee"].to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         open_months = open_debt / fee
+    recent_past = past & (bills["due_date"] >= as_of_ts - window - pd.Timedelta(
+        days=30 * int(criteria["punctuality.recent_months"]))).to_numpy(bool)
+    late_past = past & judged & ~on_time
+    # The latest bill past the window: how long it took to pay (or has been unpaid).
+    due_day = bills["due_date"].to_numpy().astype("datetime64[D]").astype("int64")
+    as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
+    paid_day = bills["paid_on"].to_numpy().astype("datetime64[D]").astype("int64")
+    taken = np.where(bills["paid"].to_numpy(bool), paid_day - due_day, as_of_day - due_day)
+    last_due = np.full(n, np.iinfo("int64").min)
+    np.maximum.at(last_due, code[past], due_day[past])
+    last_days = np.full(n, -1, dtype="int64")
+    latest = past & (due_day == last_due[code])
+    np.maximum.at(last_days, code[latest], np.maximum(taken[latest], 0))
     recent_share = share(count(on_time & recent), count(judged & recent))
     earlier_share = share(count(on_time & ~recent), count(judged & ~recent))
     on_time_share = pd.Series(share(count(on_time), judged_count), index=ids)
@@ -193,9 +211,15 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
         "punctuality_band": band_of(on_time_share, judged_count, criteria),
         "bills_past_window": past_count,
         "paid_within_window_share": share(count(past & in_window), past_count),
+        "recent_past_window": count(recent_past),
+        "recent_paid_within_window": count(recent_past & in_window),
+        "late_past_window": count(late_past),
+        "late_paid_within_window": count(late_past & in_window),
+        "last_days_to_pay": last_days,
     }, index=ids)
     for column in ("bills", "open_bills", "earlier_reliefs", "reliefs_broken",
-                   "bills_past_window"):
+                   "bills_past_window", "recent_past_window", "recent_paid_within_window",
+                   "late_past_window", "late_paid_within_window", "last_days_to_pay"):
         out[column] = out[column].astype("int64")
     return out[FEATURE_COLUMNS]
 
@@ -235,6 +259,12 @@ def _features_value(customer_id: str, row) -> HistoryFeatures:
         punctuality_band=str(row["punctuality_band"]),
         bills_past_window=int(row["bills_past_window"]),
         paid_within_window_share=share(row["paid_within_window_share"]),
+        recent_past_window=int(row["recent_past_window"]),
+        recent_paid_within_window=int(row["recent_paid_within_window"]),
+        late_past_window=int(row["late_past_window"]),
+        late_paid_within_window=int(row["late_paid_within_window"]),
+        last_days_to_pay=None if int(row["last_days_to_pay"]) < 0 else int(
+            row["last_days_to_pay"]),
     )
 
 

@@ -137,6 +137,17 @@ class HistoryFeatures:
     punctuality_band: str = "new"  # "good" | "fair" | "poor" | "new"
     bills_past_window: int = 0  # bills due more than calibration.window_days ago
     paid_within_window_share: float | None = None  # of those, paid within the window
+    #: Of the bills past the window, those due in the last ``punctuality.recent_months``
+    #: before it, and of them the ones paid within the window.
+    recent_past_window: int = 0
+    recent_paid_within_window: int = 0
+    #: Of the bills past the window, those late (not paid by due + grace), and of them the
+    #: ones paid within the window after all.
+    late_past_window: int = 0
+    late_paid_within_window: int = 0
+    #: Days from due date to payment of the latest bill past the window (days since its
+    #: due date while unpaid; of two due that day, the longer); None without such a bill.
+    last_days_to_pay: int | None = None
 
     @property
     def earlier_relief_kept(self) -> bool | None:
@@ -237,7 +248,7 @@ class OptionValue:
     events: tuple[Event, ...] = ()
     exceeds_capacity: bool = False  # asks more a month than the customer said they can pay
     monthly_payment: Decimal | None = None  # the most asked in any one month
-    factors: tuple[str, ...] = ()  # reason codes of the probability, in Portuguese
+    factors: tuple[Reason, ...] = ()  # reason codes of the probability (the facts that moved it)
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,8 @@ class Ordinary:
     margin_share: float
     window_days: int = 30
     refused_factor: float = 1.0
-    late_source: str = ""
-    remaining_source: str = ""
+    late_source: Reason | None = None  # where late_share and late_days came from (a code)
+    remaining_source: Reason | None = None  # where remaining_months came from
 
 
 def ordinary_path(probabilities: PaymentProbabilities, criteria: Criteria) -> Ordinary:
@@ -91,7 +91,8 @@ def ordinary_path(probabilities: PaymentProbabilities, criteria: Criteria) -> Or
         late_days = (int(criteria["calibration.window_days"])
                      + int(criteria["money.termination_days"])) / 2
         remaining = min(1 / float(criteria["money.monthly_churn_prior"]), cap)
-        sources = ("prior money.late_payment_prior", "prior money.monthly_churn_prior")
+        sources = (Reason("late_prior_criteria", "money.late_payment_prior"),
+                   Reason("remaining_prior_criteria", "money.monthly_churn_prior"))
     else:
         late_share, late_days = recovery.late_share, recovery.late_days
         remaining = min(recovery.remaining_months, cap)

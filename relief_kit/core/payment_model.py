@@ -65,32 +65,31 @@ import pandas as pd
 from relief_kit.core.calibration import Calibration, calibrate
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.history import judged_bills
-from relief_kit.core.model import Action, HistoryFeatures
+from relief_kit.core.model import Action, HistoryFeatures, Reason
 
 #: Bump when the method changes: cached models of another method are computed again.
-METHOD = "model-2"
+METHOD = "model-3"
 KINDS = ("ordinary", "discount", "postponement", "instalment")
 _ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement",
                 Action.INSTALMENTS: "instalment", Action.REFUSAL: "ordinary",
                 Action.ASK_INFO: "ordinary"}
-#: The facts, in the model's column order, with their Portuguese names for reason codes.
+#: The facts, in the model's column order (their names for people: the catalogue's
+#: ``[factor]`` section, :mod:`relief_kit.text.reasons`).
 FACTS = ("month_share", "history_length", "recent_share", "open_before",
          "kept_before",
          "broken_before", "is_discount", "is_postponement", "is_date_change", "is_instalment",
-         "instalment_number", "depth")
-FACT_LABELS = {
-    "on_time_share": "pontualidade no histórico",
-    "month_share": "faturas pagas em até um mês no histórico",
-    "history_length": "tempo de histórico",
-    "recent_share": "pontualidade nos últimos meses",
-    "open_before": "faturas já em aberto",
-    "kept_before": "acordo anterior cumprido",
-    "broken_before": "acordo anterior descumprido",
-    "instalment_number": "número da parcela",
-    "depth": "tamanho da dívida em mensalidades",
-}
+         "instalment_number", "depth", "recent_month_share", "unpaid_recent",
+         "last_in_window", "last_delay", "late_paid_share", "late_count")
+#: Facts about the customer (the reason codes name these; the kind of option is not a
+#: reason about the customer).
 _CUSTOMER_FACTS = ("month_share", "history_length", "recent_share", "open_before",
-                   "kept_before", "broken_before", "depth")
+                   "kept_before", "broken_before", "depth", "recent_month_share",
+                   "unpaid_recent", "last_in_window", "last_delay", "late_paid_share",
+                   "late_count")
+_BINARY = ("kept_before", "broken_before", "is_discount", "is_postponement",
+           "is_date_change", "is_instalment")
+#: The longest delay a fact counts (days): beyond it a bill is simply "very late".
+_DELAY_CAP = 120
 
 
 # --------------------------------------------------------------------------- facts
@@ -144,6 +143,22 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
     cum_month = np.r_[0, np.cumsum(paid_days_all <= window)]
     n_month_known = known_month - first
     n_month_paid = cum_month[known_month] - cum_month[first]
+    # The bills whose window had ended by this due date: of the recent ones, how many
+    # were paid within it; of the late ones, how many were paid within it after all; how
+    # long the latest took (as seen on this due date: a later payment is not yet known).
+    recent_month_from = np.minimum(np.maximum(
+        np.searchsorted(skey, skey - window - recent_days, side="left"), first), known_month)
+    n_recent_month = known_month - recent_month_from
+    k_recent_month = cum_month[known_month] - cum_month[recent_month_from]
+    late_flags = judged & ~on_time
+    cum_late = np.r_[0, np.cumsum(late_flags)]
+    cum_late_paid = np.r_[0, np.cumsum(late_flags & (paid_days_all <= window))]
+    n_late = cum_late[known_month] - cum_late[first]
+    k_late = cum_late_paid[known_month] - cum_late_paid[first]
+    has_last = known_month > first
+    last = np.maximum(known_month - 1, 0)
+    sorted_due = due[order]
+    last_delay = np.minimum(np.maximum(paid_days_all[last], 0), sorted_due - sorted_due[last])
     kept_before = before(judged & relief & on_time, first)
     broken_before = before(judged & relief & ~on_time, first)
     # Bills of the same customer due before this one and not paid by its due date.
@@ -172,6 +187,13 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
     facts["recent_share"] = back(recent)
     facts["open_before"] = back(np.minimum(open_before, 6).astype(float))
     facts["kept_before"] = back((kept_before > 0).astype(float))
+    facts["recent_month_share"] = back((k_recent_month + 1.0) / (n_recent_month + 2.0))
+    facts["unpaid_recent"] = back((n_recent_month - k_recent_month).astype(float))
+    facts["last_in_window"] = back(np.where(has_last, (paid_days_all[last] <= window)
+                                            .astype(float), 0.5))
+    facts["last_delay"] = back(np.where(has_last, np.minimum(last_delay, _DELAY_CAP), 0) / 30)
+    facts["late_paid_share"] = back((k_late + 1.0) / (n_late + 2.0))
+    facts["late_count"] = back(np.log1p(n_late.astype(float)))
     facts["broken_before"] = back((broken_before > 0).astype(float))
 
     codes, names = pd.factorize(bills["arrangement"].fillna("").replace("", "ordinary"))
@@ -240,10 +262,12 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
 
 
 def case_facts(features: HistoryFeatures, action: Action, number: int = 1,
-               depth: float = 1.0, upcoming: bool = False) -> np.ndarray:
-    """The model's facts for a customer today and an option (``number``: the
-    instalment's position in its plan; ``depth``: the debt in monthly fees; ``upcoming``:
-    the bills concerned are not due yet, so a postponement is a due-date change)."""
+               depth: float = 1.0, upcoming: bool = False, window_days: int = 30
+               ) -> np.ndarray:
+    """The model's facts (shape ``(len(FACTS),)``, in :data:`FACTS` order) for a customer
+    today and an option (``number``: the instalment's position in its plan; ``depth``:
+    the debt in monthly fees; ``upcoming``: the bills concerned are not due yet, so a
+    postponement is a due-date change; ``window_days``: ``calibration.window_days``)."""
     judged = max(features.bills, 0)
     share = features.on_time_share
     on_time = (share or 0.0) * judged
@@ -268,6 +292,17 @@ def case_facts(features: HistoryFeatures, action: Action, number: int = 1,
         "is_instalment": float(kind == "instalment"),
         "instalment_number": float(number - 1) if kind == "instalment" else 0.0,
         "depth": math.log(min(max(depth, 0.2), 24.0)),
+        "recent_month_share": (features.recent_paid_within_window + 1.0)
+        / (features.recent_past_window + 2.0),
+        "unpaid_recent": float(features.recent_past_window
+                               - features.recent_paid_within_window),
+        "last_in_window": 0.5 if features.last_days_to_pay is None else float(
+            features.last_days_to_pay <= window_days),
+        "last_delay": 0.0 if features.last_days_to_pay is None else min(
+            features.last_days_to_pay, _DELAY_CAP) / 30,
+        "late_paid_share": (features.late_paid_within_window + 1.0)
+        / (features.late_past_window + 2.0),
+        "late_count": math.log1p(features.late_past_window),
     }
     return np.array([values[name] for name in FACTS], dtype=float)
 
@@ -294,8 +329,8 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 5) -> list[dict]:
     rows = []
     for part in np.array_split(order, min(bins, len(order))):
         if len(part):
-            rows.append({"faturas": int(len(part)), "previsto": float(p[part].mean()),
-                         "observado": float(y[part].mean())})
+            rows.append({"bills": int(len(part)), "predicted": float(p[part].mean()),
+                         "observed": float(y[part].mean())})
     return rows
 
 
@@ -314,7 +349,7 @@ class Skill:
     brier_base: float
     log_loss_model: float
     log_loss_base: float
-    reliability: tuple = ()  # dicts: faturas, previsto, observado
+    reliability: tuple = ()  # dicts: bills, predicted, observed
 
     @property
     def beats_base(self) -> bool:
@@ -325,26 +360,33 @@ class Skill:
 @dataclass(frozen=True)
 class Recovery:
     """What follows a broken agreement, and how long a customer stays: each value with
-    where it came from ("estimado de N ..." or "prior: criteria key")."""
+    where it came from, as a code the text layer renders (``[source]`` of the reasons
+    catalogue: estimated from N bills or cancellations, or the criteria's prior)."""
 
     late_share: float  # of bills unpaid past the window, the share paid before termination
     late_days: float  # how many days after the due date those are paid (median)
     remaining_months: float  # expected months a paying customer stays
-    late_source: str = ""
-    remaining_source: str = ""
+    late_source: Reason | None = None
+    remaining_source: Reason | None = None
 
 
 @dataclass(frozen=True)
 class PaymentModel:
     """Implements ``model.PaymentProbabilities`` (``probability`` by band, from the
-    fallback calibration) and ``estimate`` (per customer and option)."""
+    fallback calibration) and ``estimate`` (per customer and option).
 
-    used: bool  # the logistic model is used (else the band calibration)
-    note: str  # why, in Portuguese
-    coef: tuple[float, ...]
+    The scorecard: for each fact of :data:`FACTS`, the inner bin ``edges`` and the
+    ``points`` (log-odds) of each bin; ``reference`` is the mean points of the fact over
+    the bills it was fitted on (a reason code is a fact whose points stand far from it);
+    ``regularisation`` is the C chosen by the time-ordered validation."""
+
+    used: bool  # the scorecard is used (else the band calibration)
+    note: Reason  # why (code and values; ``[model_note]`` of the catalogue)
+    edges: tuple[tuple[float, ...], ...]
+    points: tuple[tuple[float, ...], ...]
+    reference: tuple[float, ...]
     intercept: float
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
+    regularisation: float
     skill: Skill
     recovery: Recovery
     calibration: Calibration = field(compare=False)
@@ -352,16 +394,16 @@ class PaymentModel:
     #: (k, plans that reached it, of those kept, rate used).
     continuation: tuple = ()
 
-    def continuation_rate(self, number: int) -> tuple[float, str]:
+    def continuation_rate(self, number: int) -> tuple[float, Reason]:
         """The chance of paying instalment ``number`` (>= 2) given the earlier ones were,
         from the portfolio's plans, and where it came from."""
         rows = [row for row in self.continuation if row[0] <= number]
         if not rows:
-            return self.calibration.probability("fair", Action.INSTALMENTS), (
-                "sem parcelamentos na carteira: taxa de parcela de acordo")
+            return self.calibration.probability("fair", Action.INSTALMENTS), Reason(
+                "continuation_none")
         k, bills, kept, rate = rows[-1]
-        return rate, (f"parcela {number} paga dado que as anteriores foram: {kept} de {bills} "
-                      f"na carteira (parcela {k}), puxada para a taxa da 1ª")
+        return rate, Reason("continuation", "calibration.prior_strength", {
+            "number": number, "kept": kept, "bills": bills, "k": k})
 
     # -- PaymentProbabilities
     def probability(self, band: str, action: Action) -> float:
@@ -385,11 +427,24 @@ class PaymentModel:
         return self.calibration.table(band_labels, kind_labels)
 
     def reliability_rows(self) -> list[dict]:
+        """Out of time, bills in groups of equal count by predicted chance: ``bills``,
+        ``predicted``, ``observed``."""
         return [dict(row) for row in self.skill.reliability]
 
+    def log_odds(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The scorecard's log-odds for facts ``x`` (shape ``(len(FACTS),)``) and each
+        fact's points minus its reference (the reason codes' contributions)."""
+        contributions = np.array([
+            self.points[i][int(np.searchsorted(self.edges[i], x[i], side="right"))]
+            - self.reference[i] for i in range(len(FACTS))])
+        return self.intercept + float(sum(self.reference)) + float(contributions.sum()), \
+            contributions
+
     def estimate(self, features: HistoryFeatures, action: Action, number: int = 1,
-                 depth: float = 1.0, upcoming: bool = False) -> tuple[float, tuple[str, ...]]:
-        """The chance the customer pays as agreed, and the facts that moved it most.
+                 depth: float = 1.0, upcoming: bool = False) -> tuple[float, tuple[Reason, ...]]:
+        """The chance the customer pays as agreed, and the facts that moved it most (at
+        most three reason codes ``factor``: the fact and whether it raised or lowered the
+        chance against the average bill the scorecard was fitted on).
 
         For instalment 2 onward: the chance given the earlier instalments were paid, from
         the portfolio's plans (a conditional rate; the tree multiplies them)."""
@@ -398,80 +453,149 @@ class PaymentModel:
             return rate, (source,)
         if not self.used:
             p = self.calibration.probability(features.punctuality_band, action)
-            return p, ("taxa da faixa de pontualidade (modelo não usado: "
-                       f"{self.note})",)
-        x = case_facts(features, action, number, depth, upcoming)
-        z = (x - np.array(self.mean)) / np.array(self.scale)
-        contributions = np.array(self.coef) * z
-        p = 1.0 / (1.0 + math.exp(-(self.intercept + float(contributions.sum()))))
+            return p, (Reason("band_rate", "", {"why": self.note.code,
+                                                **self.note.params}),)
+        x = case_facts(features, action, number, depth, upcoming, self.window_days)
+        z, contributions = self.log_odds(x)
+        p = 1.0 / (1.0 + math.exp(-z))
         ranked = sorted(
             (i for i, name in enumerate(FACTS) if name in _CUSTOMER_FACTS
              and abs(contributions[i]) >= 0.05),
             key=lambda i: -abs(contributions[i]))[:3]
-        factors = tuple(
-            f"{FACT_LABELS[FACTS[i]]} {'aumenta' if contributions[i] > 0 else 'reduz'} "
-            "a chance" for i in ranked)
+        factors = tuple(Reason("factor", "", {
+            "fact": FACTS[i], "direction": "up" if contributions[i] > 0 else "down",
+            "weight": round(float(contributions[i]), 3)}) for i in ranked)
         return p, factors
 
     def skill_rows(self) -> list[dict]:
-        """The out-of-time comparison, for the meeting and the review."""
+        """The out-of-time comparison, for the meeting and the review: one row for the
+        model and one for the constant base rate (``estimator``, ``base_rate``, ``brier``,
+        ``log_loss``); the text layer names them."""
         s = self.skill
         return [
-            {"estimador": "modelo (regressão logística)", "Brier": s.brier_model,
-             "log loss": s.log_loss_model},
-            {"estimador": f"taxa-base constante ({s.base_rate:.0%})", "Brier": s.brier_base,
-             "log loss": s.log_loss_base},
+            {"estimator": "model", "base_rate": s.base_rate, "brier": s.brier_model,
+             "log_loss": s.log_loss_model},
+            {"estimator": "base_rate", "base_rate": s.base_rate, "brier": s.brier_base,
+             "log_loss": s.log_loss_base},
         ]
 
     def to_dict(self) -> dict:
+        def reason(value: Reason | None) -> dict | None:
+            return None if value is None else {"code": value.code,
+                                               "criterion": value.criterion,
+                                               "params": dict(value.params)}
+
         return {
-            "method": METHOD, "used": self.used, "note": self.note, "coef": list(self.coef),
-            "intercept": self.intercept, "mean": list(self.mean), "scale": list(self.scale),
+            "method": METHOD, "used": self.used, "note": reason(self.note),
+            "edges": [list(e) for e in self.edges], "points": [list(p) for p in self.points],
+            "reference": list(self.reference), "intercept": self.intercept,
+            "regularisation": self.regularisation,
             "skill": {**{k: getattr(self.skill, k) for k in (
                 "train_bills", "test_bills", "base_rate", "brier_model", "brier_base",
                 "log_loss_model", "log_loss_base")},
                 "cutoff": self.skill.cutoff.isoformat() if self.skill.cutoff else None,
                 "reliability": list(self.skill.reliability)},
-            "recovery": {k: getattr(self.recovery, k) for k in (
-                "late_share", "late_days", "remaining_months", "late_source",
-                "remaining_source")},
+            "recovery": {"late_share": self.recovery.late_share,
+                         "late_days": self.recovery.late_days,
+                         "remaining_months": self.recovery.remaining_months,
+                         "late_source": reason(self.recovery.late_source),
+                         "remaining_source": reason(self.recovery.remaining_source)},
             "calibration": self.calibration.to_dict(),
             "continuation": [list(row) for row in self.continuation],
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> PaymentModel:
+        """Inverse of :meth:`to_dict`; ValueError for a model of another method."""
         if data.get("method") != METHOD:
             raise ValueError(f"payment model method {data.get('method')!r}")
+
+        def reason(value: dict | None) -> Reason | None:
+            return None if value is None else Reason(value["code"], value["criterion"],
+                                                     dict(value["params"]))
+
         s = dict(data["skill"])
         cutoff = s.pop("cutoff")
         reliability_rows = tuple(s.pop("reliability"))
+        recovery = dict(data["recovery"])
         return cls(
-            used=bool(data["used"]), note=data["note"], coef=tuple(data["coef"]),
-            intercept=float(data["intercept"]), mean=tuple(data["mean"]),
-            scale=tuple(data["scale"]),
+            used=bool(data["used"]), note=reason(data["note"]),
+            edges=tuple(tuple(e) for e in data["edges"]),
+            points=tuple(tuple(p) for p in data["points"]),
+            reference=tuple(data["reference"]), intercept=float(data["intercept"]),
+            regularisation=float(data["regularisation"]),
             skill=Skill(date.fromisoformat(cutoff) if cutoff else None,
                         reliability=reliability_rows, **s),
-            recovery=Recovery(**data["recovery"]),
+            recovery=Recovery(recovery["late_share"], recovery["late_days"],
+                              recovery["remaining_months"], reason(recovery["late_source"]),
+                              reason(recovery["remaining_source"])),
             calibration=Calibration.from_dict(data["calibration"]),
             continuation=tuple(tuple(row) for row in data.get("continuation", [])),
         )
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float):
-    from sklearn.linear_model import LogisticRegression
+@dataclass(frozen=True)
+class _Scorecard:
+    edges: tuple[tuple[float, ...], ...]
+    points: tuple[tuple[float, ...], ...]
+    reference: tuple[float, ...]
+    intercept: float
+    regularisation: float
 
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale = np.where(scale > 1e-9, scale, 1.0)
-    model = LogisticRegression(C=c, max_iter=500)
-    model.fit((x - mean) / scale, y)
-    return model.coef_[0], float(model.intercept_[0]), mean, scale
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Chances for facts ``x`` (shape ``(n, len(FACTS))``)."""
+        z = np.full(len(x), self.intercept)
+        for i, (edges, points) in enumerate(zip(self.edges, self.points, strict=True)):
+            z += np.asarray(points)[np.searchsorted(np.asarray(edges), x[:, i], side="right")]
+        return 1.0 / (1.0 + np.exp(-z))
 
 
-def _predict(coef, intercept, mean, scale, x: np.ndarray) -> np.ndarray:
-    z = (x - mean) / scale
-    return 1.0 / (1.0 + np.exp(-(intercept + z @ coef)))
+def _bin_edges(column: np.ndarray, name: str, bins: int) -> tuple[float, ...]:
+    """Inner edges of a fact's bins: quantiles of the training bills (equal counts,
+    repeated values merged); a yes/no fact has one edge at 0.5."""
+    if name in _BINARY:
+        return (0.5,)
+    inner = np.quantile(column, np.linspace(0, 1, bins + 1)[1:-1]) if len(column) else []
+    return tuple(float(v) for v in np.unique(inner))
+
+
+def _encode(x: np.ndarray, edges: tuple[tuple[float, ...], ...]) -> np.ndarray:
+    """One column per (fact, bin): 1 where the bill's fact falls in that bin."""
+    blocks = []
+    for i, inner in enumerate(edges):
+        which = np.searchsorted(np.asarray(inner), x[:, i], side="right")
+        block = np.zeros((len(x), len(inner) + 1))
+        block[np.arange(len(x)), which] = 1.0
+        blocks.append(block)
+    return np.hstack(blocks)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, criteria: Criteria) -> _Scorecard:
+    """Fit the scorecard on bills in due-date order: bins from the quantiles, then an
+    L2 logistic regression on the bins whose C is chosen by a time-ordered validation
+    inside these bills (``TimeSeriesSplit``: each fold fitted on earlier bills, scored on
+    the next ones, by Brier score)."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.model_selection import TimeSeriesSplit
+
+    bins = int(criteria["model.bins"])
+    edges = tuple(_bin_edges(x[:, i], name, bins) for i, name in enumerate(FACTS))
+    z = _encode(x, edges)
+    model = LogisticRegressionCV(
+        Cs=[float(c) for c in criteria["model.regularisation"]],
+        cv=TimeSeriesSplit(int(criteria["model.validation_folds"])),
+        scoring="neg_brier_score", max_iter=2000, l1_ratios=(0.0,),
+        use_legacy_attributes=False)
+    model.fit(z, y)
+    coef = model.coef_[0]
+    points, reference, at = [], [], 0
+    for inner in edges:
+        own = coef[at:at + len(inner) + 1]
+        at += len(inner) + 1
+        points.append(tuple(float(v) for v in own))
+        reference.append(float((z[:, at - len(own):at] @ own).mean()))
+    return _Scorecard(edges, tuple(points), tuple(reference), float(model.intercept_[0]),
+                      float(np.ravel(model.C_)[0]))
 
 
 def _sample(rows: np.ndarray, limit: int) -> np.ndarray:
@@ -495,13 +619,13 @@ def _recovery(facts: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFra
         late_share = float(paid_late.mean())
         late_days = float(late.loc[paid_late, "paid_days"].median()) if paid_late.any() \
             else float(termination)
-        late_source = (f"estimado de {len(late)} faturas comuns sem pagamento em {window} "
-                       f"dias: {int(paid_late.sum())} pagas até {termination} dias")
+        late_source = Reason("late_estimated", "money.termination_days", {
+            "bills": len(late), "window": window, "paid": int(paid_late.sum()),
+            "termination": termination})
     else:
         late_share = float(criteria["money.late_payment_prior"])
         late_days = (window + termination) / 2
-        late_source = (f"prior money.late_payment_prior (só {len(late)} faturas na "
-                       "carteira)")
+        late_source = Reason("late_prior", "money.late_payment_prior", {"bills": len(late)})
     # Cancellations: customers whose bills stopped (no bill due in the last 60 days) or
     # whose contract is disabled, over the customer-months of the last year.
     due = invoices[~invoices["status"].isin(("cancelled",))]
@@ -520,12 +644,12 @@ def _recovery(facts: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFra
     cap = float(criteria["money.max_remaining_months"])
     if leavers >= minimum and months > 0:
         remaining = min(months / leavers, cap)
-        remaining_source = (f"estimado de {leavers} cancelamentos em {months:,.0f} "
-                            "meses-cliente no último ano").replace(",", ".")
+        remaining_source = Reason("remaining_estimated", "money.max_remaining_months", {
+            "leavers": leavers, "months": round(months)})
     else:
         remaining = min(1.0 / float(criteria["money.monthly_churn_prior"]), cap)
-        remaining_source = (f"prior money.monthly_churn_prior (só {leavers} cancelamentos "
-                            "no último ano)")
+        remaining_source = Reason("remaining_prior", "money.monthly_churn_prior",
+                                  {"leavers": leavers})
     return Recovery(late_share, late_days, remaining, late_source, remaining_source)
 
 
@@ -553,7 +677,11 @@ def continuation(facts: pd.DataFrame, criteria: Criteria, as_of: date) -> tuple:
 def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
                       as_of: date, calibration: Calibration | None = None) -> PaymentModel:
     """Fit, validate out of time and decide whether to use the model (pure: same data,
-    same result)."""
+    same result).
+
+    ``invoices`` and ``customers`` are the canonical tables; the result's ``note`` says
+    (as a code) why the scorecard is or is not used. Never raises for a small or empty
+    portfolio: it falls back to the band calibration and says so."""
     calibration = calibration or calibrate(invoices, customers, criteria, as_of)
     facts = bill_facts(invoices, customers, criteria, as_of)
     as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
@@ -561,29 +689,29 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
         Recovery(float(criteria["money.late_payment_prior"]), 45.0,
                  min(1 / float(criteria["money.monthly_churn_prior"]),
                      float(criteria["money.max_remaining_months"])),
-                 "prior money.late_payment_prior (carteira sem faturas)",
-                 "prior money.monthly_churn_prior (carteira sem faturas)")
+                 Reason("late_prior", "money.late_payment_prior", {"bills": 0}),
+                 Reason("remaining_prior", "money.monthly_churn_prior", {"leavers": 0}))
     empty = Skill(None, 0, 0, float("nan"), float("nan"), float("nan"), float("nan"),
                   float("nan"))
     n = len(FACTS)
 
     plans = continuation(facts, criteria, as_of) if len(facts) else ()
 
-    def fallback(note: str, skill: Skill = empty) -> PaymentModel:
-        return PaymentModel(False, note, (0.0,) * n, 0.0, (0.0,) * n, (1.0,) * n, skill,
-                            recovery, calibration, plans)
+    def fallback(note: Reason, skill: Skill = empty) -> PaymentModel:
+        return PaymentModel(False, note, ((),) * n, ((0.0,),) * n, (0.0,) * n, 0.0, 0.0,
+                            skill, recovery, calibration, plans)
 
     if facts.empty:
-        return fallback("carteira sem faturas")
+        return fallback(Reason("no_bills"))
     usable = facts[facts["comparable"].astype(bool) & (facts["known_day"] <= as_of_day)]
+    usable = usable.sort_values("due_day", kind="stable")  # time order, for the validation
     minimum_bills, minimum_events = int(criteria["model.min_bills"]), int(
         criteria["model.min_events"])
     events = int(usable["outcome"].sum())
     if len(usable) < minimum_bills or min(events, len(usable) - events) < minimum_events:
-        return fallback(f"histórico curto: {len(usable)} faturas comparáveis, {events} pagas "
-                        f"(mínimo model.min_bills = {minimum_bills}, model.min_events = "
-                        f"{minimum_events})")
-    c = float(criteria["model.regularisation"])
+        return fallback(Reason("short_history", "model.min_bills", {
+            "bills": len(usable), "paid": events, "min_bills": minimum_bills,
+            "min_events": minimum_events}))
     limit = int(criteria["model.max_rows"])
     cutoff_ts = pd.Timestamp(as_of) - pd.DateOffset(
         months=int(criteria["model.validation_months"]))
@@ -593,12 +721,12 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     columns = list(FACTS)
     y_train = train["outcome"].to_numpy(float)
     if len(train) < minimum_bills or len(test) < minimum_events or len(set(y_train)) < 2:
-        return fallback(f"histórico curto para validar fora do período: {len(train)} "
-                        f"faturas antes de {cutoff_ts:%d/%m/%Y}, {len(test)} depois")
+        return fallback(Reason("short_validation", "model.validation_months", {
+            "train": len(train), "test": len(test), "cutoff": cutoff_ts.date()}))
     rows = _sample(np.arange(len(train)), limit)
-    coef, intercept, mean, scale = _fit(train[columns].to_numpy(float)[rows], y_train[rows], c)
+    card = _fit(train[columns].to_numpy(float)[rows], y_train[rows], criteria)
     y_test = test["outcome"].to_numpy(float)
-    p_test = _predict(coef, intercept, mean, scale, test[columns].to_numpy(float))
+    p_test = card.predict(test[columns].to_numpy(float))
     base = float(y_train.mean())
     base_test = np.full(len(y_test), base)
     skill = Skill(cutoff_ts.date(), len(train), len(test), base,
@@ -606,13 +734,14 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
                   log_loss(p_test, y_test), log_loss(base_test, y_test),
                   tuple(reliability(p_test, y_test)))
     if not skill.beats_base:
-        return fallback("o modelo não superou a taxa-base fora do período", skill)
+        return fallback(Reason("lost_to_base", "", {
+            "cutoff": skill.cutoff, "brier_model": skill.brier_model,
+            "brier_base": skill.brier_base}), skill)
     rows = _sample(np.arange(len(usable)), limit)
-    coef, intercept, mean, scale = _fit(usable[columns].to_numpy(float)[rows],
-                                        usable["outcome"].to_numpy(float)[rows], c)
-    note = (f"regressão logística em {len(usable)} faturas comparáveis; fora do período "
-            f"(após {cutoff_ts:%d/%m/%Y}) Brier {skill.brier_model:.4f} contra "
-            f"{skill.brier_base:.4f} da taxa-base")
-    return PaymentModel(True, note, tuple(float(v) for v in coef), intercept,
-                        tuple(float(v) for v in mean), tuple(float(v) for v in scale),
-                        skill, recovery, calibration, plans)
+    card = _fit(usable[columns].to_numpy(float)[rows],
+                usable["outcome"].to_numpy(float)[rows], criteria)
+    note = Reason("model_used", "", {
+        "bills": len(usable), "cutoff": skill.cutoff, "brier_model": skill.brier_model,
+        "brier_base": skill.brier_base, "regularisation": card.regularisation})
+    return PaymentModel(True, note, card.edges, card.points, card.reference, card.intercept,
+                        card.regularisation, skill, recovery, calibration, plans)

@@ -174,10 +174,11 @@ def _best_relief(rows: tuple[OptionValue, ...], checklist: Checklist,
 
 def _model_note(probabilities: PaymentProbabilities) -> Reason:
     used = getattr(probabilities, "used", None)
-    note = getattr(probabilities, "note", "")
-    if used is None:
+    note = getattr(probabilities, "note", None)
+    if used is None or note is None:
         return Reason("chances_calibration")
-    return Reason("chances_model" if used else "chances_priors", "", {"note": note})
+    return Reason("chances_model" if used else "chances_priors", "",
+                  {"why": note.code, **note.params})
 
 
 def recommend(

@@ -232,11 +232,21 @@ def bursts(requests: pd.DataFrame, customers: pd.DataFrame, factor: float = 3.0,
 def model_skill(model) -> pd.DataFrame:
     """The payment model against the base rate, out of time (fitted before a cut-off,
     scored after): Brier score and log loss, lower is better."""
+    from relief_kit.text import formatting, labels
+
     skill = model.skill
     when = skill.cutoff.strftime("%d/%m/%Y") if skill.cutoff else "—"
-    rows = [{**row, "faturas avaliadas": skill.test_bills, "corte": when,
-             "usado": ("sim" if model.used else "não") if row["estimador"].startswith(
-                 "modelo") else ("não" if model.used else "sim (faixas)")}
+
+    def name(row: dict) -> str:
+        text = labels.label("estimator", row["estimator"])
+        if row["estimator"] == "base_rate":
+            text += f" ({formatting.percent(row['base_rate'])})"
+        return text
+
+    rows = [{"estimador": name(row), "Brier": row["brier"], "log loss": row["log_loss"],
+             "faturas avaliadas": skill.test_bills, "corte": when,
+             "usado": ("sim" if model.used else "não") if row["estimator"] == "model"
+             else ("não" if model.used else "sim (faixas)")}
             for row in model.skill_rows()]
     return pd.DataFrame(rows, columns=["estimador", "Brier", "log loss", "faturas avaliadas",
                                        "corte", "usado"])
@@ -244,8 +254,8 @@ def model_skill(model) -> pd.DataFrame:
 
 def model_reliability(model) -> pd.DataFrame:
     """Out of time: bills grouped by predicted chance, predicted against observed."""
-    rows = [{"grupo": f"{i + 1}º quinto", **row} for i, row in
-            enumerate(model.reliability_rows())]
+    rows = [{"grupo": f"{i + 1}º quinto", "faturas": row["bills"], "previsto": row["predicted"],
+             "observado": row["observed"]} for i, row in enumerate(model.reliability_rows())]
     return pd.DataFrame(rows, columns=["grupo", "faturas", "previsto", "observado"])
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -59,11 +60,34 @@ def reason_text(reason: Any) -> str:
     none. A reason that scored points ends with them (``[format].scored``)."""
     if not reason:
         return ""
-    params = dict(_field(reason, "params") or {})
-    sentence = _render("reason", _field(reason, "code"), params)
+    params = _expanded(dict(_field(reason, "params") or {}))
+    code = _field(reason, "code")
+    if code not in _catalogue()["reason"]:
+        return model_note_text(reason)
+    sentence = _render("reason", code, params)
     if "points" in params:
         return _render("format", "scored", {"sentence": sentence, "points": params["points"]})
     return sentence
+
+
+def _expanded(params: dict) -> dict:
+    """Nested codes a sentence names: a fact of the payment model (``fact`` →
+    ``fact_label``) and why the model is or is not used (``why`` → ``why_text``)."""
+    if "fact" in params:
+        params["fact_label"] = _render("fact", params["fact"])
+    if "why" in params:
+        params["why_text"] = _render("model_note", params["why"], params)
+    if "cutoff" in params and isinstance(params["cutoff"], str):  # read back from JSON
+        params["cutoff"] = date.fromisoformat(params["cutoff"])
+    return params
+
+
+def model_note_text(note: Any) -> str:
+    """Why the payment model is or is not used (``PaymentModel.note``), in Portuguese."""
+    if not note:
+        return ""
+    return _render("model_note", _field(note, "code"),
+                   _expanded(dict(_field(note, "params") or {})))
 
 
 def event_text(event: Any) -> str:
@@ -88,4 +112,5 @@ def change_text(change: Any) -> str:
 def filters() -> dict:
     """The filters this module adds to the environment (see :mod:`relief_kit.text.render`)."""
     return {"points": points, "reason_text": reason_text, "event_text": event_text,
+            "model_note_text": model_note_text,
             "change_text": change_text}

@@ -46,15 +46,30 @@ def reference_features_loop(invoices: pd.DataFrame, customers: pd.DataFrame,
         recent = [0, 0]  # judged, on time
         earlier = [0, 0]
         run = longest = reliefs = broken = 0
-        past = past_paid = 0
+        past = past_paid = recent_past = recent_past_paid = late_past = late_past_paid = 0
+        last_days, last_due = -1, None
         window_days = pd.Timedelta(days=int(criteria["calibration.window_days"]))
+        recent_past_start = as_of_ts - window_days - pd.Timedelta(
+            days=30 * int(criteria["punctuality.recent_months"]))
         for bill in bills:
             owed = bill["status"] in OPEN
             paid = not pd.isna(bill["paid_on"]) and not owed
             if bill["due_date"] < as_of_ts - window_days:
+                in_window = paid and bill["paid_on"] <= bill["due_date"] + window_days
                 past += 1
-                past_paid += (not pd.isna(bill["paid_on"]) and not owed
-                              and bill["paid_on"] <= bill["due_date"] + window_days)
+                past_paid += in_window
+                if bill["due_date"] >= recent_past_start:
+                    recent_past += 1
+                    recent_past_paid += in_window
+                if not (paid and bill["paid_on"] <= bill["due_date"] + grace):
+                    late_past += 1
+                    late_past_paid += in_window
+                # bills are in due-date order: the last one past the window wins (of
+                # two due the same day, the one that took longer)
+                taken = max(((bill["paid_on"] if paid else as_of_ts) - bill["due_date"]).days,
+                            0)
+                last_days = max(last_days, taken) if bill["due_date"] == last_due else taken
+                last_due = bill["due_date"]
             if owed:
                 rest = bill["amount"] - (0.0 if pd.isna(bill["amount_paid"])
                                          else bill["amount_paid"])
@@ -96,6 +111,9 @@ def reference_features_loop(invoices: pd.DataFrame, customers: pd.DataFrame,
             "trend": recent_share - earlier_share, "longest_on_time_run": longest,
             "earlier_reliefs": reliefs, "reliefs_broken": broken, "punctuality_band": band,
             "bills_past_window": past, "paid_within_window_share": ratio(past_paid, past),
+            "recent_past_window": recent_past, "recent_paid_within_window": recent_past_paid,
+            "late_past_window": late_past, "late_paid_within_window": late_past_paid,
+            "last_days_to_pay": last_days,
         }
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=FEATURE_COLUMNS)
     frame.index.name = "customer_id"
