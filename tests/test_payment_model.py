@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relief_kit.text.reasons import model_note_text, reason_text
-
 from relief_kit import resources
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.history import features, features_of
@@ -22,6 +20,7 @@ from relief_kit.core.payment_model import (
     reliability,
 )
 from relief_kit.sources.tables import load_folder
+from relief_kit.text.reasons import model_note_text, reason_text
 from relief_kit.tools.sample.portfolio import generate
 
 CRITERIA = load_criteria()

@@ -743,7 +743,7 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     y_train = train["outcome"].to_numpy(float)
     if len(train) < minimum_bills or len(test) < minimum_events or len(set(y_train)) < 2:
         return fallback(Reason("short_validation", "model.validation_months", {
-            "train": len(train), "test": len(test), "cutoff": cutoff_ts.date()}))
+            "train": len(train), "test": len(test), "cutoff": cutoff_ts.date().isoformat()}))
     rows = _sample(np.arange(len(train)), limit)
     card = _fit(train[columns].to_numpy(float)[rows], y_train[rows], criteria)
     y_test = test["outcome"].to_numpy(float)
@@ -756,13 +756,13 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
                   tuple(reliability(p_test, y_test)))
     if not skill.beats_base:
         return fallback(Reason("lost_to_base", "", {
-            "cutoff": skill.cutoff, "brier_model": skill.brier_model,
+            "cutoff": skill.cutoff.isoformat(), "brier_model": skill.brier_model,
             "brier_base": skill.brier_base}), skill)
     rows = _sample(np.arange(len(usable)), limit)
     card = _fit(usable[columns].to_numpy(float)[rows],
                 usable["outcome"].to_numpy(float)[rows], criteria)
     note = Reason("model_used", "", {
-        "bills": len(usable), "cutoff": skill.cutoff, "brier_model": skill.brier_model,
+        "bills": len(usable), "cutoff": skill.cutoff.isoformat(), "brier_model": skill.brier_model,
         "brier_base": skill.brier_base, "regularisation": card.regularisation})
     return PaymentModel(True, note, card.edges, card.points, card.reference, card.intercept,
                         card.regularisation, skill, recovery, calibration, plans)
