@@ -245,6 +245,12 @@ def _value(events: list[Event]) -> tuple[Decimal, Decimal]:
     return cents(cash), cents(net)
 
 
+#: The criteria sections :func:`options` reads (with the probabilities it is given): two
+#: criteria versions equal in these price every option alike.
+PRICED_SECTIONS = ("money", "calibration", "discount", "punctuality", "instalments",
+                   "postponement")
+
+
 def options(
     customer: Customer,
     features: HistoryFeatures,

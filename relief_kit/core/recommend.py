@@ -194,6 +194,7 @@ def recommend(
     bills: tuple[Bill, ...] | None = None,
     *,
     explain: bool = True,
+    priced: tuple[OptionValue, ...] | None = None,
 ) -> Recommendation:
     """The recommended action, its terms, the reasons and the money comparison.
 
@@ -204,11 +205,14 @@ def recommend(
     settings). ``bills`` are the bills concerned
     (:func:`relief_kit.core.bills.bills_concerned`); without them the open debt is taken
     as one bill due today. ``explain`` adds what would change a refusal or a request for
-    information.
+    information. ``priced``: the money comparison (:func:`money.options`) of these same
+    customer, features, answers, bills, date, calendar and probabilities under criteria
+    whose priced sections (``money.PRICED_SECTIONS``) equal these; the what-if passes
+    the current criteria's rows instead of pricing every option again.
     """
     bills = tuple(bills) if bills else fallback_bills(customer, features, today)
-    rows = options(customer, features, checklist, criteria, today, probabilities, bills,
-                   calendar)
+    rows = priced if priced is not None else options(
+        customer, features, checklist, criteria, today, probabilities, bills, calendar)
     refusal = next(r for r in rows if r.action is Action.REFUSAL)
     note = _model_note(probabilities)
 

@@ -314,7 +314,7 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
         analyst=inputs.decisions["analyst"].map(lambda a: pseudonym("analyst", a)))
     shared = inputs.replay or replay_inputs(portfolio, criteria, as_of=inputs.as_of)
     current = inputs.current or recommend_all(
-        portfolio, criteria, as_of=inputs.as_of, inputs=shared,
+        portfolio, criteria, as_of=inputs.as_of, inputs=shared, explain=False,
         answers=dict(zip(decisions["request_id"], decisions["checklist"], strict=True)))
     calibration = shared.calibration
     tables: dict = {"Pedidos ao longo do tempo": requests_over_time(portfolio.requests)}
@@ -334,7 +334,8 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
                                         like=shared)
         replay = what_if(current, recommend_all(
             portfolio, inputs.proposed, as_of=inputs.as_of, inputs=proposed_inputs,
-            answers={c.request_id: c.checklist for c in current}), pseudonym)
+            answers={c.request_id: c.checklist for c in current}, explain=False,
+            like=current, like_inputs=shared), pseudonym)
         tables["E se: transições"] = replay.transitions
         tables["E se: casos que mudam"] = replay.changed
         tables["E se: resumo"] = pd.DataFrame([{
@@ -503,8 +504,9 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
                and known_case.checklist == checklist else
                recommend(customer, feats, request, checklist, criteria, as_of,
                          inputs.calibration,
-                         bills=bills_concerned(portfolio.invoices_of(customer.customer_id),
-                                               customer, as_of), explain=False))
+                         bills=inputs.bills.get(customer.customer_id) or bills_concerned(
+                             portfolio.invoices_of(customer.customer_id), customer, as_of),
+                         explain=False))
         values = {o.action.value: float(o.present_value) for o in rec.options}
         terms = decision.terms
         deadline = (terms.pay_by or terms.new_due_date
@@ -548,7 +550,8 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
         latest = store.latest_decisions()
     known = set(shared.requests)
     answers = {d.request_id: d.checklist for d in latest if d.request_id in known}
-    current = recommend_all(portfolio, criteria, as_of=as_of, inputs=shared, answers=answers)
+    current = recommend_all(portfolio, criteria, as_of=as_of, inputs=shared, answers=answers,
+                            explain=False)
     decisions = decisions_frame(portfolio, latest, criteria, as_of,
                                 recommendations={c.request_id: c for c in current},
                                 inputs=shared)

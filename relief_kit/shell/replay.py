@@ -16,16 +16,18 @@ from typing import Any
 
 import pandas as pd
 
-from relief_kit.core.bills import bills_concerned
+from relief_kit.core.bills import bills_concerned_all
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.history import features, features_values
 from relief_kit.core.model import (
+    Bill,
     Checklist,
     Customer,
     HistoryFeatures,
     Recommendation,
     ReliefRequest,
 )
+from relief_kit.core.money import PRICED_SECTIONS
 from relief_kit.core.payment_model import PaymentModel, fit_payment_model
 from relief_kit.core.recommend import recommend
 from relief_kit.sources.tables import Portfolio
@@ -60,6 +62,9 @@ class ReplayInputs:
     features: dict[str, HistoryFeatures]
     calibration: PaymentModel
     features_frame: Any  # pd.DataFrame of history.features, kept for sharing
+    #: The bills each requesting customer's case is about (``bills.bills_concerned``),
+    #: by customer id; they depend on the bills and the date only, not on the criteria.
+    bills: dict[str, tuple[Bill, ...]]
 
 
 def _same(criteria: Criteria, other: Criteria, sections: tuple[str, ...]) -> bool:
@@ -87,11 +92,15 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
         else:
             calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria,
                                             as_of)
-    return ReplayInputs(
-        criteria, as_of,
-        like.requests if like is not None else portfolio.requests_by_id(),
-        like.customers if like is not None else portfolio.customers_by_id(),
-        values, calibration, frame)
+    if like is not None and like.as_of == as_of:
+        requests, customers, bills = like.requests, like.customers, like.bills
+    else:
+        requests, customers = portfolio.requests_by_id(), portfolio.customers_by_id()
+        asking = {r.customer_id: customers[r.customer_id] for r in requests.values()
+                  if r.customer_id in customers}
+        bills = bills_concerned_all(portfolio.invoices, asking, as_of)
+    return ReplayInputs(criteria, as_of, requests, customers, values, calibration, frame,
+                        bills)
 
 
 def recommend_all(
@@ -102,20 +111,30 @@ def recommend_all(
     answers: Mapping[str, Checklist] | None = None,
     calibration: PaymentModel | None = None,
     inputs: ReplayInputs | None = None,
+    explain: bool = True,
+    like: list[CaseRecommendation] | None = None,
+    like_inputs: ReplayInputs | None = None,
 ) -> list[CaseRecommendation]:
     """The recommendation for every request of the portfolio, in request order.
 
     ``answers`` holds the analysts' checklist answers by request id (from the case
     store); a request without answers uses its intake answers. ``inputs``: the
     :func:`replay_inputs` of these criteria, when the caller already has them.
+    ``explain``: as :func:`recommend`'s (False leaves out what would change a refusal;
+    the meeting does not show it). ``like``/``like_inputs``: the same requests'
+    recommendations under other criteria and the inputs they came from (the current
+    ones, for a what-if): when both criteria price options alike (same
+    ``PRICED_SECTIONS``, same probabilities and date), a case with the same answers
+    reuses their money comparison instead of pricing every option again.
     """
     answers = answers or {}
     if inputs is None:
         inputs = replay_inputs(portfolio, criteria, as_of=as_of, calibration=calibration)
-    asking = set(portfolio.requests["customer_id"])
-    invoices = portfolio.invoices[portfolio.invoices["customer_id"].isin(asking)]
-    by_customer = dict(tuple(invoices.groupby("customer_id", sort=False)))
-    empty = portfolio.invoices.iloc[:0]
+    priced_alike = (like is not None and like_inputs is not None
+                    and like_inputs.as_of == as_of
+                    and like_inputs.calibration is inputs.calibration
+                    and _same(criteria, like_inputs.criteria, PRICED_SECTIONS))
+    earlier = {c.request_id: c for c in like} if priced_alike else {}
     results = []
     for request_id in portfolio.requests["request_id"]:
         request = inputs.requests[request_id]
@@ -123,10 +142,13 @@ def recommend_all(
         customer = (inputs.customers.get(request.customer_id)
                     or portfolio.customer(request.customer_id))
         checklist = answers.get(request_id) or Checklist.from_request(request)
+        before = earlier.get(request_id)
         recommendation = recommend(
             customer, inputs.features[request.customer_id], request, checklist, criteria,
-            as_of, inputs.calibration,
-            bills=bills_concerned(by_customer.get(request.customer_id, empty), customer, as_of),
+            as_of, inputs.calibration, bills=inputs.bills[request.customer_id],
+            explain=explain,
+            priced=(before.recommendation.options if before is not None
+                    and before.checklist == checklist else None),
         )
         results.append(CaseRecommendation(request_id, request.customer_id, checklist,
                                           recommendation))
