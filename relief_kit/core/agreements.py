@@ -139,12 +139,70 @@ def payments(invoices: pd.DataFrame, covered: tuple[CoveredBill, ...],
     return sorted(out)
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """What :func:`payments_all` needs of one agreement: a key of the caller's choice,
+    the customer, the bills covered and the decision's day."""
+
+    key: object
+    customer_id: str
+    covered: tuple[CoveredBill, ...]
+    decided_on: date
+
+
+def payments_all(invoices: pd.DataFrame, agreements: list[Agreement]
+                 ) -> dict[object, list[tuple[date, Decimal]]]:
+    """:func:`payments` of many agreements at once, by ``Agreement.key``.
+
+    ``invoices``: the canonical bills (any customers'). One join of the agreements with
+    their customers' bills and one filter, instead of a scan of each customer's bills per
+    agreement; the same (paid on, R$) lists, oldest first, as :func:`payments` gives one
+    by one (a test compares them). Agreements without any payment map to ``[]``.
+    """
+    result: dict[object, list[tuple[date, Decimal]]] = {a.key: [] for a in agreements}
+    if not agreements or invoices.empty:
+        return result
+    keys = pd.DataFrame({"agreement": range(len(agreements)),
+                         "customer_id": [a.customer_id for a in agreements],
+                         "decided": pd.to_datetime([a.decided_on for a in agreements])})
+    covered = pd.DataFrame(
+        [(i, b.invoice_id, b.open_amount) for i, a in enumerate(agreements)
+         for b in a.covered], columns=["agreement", "invoice_id", "open_before"]
+    ).drop_duplicates(["agreement", "invoice_id"], keep="last")
+    bills = invoices[["invoice_id", "customer_id", "due_date", "amount", "paid_on",
+                      "amount_paid", "status", "arrangement"]]
+    bills = bills[bills["paid_on"].notna()]
+    pairs = keys.merge(bills.assign(invoice_id=bills["invoice_id"].astype(str)),
+                       on="customer_id", how="inner")
+    pairs = pairs.merge(covered, on=["agreement", "invoice_id"], how="left")
+    is_covered = pairs["open_before"].notna()
+    arrangement = pairs["arrangement"].fillna("").ne("")
+    later = pairs["due_date"] >= pairs["decided"]
+    pairs = pairs[is_covered | (arrangement & later & ~pairs["status"].eq("cancelled"))]
+    for agreement, invoice_id, amount, paid_on, amount_paid, before in zip(
+            pairs["agreement"].tolist(), pairs["invoice_id"].tolist(),
+            pairs["amount"].tolist(), pairs["paid_on"].tolist(),
+            pairs["amount_paid"].tolist(), pairs["open_before"].tolist(), strict=True):
+        paid = to_cents(0 if pd.isna(amount_paid) else amount_paid)
+        if not pd.isna(before):
+            # Only what was paid beyond what had been paid when the decision was taken.
+            paid = max(paid - (to_cents(amount) - before), Decimal("0.00"))
+        if paid > 0:
+            result[agreements[agreement].key].append((paid_on.date(), paid))
+    for found in result.values():
+        found.sort()
+    return result
+
+
 def follow_up(*, request_id: str, customer_id: str, decision_id: int, action: str,
               terms: Terms, covered: tuple[CoveredBill, ...], decided_at: datetime,
               invoices: pd.DataFrame, as_of: date, criteria: Criteria,
-              calendar: BusinessCalendar) -> FollowUp | None:
+              calendar: BusinessCalendar,
+              paid: list[tuple[date, Decimal]] | None = None) -> FollowUp | None:
     """The follow-up of one relief decision against the customer's bills (a later
-    export); None for a decision that is not an agreement."""
+    export); None for a decision that is not an agreement. ``paid``: the payments
+    toward it when the caller has them (:func:`payments_all`); else read from
+    ``invoices``."""
     if Action(action) not in RELIEF_ACTIONS:
         return None
     plan = schedule(action, terms)
@@ -152,7 +210,7 @@ def follow_up(*, request_id: str, customer_id: str, decision_id: int, action: st
         return None
     grace = timedelta(days=int(criteria["follow_up.grace_days"]))
     soon = int(criteria["follow_up.due_soon_business_days"])
-    paid_list = payments(invoices, covered, decided_at.date())
+    paid_list = paid if paid is not None else payments(invoices, covered, decided_at.date())
     total_paid = sum((p for _, p in paid_list), Decimal("0.00"))
     total_due = sum((a for _, a in plan), Decimal("0.00"))
     base = dict(request_id=request_id, customer_id=customer_id, decision_id=decision_id,
@@ -181,5 +239,6 @@ def reliefs_within(decided_on: list[date], today: date, months: int = 12) -> int
 
 
 
-__all__ = ["FOLLOW_UP_KINDS", "FollowUp", "agreement_bills", "amount_to_pay", "covered_bills",
-           "follow_up", "payments", "reliefs_within", "schedule"]
+__all__ = ["FOLLOW_UP_KINDS", "Agreement", "FollowUp", "agreement_bills", "amount_to_pay",
+           "covered_bills", "follow_up", "payments", "payments_all", "reliefs_within",
+           "schedule"]

@@ -19,10 +19,12 @@ from typing import Any
 
 from relief_kit.core import erp_actions, schema
 from relief_kit.core.agreements import (
+    Agreement,
     FollowUp,
     agreement_bills,
     covered_bills,
     follow_up,
+    payments_all,
 )
 from relief_kit.core.calendar import BusinessCalendar
 from relief_kit.core.criteria import Criteria
@@ -162,6 +164,7 @@ def gather(folder: str | Path, today: date, criteria: Criteria,
             if decision is not None and message.decision_id == decision.decision_id:
                 sent.setdefault(message.request_id, message)
 
+    paid = agreement_payments(portfolio, latest)
     clocks, follow_ups, protections = [], [], []
     for request_id in portfolio.requests["request_id"]:
         request = portfolio.request(request_id)
@@ -182,7 +185,7 @@ def gather(folder: str | Path, today: date, criteria: Criteria,
                 decision_id=decision.decision_id, action=decision.action,
                 terms=decision.terms, covered=decision.covered,
                 decided_at=decision.decided_at, invoices=invoices, as_of=today,
-                criteria=criteria, calendar=calendar)
+                criteria=criteria, calendar=calendar, paid=paid.get(request_id))
             if check is not None:
                 follow_ups.append(check)
         message = sent.get(request_id)
@@ -212,10 +215,54 @@ def gather(folder: str | Path, today: date, criteria: Criteria,
     return Aftercare(today, clocks, follow_ups, findings, sent)
 
 
-def follow_up_counts(care: Aftercare) -> dict[str, int]:
+def agreement_payments(portfolio, latest: dict) -> dict[str, list]:
+    """The payments toward every agreement (latest relief decision of a request of the
+    portfolio), by request id, read from the bills in one pass
+    (:func:`~relief_kit.core.agreements.payments_all`)."""
+    owners: dict[str, str] = {}
+    for request_id, customer_id in zip(portfolio.requests["request_id"],
+                                       portfolio.requests["customer_id"], strict=True):
+        owners.setdefault(request_id, customer_id)  # the first row, as portfolio.request
+    agreements = [Agreement(request_id, owners[request_id], decision.covered,
+                            decision.decided_at.date())
+                  for request_id, decision in latest.items()
+                  if request_id in owners and decision.action in _RELIEF]
+    return payments_all(portfolio.invoices, agreements)
+
+
+def follow_ups_on(folder: str | Path, today: date, criteria: Criteria, portfolio,
+                  calendar: BusinessCalendar | None = None) -> list[FollowUp]:
+    """Only the follow-up of every agreement on ``today`` (what :func:`gather` finds
+    for them, in the portfolio's request order), without the clocks and the guard:
+    the meeting counts them."""
+    calendar = calendar or load_calendar(state=str(criteria["suspension.state"]))
+    with open_store(folder) as store:
+        latest = {d.request_id: d for d in store.latest_decisions()}
+    paid = agreement_payments(portfolio, latest)
+    owners: dict[str, str] = {}
+    for request_id, customer_id in zip(portfolio.requests["request_id"],
+                                       portfolio.requests["customer_id"], strict=True):
+        owners.setdefault(request_id, customer_id)  # the first row, as portfolio.request
+    checks = []
+    empty = portfolio.invoices.iloc[:0]
+    for request_id in portfolio.requests["request_id"]:
+        decision = latest.get(request_id)
+        if decision is None or decision.action not in _RELIEF:
+            continue
+        check = follow_up(
+            request_id=request_id, customer_id=owners[request_id],
+            decision_id=decision.decision_id, action=decision.action, terms=decision.terms,
+            covered=decision.covered, decided_at=decision.decided_at, invoices=empty,
+            as_of=today, criteria=criteria, calendar=calendar, paid=paid[request_id])
+        if check is not None:
+            checks.append(check)
+    return checks
+
+
+def follow_up_counts(care: Aftercare | list[FollowUp]) -> dict[str, int]:
     """How many agreements are in each follow-up kind (every kind, zeros included)."""
     counts = {kind: 0 for kind in ("kept", "active", "due_soon", "broken")}
-    for check in care.follow_ups:
+    for check in care.follow_ups if isinstance(care, Aftercare) else care:
         counts[check.kind] += 1
     return counts
 

@@ -297,10 +297,10 @@ def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
 def agreements_by_kind(portfolio, criteria, as_of: date) -> pd.DataFrame:
     """Every agreement's follow-up on ``as_of`` (``relief-kit follow-up``), counted by
     kind: kept, on track, due soon, broken."""
-    from relief_kit.shell.aftercare import follow_up_counts, gather
+    from relief_kit.shell.aftercare import follow_up_counts, follow_ups_on
     from relief_kit.text.lines import line
 
-    counts = follow_up_counts(gather(portfolio.folder, as_of, criteria, portfolio=portfolio))
+    counts = follow_up_counts(follow_ups_on(portfolio.folder, as_of, criteria, portfolio))
     return pd.DataFrame({"situação": [line("follow_up_kinds", k) for k in counts],
                          "acordos": list(counts.values())})
 
