@@ -76,7 +76,24 @@ def unguard_cell(text: str) -> str:
 
 
 def _canonical_column(values: pd.Series, kind: schema.Kind) -> pd.Series:
-    """A column as canonical text; dates, money and answers without a per-cell loop."""
+    """A column as canonical text; dates, money, answers and plain text without a
+    per-cell loop (an importer's million bills arrive as Python dates, Decimals and
+    strings: typed here in one go, then written as typed columns are)."""
+    if values.dtype == object and len(values):
+        found = pd.api.types.infer_dtype(values, skipna=True)
+        if kind in (schema.Kind.DATE, schema.Kind.DATETIME) and found in ("date",
+                                                                           "datetime"):
+            try:
+                return _canonical_column(pd.to_datetime(values), kind)
+            except (pd.errors.OutOfBoundsDatetime, ValueError, TypeError):
+                pass  # a year pandas cannot hold: written cell by cell below
+        if kind is schema.Kind.MONEY and found in ("decimal", "floating"):
+            return _canonical_column(values.astype("float64"), kind)
+        if (kind in (schema.Kind.TEXT, schema.Kind.ID, schema.Kind.CHOICE)
+                and pd.api.types.infer_dtype(values, skipna=False) == "string"):
+            if kind is schema.Kind.CHOICE:
+                return values
+            return values.where(~values.str.match(_FORMULA.pattern), "'" + values)
     if pd.api.types.is_datetime64_any_dtype(values):
         if kind is schema.Kind.DATE:
             return values.dt.strftime("%Y-%m-%d").fillna("")
