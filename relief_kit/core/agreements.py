@@ -179,9 +179,8 @@ def payments_all(invoices: pd.DataFrame, agreements: list[Agreement]
     arrangement = pairs["arrangement"].fillna("").ne("")
     later = pairs["due_date"] >= pairs["decided"]
     pairs = pairs[is_covered | (arrangement & later & ~pairs["status"].eq("cancelled"))]
-    for agreement, invoice_id, amount, paid_on, amount_paid, before in zip(
-            pairs["agreement"].tolist(), pairs["invoice_id"].tolist(),
-            pairs["amount"].tolist(), pairs["paid_on"].tolist(),
+    for agreement, amount, paid_on, amount_paid, before in zip(
+            pairs["agreement"].tolist(), pairs["amount"].tolist(), pairs["paid_on"].tolist(),
             pairs["amount_paid"].tolist(), pairs["open_before"].tolist(), strict=True):
         paid = to_cents(0 if pd.isna(amount_paid) else amount_paid)
         if not pd.isna(before):

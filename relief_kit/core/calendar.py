@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+import numpy as np
 from dateutil.easter import easter
 
 #: Carnival Monday and Tuesday fall 48 and 47 days before Easter Sunday.
@@ -71,7 +72,7 @@ class BusinessCalendar:
 
     def is_business_day(self, day: date) -> bool:
         """Monday to Friday and not a holiday."""
-        return day.weekday() < 5 and not self.is_holiday(day)
+        return day.weekday() < 5 and day not in _weekday_holidays(self, day.year)
 
     def next_business_day(self, day: date) -> date:
         """``day`` itself when it is a business day, else the first business day after it
@@ -108,15 +109,30 @@ class BusinessCalendar:
     def business_days_between(self, start: date, end: date) -> int:
         """Business days after ``start`` up to and including ``end`` (0 when ``end`` is
         not after ``start``): the days an analyst has left to answer by ``end``."""
-        count, day = 0, start
-        while day < end:
-            day += timedelta(days=1)
-            count += self.is_business_day(day)
-        return count
+        if end <= start:
+            return 0
+        closed = [d for year in range(start.year, end.year + 1)
+                  for d in _weekday_holidays(self, year)]
+        # numpy counts weekdays of [begin, end) without the given holidays: one call,
+        # not a holiday look-up per day of a long-broken agreement.
+        return int(np.busday_count(start + timedelta(days=1), end + timedelta(days=1),
+                                   holidays=closed))
 
 
 #: Weekends and national holidays: the calendar when the provider configured none.
 NATIONAL = BusinessCalendar()
+
+
+@lru_cache(maxsize=1024)
+def _weekday_holidays(calendar: BusinessCalendar, year: int) -> frozenset[date]:
+    """The Monday-to-Friday holidays of ``calendar`` in ``year`` (:meth:`is_holiday`
+    asked once per day of the year, then kept)."""
+    day, found = date(year, 1, 1), set()
+    while day.year == year:
+        if day.weekday() < 5 and calendar.is_holiday(day):
+            found.add(day)
+        day += timedelta(days=1)
+    return frozenset(found)
 
 
 @lru_cache(maxsize=64)
