@@ -441,12 +441,15 @@ def bench_meeting(options: argparse.Namespace, space: Workspace) -> None:
     answers = {d.request_id: d.checklist for d in latest}
 
     def replay():
+        # As the meeting replays: features, calibration and the bills of every case
+        # once, the proposal's money comparison shared when it prices alike.
         current_inputs = replay_inputs(portfolio, criteria, as_of=AS_OF)
         current = recommend_all(portfolio, criteria, as_of=AS_OF, inputs=current_inputs,
-                                answers=answers)
+                                answers=answers, explain=False)
         then = recommend_all(portfolio, alternative, as_of=AS_OF, answers=answers,
                              inputs=replay_inputs(portfolio, alternative, as_of=AS_OF,
-                                                  like=current_inputs))
+                                                  like=current_inputs),
+                             explain=False, like=current, like_inputs=current_inputs)
         return what_if(current, then, Pseudonymizer(b"k" * 32))
 
     outcome, seconds = _timed(replay)
