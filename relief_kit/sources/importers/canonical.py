@@ -21,6 +21,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from relief_kit.core import schema
@@ -40,11 +41,16 @@ class ImportResult:
     report: ImportReport
     #: Source file names, for the folder's provenance note.
     files: list[str] = field(default_factory=list)
+    #: A large export read column-wise: the canonical bills as one typed frame (dates
+    #: datetime64, R$ float64), in place of ``invoices`` (then empty).
+    invoice_table: pd.DataFrame | None = None
 
     def customers_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.customers, columns=schema.column_names(schema.CUSTOMERS))
 
     def invoices_frame(self) -> pd.DataFrame:
+        if self.invoice_table is not None:
+            return self.invoice_table
         return pd.DataFrame(self.invoices, columns=schema.column_names(schema.INVOICES))
 
 
@@ -367,3 +373,70 @@ def assemble(customers: list[dict], invoices: list[dict], report: ImportReport,
     report.table(customer_table).imported = len(kept_customers)
     report.table(invoice_table).imported = len(kept_invoices)
     return kept_customers, kept_invoices
+
+
+def assemble_frame(customers: list[dict], invoices: pd.DataFrame, report: ImportReport,
+                   failed_customers: set[str] = frozenset(),
+                   customer_table: str = "clientes", invoice_table: str = "faturas"
+                   ) -> tuple[list[dict], pd.DataFrame]:
+    """:func:`assemble` for bills held as one canonical frame (typed columns, file order,
+    invoice ids already unique): the same customers, bills, counts and notes, with the
+    monthly fee and the first bill's date derived by group-bys instead of per customer.
+    """
+    known = {c["customer_id"] for c in customers}
+    owner = invoices["customer_id"]
+    unknown = ~owner.isin(known)
+    if unknown.any():
+        failed = owner[unknown].isin(set(failed_customers))
+        # The reasons in the order their first bill comes, as one by one.
+        for reason in dict.fromkeys(failed.map({True: "de cliente não importado por erro",
+                                                False: "de cliente ausente do arquivo de "
+                                                       "clientes"})):
+            rows = int(failed.sum()) if reason.endswith("erro") else int((~failed).sum())
+            report.table(invoice_table).skip(reason, rows)
+        invoices = invoices[~unknown]
+    order = pd.Series(np.arange(len(invoices)), index=invoices.index)
+    billed = invoices[~invoices["status"].isin(schema.NOT_BILLED)
+                      & invoices["amount"].notna()].assign(order=order)
+    # The latest FEE_WINDOW bills (ties: in file order, as a stable sort), then the most
+    # frequent amount, ties to the one met first among them.
+    recent = billed.sort_values(["customer_id", "due_date", "order"],
+                                ascending=[True, False, True]).groupby(
+                                    "customer_id", sort=False).head(FEE_WINDOW)
+    counts = recent.groupby(["customer_id", "amount"])["order"].transform("size")
+    best = counts.groupby(recent["customer_id"]).transform("max")
+    fees = recent[counts.eq(best)].groupby("customer_id", sort=False)["amount"].first()
+    firsts = invoices.assign(first=invoices["issued_on"].fillna(invoices["due_date"])
+                             ).groupby("customer_id", sort=False)["first"].min()
+    kept_customers, dropped = [], set()
+    fee_note = f"mensalidade = valor mais frequente das últimas {FEE_WINDOW} faturas"
+    since_note = "cliente desde = data da primeira fatura (sem data de cadastro)"
+    for customer in customers:
+        customer_id = customer["customer_id"]
+        if customer.get("monthly_fee") is None:
+            fee = fees.get(customer_id)
+            if fee is None:
+                report.table(customer_table).skip(
+                    "sem mensalidade no arquivo e sem faturas para calculá-la")
+                dropped.add(customer_id)
+                continue
+            customer["monthly_fee"] = Decimal(f"{fee:.2f}")
+            report.notes[fee_note] += 1
+        if customer.get("customer_since") is None:
+            since = firsts.get(customer_id)
+            if since is None or pd.isna(since):
+                report.table(customer_table).skip(
+                    "sem data de início do contrato e sem faturas para estimá-la")
+                dropped.add(customer_id)
+                continue
+            customer["customer_since"] = since.date()
+            report.notes[since_note] += 1
+        kept_customers.append(customer)
+    if dropped:
+        gone = invoices["customer_id"].isin(dropped)
+        if gone.any():
+            report.table(invoice_table).skip("de cliente não importado", int(gone.sum()))
+            invoices = invoices[~gone]
+    report.table(customer_table).imported = len(kept_customers)
+    report.table(invoice_table).imported = len(invoices)
+    return kept_customers, invoices.reset_index(drop=True)
