@@ -315,11 +315,16 @@ def _factorized(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
     stripped = [u.strip() for u in uniques.tolist()]
-    unwrapped = [unwrap_excel_text(u) for u in stripped]
-    wrapped = np.array([u is not None for u in unwrapped] + [False], dtype=bool)
-    distinct = np.array([w if w is not None else u for u, w in zip(stripped, unwrapped,
-                                                                     strict=True)] + [""],
-                        dtype=object)
+    wrapped = np.zeros(len(stripped) + 1, dtype=bool)
+    distinct = np.array(stripped + [""], dtype=object)
+    # An id column has as many distinct values as rows: one scan of the column's text
+    # finds whether any value can be wrapped at all (rarely), before looking at each.
+    if '="' in "\n".join(stripped):
+        for position, text in enumerate(stripped):
+            inner = unwrap_excel_text(text)
+            if inner is not None:
+                wrapped[position] = True
+                distinct[position] = inner
     codes = np.where(codes < 0, len(distinct) - 1, codes)  # a short row's missing cells
     return codes, distinct, wrapped
 
@@ -413,8 +418,10 @@ def _typed_column(codes: np.ndarray, distinct: np.ndarray, index: pd.Index,
     kind = column.kind
     failed: dict[int, str] = {}
     if kind in (schema.Kind.TEXT, schema.Kind.ID):
-        parsed = np.array([unguard_cell(t) for t in distinct], dtype=object)
-        if _CONTROL.search("\n".join(distinct)):  # one scan; locate only when found
+        text = "\n".join(distinct)  # one scan; each value only when a quote is there
+        parsed = (np.array([unguard_cell(t) for t in distinct], dtype=object)
+                  if "'" in text else distinct.copy())
+        if _CONTROL.search(text):  # one scan; locate only when found
             failed = {i: _control_message(t) for i, t in enumerate(distinct)
                       if _CONTROL.search(t)}
     elif kind is schema.Kind.CHOICE:
