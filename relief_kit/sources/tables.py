@@ -91,9 +91,10 @@ def _canonical_column(values: pd.Series, kind: schema.Kind) -> pd.Series:
             return _canonical_column(values.astype("float64"), kind)
         if (kind in (schema.Kind.TEXT, schema.Kind.ID, schema.Kind.CHOICE)
                 and pd.api.types.infer_dtype(values, skipna=False) == "string"):
-            if kind is schema.Kind.CHOICE:
-                return values
-            return values.where(~values.str.match(_FORMULA.pattern), "'" + values)
+            return _guarded_text(values, kind)
+    if isinstance(values.dtype, pd.StringDtype) and kind in (
+            schema.Kind.TEXT, schema.Kind.ID, schema.Kind.CHOICE):
+        return _guarded_text(values.fillna("").astype(object), kind)
     if pd.api.types.is_datetime64_any_dtype(values):
         if kind is schema.Kind.DATE:
             return values.dt.strftime("%Y-%m-%d").fillna("")
@@ -110,6 +111,13 @@ def _canonical_column(values: pd.Series, kind: schema.Kind) -> pd.Series:
     elif kind in (schema.Kind.TEXT, schema.Kind.ID):
         text = [guard_cell(t) for t in text]
     return pd.Series(text, index=values.index, dtype=object)
+
+
+def _guarded_text(values: pd.Series, kind: schema.Kind) -> pd.Series:
+    """A column of strings as written: text and ids guarded against formulas."""
+    if kind is schema.Kind.CHOICE:
+        return values
+    return values.where(~values.str.match(_FORMULA.pattern), "'" + values)
 
 
 def write_table(frame: pd.DataFrame, folder: str | Path, table: str) -> Path:
