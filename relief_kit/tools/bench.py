@@ -528,7 +528,9 @@ def bench_import(options: argparse.Namespace, space: Workspace) -> None:
     from relief_kit.tools.sample.portfolio import generate, write_sample
 
     sizes = options.sizes
-    customers = -(-sizes.bills // sizes.months)
+    # The synthetic portfolio bills about 0.8 of its customer-months (customers join
+    # and leave during the months): enough customers for at least ``sizes.bills``.
+    customers = -(-sizes.bills * 4 // (sizes.months * 3))
     started = time.perf_counter()
     portfolio = generate(customers=customers, months=sizes.months, requests=10, seed=5,
                          as_of=AS_OF)
