@@ -58,7 +58,7 @@ class ReplayInputs:
     criteria: Criteria
     as_of: date
     requests: dict[str, ReliefRequest]
-    customers: dict[str, Customer]
+    customers: dict[str, Customer]  # the customers who asked, by id
     features: dict[str, HistoryFeatures]
     calibration: PaymentModel
     features_frame: Any  # pd.DataFrame of history.features, kept for sharing
@@ -95,7 +95,9 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
     if like is not None and like.as_of == as_of:
         requests, customers, bills = like.requests, like.customers, like.bills
     else:
-        requests, customers = portfolio.requests_by_id(), portfolio.customers_by_id()
+        requests = portfolio.requests_by_id()
+        # Only the customers who asked: a large portfolio's others are never looked up.
+        customers = portfolio.customers_by_id(r.customer_id for r in requests.values())
         asking = {r.customer_id: customers[r.customer_id] for r in requests.values()
                   if r.customer_id in customers}
         bills = bills_concerned_all(portfolio.invoices, asking, as_of)

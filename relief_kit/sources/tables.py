@@ -634,10 +634,13 @@ class Portfolio:
         return _request_value(
             self._row("requests", self.requests, "request_id", request_id, "pedido"))
 
-    def customers_by_id(self) -> dict[str, Customer]:
-        """Every customer as :meth:`customer` gives it, by id, converted in one pass (the
-        first row of a repeated id, as :meth:`customer`)."""
-        return _values_by_id(self.customers, "customer_id", _customer_value)
+    def customers_by_id(self, only: Iterable[str] | None = None) -> dict[str, Customer]:
+        """Every customer (or ``only`` those ids) as :meth:`customer` gives it, by id,
+        converted in one pass (the first row of a repeated id, as :meth:`customer`)."""
+        frame = self.customers
+        if only is not None:
+            frame = frame[frame["customer_id"].isin(set(only))]
+        return _values_by_id(frame, "customer_id", _customer_value)
 
     def requests_by_id(self) -> dict[str, ReliefRequest]:
         """Every request as :meth:`request` gives it, by id, converted in one pass."""
