@@ -116,20 +116,36 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
+#: Runs argv[2:] from a fresh, small interpreter and writes its peak memory (KiB), CPU
+#: seconds and exit code to the file argv[1]. Linux keeps a process's peak across exec,
+#: so a command forked straight from the bench (which holds the generated portfolio)
+#: would report the bench's memory as its own.
+_MEASURE = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime} "
+              f"{os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def _run_measured(command: list[str], env: dict | None = None
                   ) -> tuple[float, float, int, str, float]:
     """Run a command; (seconds, peak resident memory in MiB, exit code, output, CPU
     seconds of the command: user + system)."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryDirectory() as scratch:
+        measured = Path(scratch) / "usage"
+        subprocess.run([sys.executable, "-c", _MEASURE, str(measured), *command],
+                       stdout=output, stderr=subprocess.STDOUT, env=env)
         seconds = time.perf_counter() - started
         output.seek(0)
         text = output.read().decode("utf-8", errors="replace")
-    return (seconds, usage.ru_maxrss / 1024, process.returncode, text,  # ru_maxrss: KiB
-            usage.ru_utime + usage.ru_stime)
+        peak, cpu, code = measured.read_text().split()
+    return seconds, int(peak) / 1024, int(code), text, float(cpu)  # ru_maxrss: KiB
 
 
 # --------------------------------------------------------------------------- batch
