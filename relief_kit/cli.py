@@ -200,7 +200,9 @@ def _finish_import(result, out: Path, as_of: str | None) -> None:
 
     day = _as_of(as_of)
     write_import(result, out, day)
-    for line in result.report.lines():
+    report = result.report
+    del result  # a large import's bills are written: free them before the check reads them
+    for line in report.lines():
         click.echo(line)
     errors = [p for p in check_folder(out, day) if p.is_error]
     if errors:
@@ -211,7 +213,7 @@ def _finish_import(result, out: Path, as_of: str | None) -> None:
         if len(errors) > 50:
             click.echo(f"  ... e mais {len(errors) - 50}: rode relief-kit check {out}")
     click.echo(f"Pasta de dados: {out}")
-    if result.report.failed or errors:
+    if report.failed or errors:
         sys.exit(1)
 
 
