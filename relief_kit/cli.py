@@ -501,7 +501,8 @@ def check_command(folder: Path, today: str | None) -> None:
 @main.command("review")
 @click.argument("folder", type=EXISTING_DIR)
 @click.option("--request", "request_id", default=None, metavar="ID",
-              help="Pedido a revisar (padrão: o primeiro ainda sem decisão).")
+              help="Abre este pedido (padrão: a fila de casos; com --lab, o primeiro "
+                   "pedido ainda sem decisão).")
 @click.option("--lab", is_flag=True,
               help="Abre o caderno no JupyterLab, com o código, em vez do aplicativo.")
 @click.option("--app", is_flag=True, hidden=True)  # the default since 0.2; kept for scripts
@@ -517,15 +518,17 @@ def check_command(folder: Path, today: str | None) -> None:
 def review_command(folder: Path, request_id: str | None, lab: bool, app: bool,
                    port: int | None, criteria_path: Path | None, analyst: str | None,
                    today: str | None, no_browser: bool) -> None:
-    """Abre a revisão de um pedido no navegador, pronta para trabalhar.
+    """Abre a revisão no navegador, pronta para trabalhar.
 
-    Por padrão, como aplicativo: sem código nem menus, já calculada. Com --lab, o
-    caderno no JupyterLab.
+    Por padrão, como aplicativo, sem código nem menus: a fila de casos abertos (os mais
+    atrasados primeiro), e cada caso abre com um clique; com --request, direto naquele
+    caso. Com --lab, o caderno de um pedido no JupyterLab.
     """
     from relief_kit.shell.launch import (
         app_server,
         choose_request,
         lab_server,
+        prepare_app,
         prepare_notebook,
         run,
         runtime_dir,
@@ -538,12 +541,17 @@ def review_command(folder: Path, request_id: str | None, lab: bool, app: bool,
         load_criteria(criteria_path)  # a broken file is one line here, not in the notebook
     name = _analyst_name(analyst)
     day = _today(today, read_folder_info(folder)[0]).isoformat() if today else ""
-    request_id = choose_request(folder, request_id)
+    if lab or request_id:
+        request_id = choose_request(folder, request_id)  # one line for an unknown id
     try:
-        notebook = prepare_notebook(folder, request_id, analyst=name,
-                                    criteria_path=criteria_path, today=day, app=not lab)
-        start = lab_server if lab else app_server
-        server = start(notebook, port=port, open_browser=not no_browser)
+        if lab:
+            notebook = prepare_notebook(folder, request_id, analyst=name,
+                                        criteria_path=criteria_path, today=day)
+            server = lab_server(notebook, port=port, open_browser=not no_browser)
+        else:
+            pages = prepare_app(folder, analyst=name, criteria_path=criteria_path, today=day)
+            server = app_server(pages, port=port, open_browser=not no_browser,
+                                request_id=request_id)
         runtime = runtime_dir(folder)
     except OSError as exc:
         from relief_kit.core.errors import InputError
@@ -552,7 +560,10 @@ def review_command(folder: Path, request_id: str | None, lab: bool, app: bool,
         raise InputError(f"{folder}: não é possível preparar a revisão "
                          f"({storage_reason(exc)}); a revisão grava o notebook e as "
                          "respostas na pasta de dados.")
-    click.echo(f"Pedido {request_id}, revisado por {name}.")
+    if request_id:
+        click.echo(f"Pedido {request_id}, revisado por {name}.")
+    else:
+        click.echo(f"Fila de casos de {name}: cada pedido abre com um clique.")
     click.echo(f"Abra no navegador (só neste computador): {server.url}")
     click.echo("Para encerrar: Ctrl+C.")
     code = run(server, runtime)
@@ -897,12 +908,12 @@ def sent_command(folder: Path, request_id: str, channel: str, analyst: str | Non
 
 
 def _aftercare(folder: Path, criteria_path: Path | None, today: str | None):
-    from relief_kit.core.criteria import load_criteria
-    from relief_kit.shell.aftercare import gather
+    # The same reading as the review app's queue page (shell.queue_page).
+    from relief_kit.shell.aftercare import morning
     from relief_kit.sources.tables import read_folder_info
 
-    criteria = load_criteria(criteria_path)
-    return gather(folder, _today(today, read_folder_info(folder)[0]), criteria)
+    return morning(folder, criteria_path=criteria_path,
+                   today=_today(today, read_folder_info(folder)[0]))
 
 
 _CRITERIA = click.option("--criteria", "criteria_path", type=EXISTING_FILE, default=None,

@@ -38,6 +38,8 @@ DATA = ROOT / "data"
 
 #: The review notebook the analyst opens and the batch executes per case.
 REVIEW_NOTEBOOK = NOTEBOOKS / "review_case.ipynb"
+#: The review app's queue page (``relief-kit review DIR``).
+QUEUE_NOTEBOOK = NOTEBOOKS / "queue.ipynb"
 #: The team's default criteria and the provider's default settings.
 DEFAULT_CRITERIA = DATA / "criteria.toml"
 DEFAULT_SETTINGS = DATA / "settings.toml"

@@ -26,16 +26,19 @@ from relief_kit.core.agreements import (
     follow_up,
     payments_all,
 )
+from relief_kit.core.as_of import as_of_date
 from relief_kit.core.calendar import BusinessCalendar
-from relief_kit.core.criteria import Criteria
+from relief_kit.core.criteria import Criteria, load_criteria
 from relief_kit.core.decisions import RELIEF_ACTIONS, DecisionDraft
+from relief_kit.core.errors import InputError
 from relief_kit.core.guard import Finding, Protection, guard
 from relief_kit.core.history import OPEN
 from relief_kit.core.lifecycle import CaseClock, CaseFacts, case_clock, queue_order
 from relief_kit.core.model import Checklist
 from relief_kit.core.recommend import missing_items
 from relief_kit.core.settings import load_calendar
-from relief_kit.sources.tables import guard_cell, load_folder, read_table
+from relief_kit.core.values import ValueProblem
+from relief_kit.sources.tables import guard_cell, load_folder, read_folder_info, read_table
 from relief_kit.store.cases import CaseStore, open_store
 
 _RELIEF = {a.value for a in RELIEF_ACTIONS}
@@ -143,6 +146,21 @@ class Aftercare:
     @property
     def queue(self) -> list[CaseClock]:
         return queue_order(self.clocks)
+
+
+def morning(folder: str | Path, *, criteria_path: str | Path | None = None,
+            today: date | str | None = None, clock_today: date | None = None) -> Aftercare:
+    """The morning's lists as ``relief-kit queue``, ``follow-up`` and ``guard`` and the
+    review app's queue page all read them: the criteria file (``None``: the kit's), the
+    as-of date (``today``, else the export's ``export.toml``, else ``clock_today`` or the
+    clock), then :func:`gather`. Raises ``InputError`` (one line) for a criteria file,
+    ``export.toml`` or date that cannot be read."""
+    criteria = load_criteria(criteria_path)
+    try:
+        day = as_of_date(today, read_folder_info(folder)[0], clock_today or date.today())
+    except ValueProblem as exc:
+        raise InputError(f"today: {exc}") from None
+    return gather(folder, day, criteria)
 
 
 def gather(folder: str | Path, today: date, criteria: Criteria,

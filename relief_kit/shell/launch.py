@@ -28,14 +28,27 @@ from relief_kit.core import schema
 from relief_kit.core.errors import InputError
 
 NOTEBOOK = resources.REVIEW_NOTEBOOK
+QUEUE_NOTEBOOK = resources.QUEUE_NOTEBOOK
 #: Where the analysts' copies of the notebook live, inside the data folder (they may
 #: hold customer data once saved with outputs: the same protection as the folder).
 WORK_DIR = Path(".relief-kit") / "review"
+#: The app's pages (the queue and the case), alone in their folder: Voilà serves that
+#: folder, so nothing else in it can be opened through the app.
+APP_DIR = Path(".relief-kit") / "app"
 LAB_PORT = 8888
 APP_PORT = 8866
-#: Voilà kernels whose page went away are shut down after this long idle.
+#: A page that goes away normally (reloaded, closed, left for another page) has its
+#: kernel shut down at once: Voilà's page sends a ``navigator.sendBeacon`` to
+#: ``/voila/api/shutdown/<kernel>`` on ``beforeunload`` (voila >= 0.5). A page that never
+#: says goodbye (the browser killed or crashed, the machine asleep, a page fetched by a
+#: script) leaves a kernel with no connection: Jupyter's culling stops it once it has been
+#: idle this long (a page still open is connected, ``cull_connected=False``: never
+#: culled). The beacon is the prompt path, the culler the safety net for the rest.
 CULL_IDLE_SECONDS = 60
 CULL_INTERVAL_SECONDS = 15
+#: The environment variable that changes the idle time (whole seconds >= 1), for a
+#: machine short of memory, or a test that watches the culler work.
+CULL_IDLE_ENV = "RELIEF_KIT_KERNEL_IDLE_SECONDS"
 #: Each launch's Jupyter runtime files (kernel connection files), under the data
 #: folder's work area, named by the launcher's pid: removed when that pid is gone.
 RUNTIME_DIR = Path(".relief-kit") / "runtime"
@@ -91,31 +104,56 @@ LAB_ONLY_TAG = "lab-only"
 
 def prepare_notebook(data_dir: Path, request_id: str, *, analyst: str = "",
                      criteria_path: Path | None = None, today: str = "",
-                     notebook: Path = NOTEBOOK, app: bool = False) -> Path:
+                     notebook: Path = NOTEBOOK, app: bool = False,
+                     work_dir: Path = WORK_DIR, name: str = "") -> Path:
     """Write the review notebook for one request, parameters filled in, not executed.
 
     Paths are written relative to the notebook (a kernel starts in the notebook's
     folder), so no machine path or OS user name is shown in the notebook. ``app``: the
     copy for Voilà, without the cells that explain how to run it in JupyterLab.
+    ``work_dir`` (inside ``data_dir``) and ``name``: where to write it (default
+    ``.relief-kit/review/revisao_<id>.ipynb``).
     """
+    work = data_dir / work_dir
+    work.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = work / (name or notebook_name(request_id))
+    return _prepare(notebook, target, app=app, parameters={
+        "data_dir": _relative(data_dir, work),
+        "request_id": request_id,
+        "criteria_file": _relative(criteria_path, work) if criteria_path else "",
+        "analyst": analyst,
+        "interactive": True,
+        "today": today,
+    })
+
+
+def prepare_app(data_dir: Path, *, analyst: str = "", criteria_path: Path | None = None,
+                today: str = "") -> Path:
+    """Write the review app's two pages into ``DIR/.relief-kit/app/`` and return that
+    folder: the queue (``fila.ipynb``) and the case page (``caso.ipynb``, the review
+    notebook without a request: the page's address names it, ``caso.ipynb?pedido=ID``).
+    Parameters as in :func:`prepare_notebook`; raises ``OSError`` when the folder
+    cannot be written."""
+    from relief_kit.shell.queue_page import CASE_PAGE, QUEUE_PAGE
+
+    prepare_notebook(data_dir, "", analyst=analyst, criteria_path=criteria_path,
+                     today=today, app=True, work_dir=APP_DIR, name=CASE_PAGE)
+    work = data_dir / APP_DIR
+    _prepare(QUEUE_NOTEBOOK, work / QUEUE_PAGE, app=True, parameters={
+        "data_dir": _relative(data_dir, work),
+        "criteria_file": _relative(criteria_path, work) if criteria_path else "",
+        "today": today,
+    })
+    return work
+
+
+def _prepare(notebook: Path, target: Path, *, parameters: dict, app: bool) -> Path:
     import nbformat
     import papermill
 
-    work = data_dir / WORK_DIR
-    work.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = work / notebook_name(request_id)
     papermill.execute_notebook(
         str(notebook), str(target), prepare_only=True, progress_bar=False,
-        kernel_name="python3", log_output=False,
-        parameters={
-            "data_dir": _relative(data_dir, work),
-            "request_id": request_id,
-            "criteria_file": _relative(criteria_path, work) if criteria_path else "",
-            "analyst": analyst,
-            "interactive": True,
-            "today": today,
-        },
-    )
+        kernel_name="python3", log_output=False, parameters=parameters)
     if app:
         prepared = nbformat.read(target, as_version=4)
         prepared.cells = [cell for cell in prepared.cells
@@ -234,27 +272,56 @@ def lab_server(notebook: Path, *, port: int | None = None, token: str | None = N
     return Server(command, url, notebook, token, port, {"JUPYTER_TOKEN": token})
 
 
+def cull_idle_seconds(environ: dict[str, str] | None = None) -> int:
+    """How long an app kernel without a page may sit idle before it is shut down:
+    :data:`CULL_IDLE_ENV` when set (whole seconds >= 1), else :data:`CULL_IDLE_SECONDS`.
+    Raises ``InputError`` (one line) for any other value."""
+    raw = (os.environ if environ is None else environ).get(CULL_IDLE_ENV, "").strip()
+    if not raw:
+        return CULL_IDLE_SECONDS
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"{CULL_IDLE_ENV}={raw!r}: informe um número inteiro de segundos, "
+                         f"1 ou mais (padrão: {CULL_IDLE_SECONDS}).")
+    return int(raw)
+
+
 def app_server(notebook: Path, *, port: int | None = None, token: str | None = None,
-               open_browser: bool = True) -> Server:
+               open_browser: bool = True, request_id: str | None = None) -> Server:
     """Voilà on 127.0.0.1 with a token: the notebook run as it opens, code hidden,
-    nothing loaded from the network (the kit's template)."""
+    nothing loaded from the network (the kit's template).
+
+    ``notebook``: one notebook (that page alone), or the app's folder from
+    :func:`prepare_app` — then the URL opens the queue, or with ``request_id`` that
+    request's case page, and the pages link to each other."""
+    from urllib.parse import quote
+
+    from relief_kit.shell.queue_page import QUEUE_PAGE, RENDER_PREFIX, case_address
+
     token = token or secrets.token_urlsafe(24)
     port = port or free_port(APP_PORT)
+    folder = notebook.is_dir()
+    idle = cull_idle_seconds()
     command = [
         sys.executable, "-m", "voila", str(notebook),
         "--Voila.ip=127.0.0.1", f"--port={port}",
         # auto_token without a token: the IdentityProvider takes JUPYTER_TOKEN.
         "--Voila.auto_token=True",
         "--strip_sources=True", f"--Voila.open_browser={open_browser}",
-        f"--Voila.root_dir={notebook.parent}", f"--template={APP_TEMPLATE}",
+        f"--Voila.root_dir={notebook if folder else notebook.parent}",
+        f"--template={APP_TEMPLATE}",
         "--VoilaConfiguration.show_tracebacks=False", *_local_kernels(),
-        # A page closed or reloaded leaves its kernel without a connection: cull it once
-        # idle (a page still open is connected and never culled).
-        f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
-        f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+        # See CULL_IDLE_SECONDS: the page's beacon stops a kernel at once, this stops
+        # the kernels of pages that went away without one.
+        f"--MappingKernelManager.cull_idle_timeout={idle}",
+        f"--MappingKernelManager.cull_interval={min(CULL_INTERVAL_SECONDS, max(1, idle // 4))}",
         "--MappingKernelManager.cull_connected=False",
     ]
-    url = f"http://127.0.0.1:{port}/?token={token}"
+    if folder:
+        page = case_address(request_id) if request_id else QUEUE_PAGE
+        joiner = "&" if "?" in page else "?"
+        url = f"http://127.0.0.1:{port}{RENDER_PREFIX}{page}{joiner}token={quote(token)}"
+    else:
+        url = f"http://127.0.0.1:{port}/?token={token}"
     env = {"JUPYTER_TOKEN": token, "JUPYTER_PATH": _jupyter_path()}
     return Server(command, url, notebook, token, port, env)
 
