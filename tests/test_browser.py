@@ -311,3 +311,112 @@ def test_analyst_runs_the_notebook_changes_an_answer_and_records_a_decision(lab)
     assert decisions[0].analyst == "Ana Teste"
     assert decisions[0].checklist.documented is False
     assert "WhatsApp" in decisions[0].justification
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def _kernels(server_pid: int) -> list[int]:
+    """The kernel processes a server started (its children running ipykernel)."""
+    import psutil
+
+    kernels = []
+    for child in psutil.Process(server_pid).children():
+        try:
+            if "ipykernel_launcher" in " ".join(child.cmdline()):
+                kernels.append(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return kernels
+
+
+def _wait_for_kernels(server_pid: int, count: int, seconds: float) -> float:
+    """Seconds until the server has exactly ``count`` kernels (fails after ``seconds``)."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if len(_kernels(server_pid)) == count:
+            return time.monotonic() - start
+        time.sleep(0.2)
+    raise AssertionError(f"{len(_kernels(server_pid))} kernel(s) vivo(s) depois de "
+                         f"{seconds:.0f} s; esperado: {count}")
+
+
+#: The queue fixture's request asked for information (its clock stops: after the new ones).
+ASKED_REQUEST = "R0001"
+
+
+@pytest.fixture(scope="module")
+def queue_app(tmp_path_factory):
+    """The app as `relief-kit review DIR` starts it: the queue page and the case page
+    side by side, one Voilà server. One decision recorded, so the queue mixes states."""
+    from relief_kit.shell.aftercare import morning
+
+    tmp_path = tmp_path_factory.mktemp("fila")
+    folder = sample_copy(tmp_path)
+    decide = ["decide", str(folder), "--request", ASKED_REQUEST, "--action", "ask_info",
+              "--analyst", "Bia Teste", "--justification", "Pedir o pedido por escrito."]
+    from click.testing import CliRunner
+
+    from relief_kit.cli import main
+    assert CliRunner().invoke(main, decide).exit_code == 0
+    pages = launch.prepare_app(folder, analyst="Ana Teste")
+    server = launch.app_server(pages, port=launch.free_port(19000),
+                               token=secrets.token_urlsafe(16), open_browser=False)
+    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
+    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime))
+    log = (tmp_path / "voila.log").open("wb")
+    process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_for_port(server.port, process)
+        yield folder, server, process, [c.request_id for c in morning(folder).queue]
+    finally:
+        _stop(process)
+        log.close()
+
+
+def test_the_queue_opens_first_and_each_case_opens_with_one_click(queue_app):
+    from click.testing import CliRunner
+    from playwright.sync_api import expect, sync_playwright
+
+    from relief_kit.cli import main
+
+    folder, server, process, expected = queue_app
+    cmdline = (Path("/proc") / str(process.pid) / "cmdline").read_bytes().decode()
+    assert server.token not in cmdline
+    # The page's order is the terminal's: the first word of each line of `relief-kit queue`.
+    printed = CliRunner().invoke(main, ["queue", str(folder)]).output.splitlines()[1:]
+    assert [line.split()[0] for line in printed] == expected and len(expected) > 3
+    chosen = expected[2]
+
+    external: list[str] = []
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            page = _offline_page(browser, external)
+            page.goto(server.url)
+            rows = page.locator(".rk-queue-row")
+            expect(rows.first).to_be_visible(timeout=120_000)
+            assert rows.evaluate_all("rs => rs.map(r => r.dataset.request)") == expected
+            body = page.locator("body").inner_text()
+            assert "Fila de casos" in body and "ATRASADO" in body
+            assert "data_dir" not in body and str(folder) not in body
+            assert str(Path.home()) not in body
+            asked = page.locator(f".rk-queue-row[data-request='{ASKED_REQUEST}']")
+            expect(asked).to_contain_text("aguardando informações")
+            expect(asked).to_contain_text("Bia Teste")
+            assert expected.index(ASKED_REQUEST) > 5  # no clock running: after the late ones
+
+            page.locator(f".rk-queue-row[data-request='{chosen}'] a.rk-open-case").click()
+            action = page.locator(".rk-live-recommendation .rk-action")
+            expect(action).to_be_visible(timeout=120_000)
+            expect(page.locator("h2", has_text=f"Pedido {chosen}")).to_be_visible()
+            assert f"pedido={chosen}" in page.url and server.token not in page.url
+            case_body = page.locator("body").inner_text()
+            assert str(folder) not in case_body and "data_dir" not in case_body
+
+            page.locator("a.rk-back-to-queue").click()
+            expect(rows.first).to_be_visible(timeout=120_000)
+            assert rows.count() == len(expected)
+        finally:
+            browser.close()
+    assert external == []
