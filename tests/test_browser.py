@@ -417,6 +417,81 @@ def test_the_queue_opens_first_and_each_case_opens_with_one_click(queue_app):
             page.locator("a.rk-back-to-queue").click()
             expect(rows.first).to_be_visible(timeout=120_000)
             assert rows.count() == len(expected)
+            page.goto("about:blank")  # leaving the app stops the page's kernel
+            _wait_for_kernels(process.pid, 0, 30)
         finally:
             browser.close()
     assert external == []
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+#: Page loads in the kernel tests (reloads, or pages that never say goodbye).
+LOADS = 5
+
+
+def test_reloaded_and_left_pages_leave_no_kernel(queue_app):
+    """Each page that goes away (reloaded, left for the case, left for another site) has
+    its kernel shut down by its own beacon at once: one kernel per open page, never a pile."""
+    from playwright.sync_api import expect, sync_playwright
+
+    folder, server, process, expected = queue_app
+    _wait_for_kernels(process.pid, 0, 30)  # the other test's pages are gone
+    started: set[int] = set()
+    waits: list[float] = []
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            page = _offline_page(browser, [])
+            page.goto(server.url)
+            rows = page.locator(".rk-queue-row")
+            for _ in range(LOADS):
+                expect(rows.first).to_be_visible(timeout=120_000)
+                started.update(_kernels(process.pid))
+                page.reload()
+            expect(rows.first).to_be_visible(timeout=120_000)
+            waits.append(_wait_for_kernels(process.pid, 1, 30))
+            page.locator(f".rk-queue-row[data-request='{expected[0]}'] a.rk-open-case").click()
+            expect(page.locator(".rk-live-recommendation .rk-action")).to_be_visible(
+                timeout=120_000)
+            started.update(_kernels(process.pid))
+            waits.append(_wait_for_kernels(process.pid, 1, 30))  # the queue's kernel stopped
+            page.goto("about:blank")  # the analyst leaves the app
+            waits.append(_wait_for_kernels(process.pid, 0, 30))
+        finally:
+            browser.close()
+    assert len(started) >= LOADS + 1  # every load had its own kernel, all stopped
+    print(f"{LOADS} recargas + 1 caso + saída: {len(started)} kernels iniciados, "
+          f"0 vivos; esperas {', '.join(f'{w:.1f} s' for w in waits)}")
+
+
+def test_kernels_of_pages_that_never_say_goodbye_are_culled(tmp_path, monkeypatch):
+    """A page fetched without running its script (a killed browser, a crashed tab, a
+    script) never sends the beacon: the culler stops its kernel once idle. The idle time
+    is shortened through the launcher's documented setting; the culling is Jupyter's own."""
+    idle = 4
+    monkeypatch.setenv(launch.CULL_IDLE_ENV, str(idle))
+    folder = sample_copy(tmp_path)
+    pages = launch.prepare_app(folder, analyst="Ana Teste")
+    server = launch.app_server(pages, port=launch.free_port(19050),
+                               token=secrets.token_urlsafe(16), open_browser=False)
+    assert f"--MappingKernelManager.cull_idle_timeout={idle}" in server.command
+    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
+    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime))
+    log = (tmp_path / "voila.log").open("wb")
+    process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_for_port(server.port, process)
+        started: set[int] = set()
+        for _ in range(LOADS):
+            with urllib.request.urlopen(server.url, timeout=180) as response:
+                assert "Fila de casos" in response.read().decode()
+            started.update(_kernels(process.pid))
+        assert len(started) == LOADS
+        gone = _wait_for_kernels(process.pid, 0, idle + 60)
+    finally:
+        _stop(process)
+        log.close()
+    print(f"{LOADS} páginas sem despedida: {LOADS} kernels, 0 vivos {gone:.1f} s depois da "
+          f"última carga (ociosidade {idle} s)")

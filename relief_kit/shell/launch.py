@@ -302,7 +302,8 @@ def app_server(notebook: Path, *, port: int | None = None, token: str | None = N
     folder = notebook.is_dir()
     idle = cull_idle_seconds()
     command = [
-        sys.executable, "-m", "voila", str(notebook),
+        # Voilà itself, with a hook that lets a page shut its kernel down (voila_app).
+        sys.executable, "-m", "relief_kit.shell.voila_app", str(notebook),
         "--Voila.ip=127.0.0.1", f"--port={port}",
         # auto_token without a token: the IdentityProvider takes JUPYTER_TOKEN.
         "--Voila.auto_token=True",
