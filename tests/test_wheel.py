@@ -41,6 +41,7 @@ def test_the_wheel_carries_templates_notebooks_and_default_data(wheel):
     for bundled in ("relief_kit/bundled/templates/record/index.html.j2",
                     "relief_kit/bundled/templates/messages/pt_BR/discount.email.txt.j2",
                     "relief_kit/bundled/notebooks/review_case.ipynb",
+                    "relief_kit/bundled/notebooks/queue.ipynb",
                     "relief_kit/bundled/data/criteria.toml",
                     "relief_kit/bundled/data/settings.toml",
                     "relief_kit/bundled/data/sample/requests.csv"):
