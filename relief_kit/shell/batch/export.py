@@ -1,12 +1,24 @@
-"""The HTML case record: the executed notebook through nbconvert, code hidden.
+"""The HTML record: the executed notebook through nbconvert, code hidden.
 
-One ``HTMLExporter`` per worker thread, built once (building one costs ten times
-exporting with it).
+One exporter per worker thread, built once (building one costs ten times exporting
+with it).
+
+nbconvert's ``HTMLExporter`` ends every export by parsing the whole page with
+BeautifulSoup (``html.parser``) to give ``<img>`` tags without ``alt`` a placeholder
+text and ``tabindex="0"`` to JupyterLab's input and output areas, then writes the parsed
+page back out. Our record (``templates/record``, on nbconvert's ``classic`` cells) has
+neither — the chart is inline SVG and no cell outputs an image — so for it that pass
+only re-serialises the same document, and it cost more than half of an export (about
+80 ms of a case's time in the batch's parent, holding the GIL the other workers need).
+:class:`RecordExporter` renders the same template without that pass whenever the page
+has nothing for it to change, and falls back to nbconvert's full export when it does.
 """
 
 from __future__ import annotations
 
 import threading
+
+from nbconvert import HTMLExporter
 
 from relief_kit import resources
 from relief_kit.shell.batch.execute import BATCH_TAG
@@ -14,14 +26,46 @@ from relief_kit.shell.batch.execute import BATCH_TAG
 #: Tags whose cells are left out of the HTML record entirely.
 HIDDEN_TAGS = ("parameters", "injected-parameters", BATCH_TAG, "hide-in-record")
 
+#: What nbconvert's BeautifulSoup pass would change in a page (``HTMLExporter.
+#: from_notebook_node``, nbconvert 7): images (``alt``), JupyterLab's cell areas
+#: (``tabindex``). A page without any of them comes out of that pass as it went in.
+_SOUP_TARGETS = ("<img", "jp-Cell-inputWrapper", "jp-OutputArea-output")
+
 _exporters = threading.local()
 
 
-def record_exporter():
+class RecordExporter(HTMLExporter):
+    """nbconvert's ``HTMLExporter`` without its BeautifulSoup round trip when the page
+    has no image and no JupyterLab cell area (the case record never has).
+
+    ``from_notebook_node(nb, resources)`` returns ``(html, resources)`` like the stock
+    exporter; the page is the same document, only not re-serialised by BeautifulSoup.
+    """
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        from nbconvert.exporters.templateexporter import TemplateExporter
+        from nbconvert.filters.highlight import Highlight2HTML
+        from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+        # What HTMLExporter.from_notebook_node sets up before rendering (nbconvert 7).
+        langinfo = nb.metadata.get("language_info", {})
+        lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+        highlight_code = self.filters.get(
+            "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+        prepared = self._init_resources(resources)
+        self.register_filter("highlight_code", highlight_code)
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=prepared))
+        html, prepared = TemplateExporter.from_notebook_node(self, nb, prepared, **kw)
+        if any(target in html for target in _SOUP_TARGETS):
+            return super().from_notebook_node(nb, resources, **kw)  # nbconvert's own pass
+        return html, prepared
+
+
+def record_exporter() -> RecordExporter:
     """This thread's exporter: our ``templates/record`` page, no input, no prompts."""
     exporter = getattr(_exporters, "html", None)
     if exporter is None:
-        from nbconvert import HTMLExporter
         from traitlets.config import Config
 
         config = Config()
@@ -33,11 +77,12 @@ def record_exporter():
         # Our page (templates/record): no CDN script, a CONFIDENCIAL banner, print CSS.
         config.HTMLExporter.extra_template_basedirs = [str(resources.TEMPLATES)]
         config.HTMLExporter.template_name = "record"
-        exporter = _exporters.html = HTMLExporter(config=config)
+        exporter = _exporters.html = RecordExporter(config=config)
     return exporter
 
 
 def export_record(executed, facts: dict) -> bytes:
-    """The HTML record of an executed case notebook."""
+    """The HTML record (UTF-8 bytes) of an executed case notebook; ``facts`` is the
+    case's ``case.json`` content the page's header and footer show."""
     html, _ = record_exporter().from_notebook_node(executed, resources={"relief_kit": facts})
     return html.encode("utf-8")
