@@ -11,10 +11,11 @@ One public verb, :func:`run_batch`; a module per part:
 
 - :mod:`.plan` — one job per request and the fingerprint that lets a rerun skip it;
 - :mod:`.kernels` — the kernel pool: one kernel and one client per worker, reused for
-  up to ``cases_per_kernel`` cases (``%reset -f`` between cases), all closed with the
-  run, so descriptors, threads and memory stay flat;
-- :mod:`.execute` — papermill on a worker's kernel and client;
-- :mod:`.export` — the HTML record (one ``HTMLExporter`` per worker);
+  up to ``cases_per_kernel`` cases (``%reset -f`` between cases, sent by the pool), all
+  closed with the run, so descriptors, threads and memory stay flat;
+- :mod:`.execute` — papermill's steps on a worker's kernel and client, the notebook
+  read once per run;
+- :mod:`.export` — the HTML record (one exporter per worker);
 - :mod:`.assemble` — the case folder's files, written atomically;
 - :mod:`.runner` — the run: skipping, workers, interruption, the summary.
 

@@ -1,13 +1,28 @@
-"""Executing the case notebook on a worker's kernel, through papermill.
+"""Executing the case notebook on a worker's kernel, with papermill's own steps.
 
-papermill parameterises and runs the notebook; its standard engine, handed a kernel
-manager, builds a new kernel client for every notebook and leaves it open (a zmq
-context, four sockets and a heartbeat thread per case). The ``relief-kit`` engine
-registered here is papermill's nbclient engine with one difference: it runs the
-notebook through the worker's own client, which the pool keeps for the kernel's life.
+papermill's ``execute_notebook``, called once per case, reads the notebook again,
+serialises the notebook it is handed only to parse it back, and serialises the executed
+notebook once more for an output it then discards. Here the notebook is read once per
+run (:func:`prepared_notebook`) and each case runs papermill's steps on a copy of it:
+parameterise (``papermill.parameterize.parameterize_notebook``), record the run's
+metadata (``prepare_notebook_metadata``, with the notebook's path as ``input_path``),
+execute with the ``relief-kit`` engine and raise for a failed cell
+(``raise_for_execution_errors``). The executed notebook carries papermill's metadata as
+the stock verb writes it.
+
+papermill's standard engine, handed a kernel manager, builds a new kernel client for
+every notebook and leaves it open (a zmq context, four sockets and a heartbeat thread
+per case). The ``relief-kit`` engine registered here is papermill's nbclient engine
+with one difference: it runs the notebook through the worker's own client, which the
+pool keeps for the kernel's life. The namespace is emptied between cases by the pool
+(:meth:`relief_kit.shell.batch.kernels.WorkerKernel.reset`), not by a notebook cell.
 """
 
 from __future__ import annotations
+
+import copy
+import os
+import threading
 
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
@@ -18,8 +33,7 @@ from relief_kit.shell.batch.kernels import Abandoned, KernelPool
 from relief_kit.shell.batch.plan import CaseJob
 
 ENGINE = "relief-kit"
-#: Tag of cells the batch adds and removes again (the namespace reset).
-BATCH_TAG = "relief-kit-batch"
+KERNEL_NAME = "python3"
 
 
 class PooledClientEngine(NBClientEngine):
@@ -40,24 +54,43 @@ class PooledClientEngine(NBClientEngine):
 
 papermill_engines.register(ENGINE, PooledClientEngine)
 
+_prepared: dict[str, tuple[tuple[int, int], object]] = {}
+_prepared_lock = threading.Lock()
+
+
+def prepared_notebook(path: str):
+    """The notebook at ``path`` as papermill loads it (``load_notebook_node``: upgraded
+    to the latest v4, papermill's metadata in place), read once while the file is
+    unchanged (same size and modification time). Shared: copy it before changing it.
+
+    Raises ``OSError`` when the file cannot be read, nbformat's errors when it is not a
+    notebook (the runner's ``check_notebook`` reports both before any case runs)."""
+    from papermill.iorw import load_notebook_node
+
+    stat = os.stat(path)
+    version = (stat.st_mtime_ns, stat.st_size)
+    with _prepared_lock:
+        cached = _prepared.get(path)
+        if cached is None or cached[0] != version:
+            cached = _prepared[path] = (version, load_notebook_node(path))
+        return cached[1]
+
 
 def execute_case(job: CaseJob, pool: KernelPool):
-    """The executed notebook of one case (batch cells removed). Retries once on a
-    kernel that died; raises :class:`Abandoned` when the run was told to stop."""
-    import nbformat
-    import papermill
-    from nbclient.exceptions import DeadKernelError
+    """The executed notebook (an ``nbformat.NotebookNode``) of one case, run on this
+    worker's kernel with the case's parameters.
 
-    notebook = nbformat.read(job.notebook, as_version=4)
-    # Every case starts from an empty namespace, so nothing of one case shows in the next.
-    # The reset's garbage collection only walks what the last case left: everything
-    # alive after it (modules, the loaded portfolio) is frozen out of the collector.
-    reset = nbformat.v4.new_code_cell(
-        "get_ipython().run_line_magic('reset', '-f')\n"
-        "import gc as _gc; _gc.freeze(); del _gc"
+    Retries once on a kernel that died (``nbclient.exceptions.DeadKernelError`` on the
+    second death); raises ``papermill.exceptions.PapermillExecutionError`` for a cell
+    that failed and :class:`Abandoned` when the run was told to stop."""
+    from nbclient.exceptions import DeadKernelError
+    from papermill.execute import (
+        prepare_notebook_metadata,
+        raise_for_execution_errors,
+        remove_error_markers,
     )
-    reset.metadata["tags"] = [BATCH_TAG]
-    notebook.cells.insert(0, reset)
+    from papermill.parameterize import parameterize_notebook
+
     parameters = {
         "data_dir": job.data_dir,
         "request_id": job.request_id,
@@ -67,16 +100,19 @@ def execute_case(job: CaseJob, pool: KernelPool):
         "today": job.today,
         "data_fingerprint": job.data_fingerprint,
     }
+    template = prepared_notebook(job.notebook)
     for attempt in (1, 2):
-        kernel = pool.kernel()
+        notebook = parameterize_notebook(copy.deepcopy(template), parameters,
+                                         kernel_name=KERNEL_NAME, engine_name=ENGINE)
+        notebook = remove_error_markers(prepare_notebook_metadata(notebook, job.notebook,
+                                                                  None))
+        kernel = pool.kernel()  # a namespace of the case's own (see KernelPool.kernel)
         try:
-            executed = papermill.execute_notebook(
-                notebook, None, parameters=parameters, engine_name=ENGINE,
-                km=kernel.manager, kc=kernel.client, kernel_name="python3",
-                progress_bar=False, request_save_on_cell_execute=False,
-                autosave_cell_every=0, execution_timeout=job.execution_timeout,
-                start_timeout=60, log_output=False,
-            )
+            executed = papermill_engines.execute_notebook_with_engine(
+                ENGINE, notebook, kernel_name=KERNEL_NAME, input_path=job.notebook,
+                output_path=None, progress_bar=False, log_output=False, start_timeout=60,
+                stdout_file=None, stderr_file=None, km=kernel.manager, kc=kernel.client,
+                execution_timeout=job.execution_timeout, autosave_cell_every=0)
             break
         except DeadKernelError:
             pool.retire()
@@ -84,6 +120,5 @@ def execute_case(job: CaseJob, pool: KernelPool):
                 raise Abandoned("o lote foi interrompido") from None
             if attempt == 2:
                 raise
-    executed.cells = [c for c in executed.cells
-                      if BATCH_TAG not in c.get("metadata", {}).get("tags", [])]
+    raise_for_execution_errors(executed, None)
     return executed

@@ -21,10 +21,9 @@ import threading
 from nbconvert import HTMLExporter
 
 from relief_kit import resources
-from relief_kit.shell.batch.execute import BATCH_TAG
 
 #: Tags whose cells are left out of the HTML record entirely.
-HIDDEN_TAGS = ("parameters", "injected-parameters", BATCH_TAG, "hide-in-record")
+HIDDEN_TAGS = ("parameters", "injected-parameters", "hide-in-record")
 
 #: What nbconvert's BeautifulSoup pass would change in a page (``HTMLExporter.
 #: from_notebook_node``, nbconvert 7): images (``alt``), JupyterLab's cell areas

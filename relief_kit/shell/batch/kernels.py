@@ -3,7 +3,8 @@
 Each worker thread of a run gets a :class:`WorkerKernel` — a kernel process started
 by an ``AsyncKernelManager`` and the one ``AsyncKernelClient`` that talks to it — and
 reuses it for up to ``cases_per_kernel`` cases (a fresh one per case when
-``isolated``). The pool owns everything it opens: one zmq context for the run, each
+``isolated``), emptying its namespace before each case after the first
+(:meth:`WorkerKernel.reset`). The pool owns everything it opens: one zmq context for the run, each
 worker's kernel, client channels (heartbeat thread included), IPC socket folder and
 connection file, and the event loop each worker thread ran them on. :meth:`close`
 releases all of it, so a run of any length leaves the process with the descriptors,
@@ -72,6 +73,15 @@ def clean_stale_kernels(root: str | Path | None = None) -> list[Path]:
     return removed
 
 
+#: What runs in a reused kernel before each case: IPython's ``%reset -f`` (the user
+#: namespace, the output cache and history emptied), then everything still alive —
+#: modules, the portfolio loaded once (``relief_kit.shell.case``) — is moved out of the
+#: garbage collector's reach (``gc.freeze``), so the reset's full collections walk only
+#: what the last case left instead of the whole loaded portfolio.
+RESET_CODE = ("get_ipython().run_line_magic('reset', '-f')\n"
+              "import gc as _gc; _gc.freeze(); del _gc")
+
+
 class WorkerKernel:
     """One kernel process and the one client that talks to it."""
 
@@ -99,6 +109,20 @@ class WorkerKernel:
         self.client.start_channels()
         self.client.allow_stdin = False
         self.loop.run_until_complete(self.client.wait_for_ready(timeout=self.start_timeout))
+
+    def reset(self, timeout: float = 60) -> None:
+        """Empty the kernel's namespace (:data:`RESET_CODE`), silently: no execution
+        count, no history, nothing in any notebook. Waits for the kernel's reply (and
+        its idle status) up to ``timeout`` seconds.
+
+        Raises ``TimeoutError`` when the kernel does not answer in time and
+        :class:`ReliefKitError` when the reset itself failed."""
+        reply = self.loop.run_until_complete(self.client.execute_interactive(
+            RESET_CODE, silent=True, store_history=False, allow_stdin=False,
+            timeout=timeout, output_hook=_ignore))
+        if reply["content"].get("status") != "ok":
+            raise ReliefKitError("o kernel não conseguiu limpar o caso anterior: "
+                                 f"{reply['content'].get('evalue', '')}")
 
     @property
     def pid(self) -> int | None:
@@ -131,6 +155,10 @@ class WorkerKernel:
         except Exception:  # a kernel already dead cannot be shut down twice
             self.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _ignore(message) -> None:
+    """Output hook of the reset: a silent execution has nothing to show."""
 
 
 class _Slot:
@@ -189,13 +217,23 @@ class KernelPool:
         return self._abandoned.is_set()
 
     def kernel(self) -> WorkerKernel:
-        """This worker's kernel, started afresh when isolated, dead or worn out."""
+        """This worker's kernel for its next case: started afresh when isolated, dead or
+        worn out, else the same kernel with its namespace emptied (every case starts
+        from an empty namespace, so nothing of one case shows in the next)."""
         if self._abandoned.is_set():
             raise Abandoned("o lote foi interrompido")
         slot = self._slot()
         current = slot.kernel
-        if (current is None or self.isolated or current.served >= self.cases_per_kernel
-                or not current.alive()):
+        fresh = (current is None or self.isolated or current.served >= self.cases_per_kernel
+                 or not current.alive())
+        if not fresh and current.served:
+            try:
+                current.reset()
+            except Exception:  # a kernel that cannot reset is replaced, not trusted
+                if self._abandoned.is_set():
+                    raise Abandoned("o lote foi interrompido") from None
+                fresh = True
+        if fresh:
             self.retire()
             kernel = WorkerKernel(self._context, slot.loop, start_timeout=self.start_timeout)
             slot.kernel = kernel  # before starting: abandon() can reach a half-started one
