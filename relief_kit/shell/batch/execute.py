@@ -78,7 +78,26 @@ def prepared_notebook(path: str):
 
 def execute_case(job: CaseJob, pool: KernelPool):
     """The executed notebook (an ``nbformat.NotebookNode``) of one case, run on this
-    worker's kernel with the case's parameters.
+    worker's kernel with the case's parameters (see :func:`execute_parameterised`)."""
+    parameters = {
+        "data_dir": job.data_dir,
+        "request_id": job.request_id,
+        "criteria_file": job.criteria_path,
+        "analyst": "",
+        "interactive": False,
+        "today": job.today,
+        "data_fingerprint": job.data_fingerprint,
+    }
+    return execute_parameterised(job.notebook, parameters, pool,
+                                 execution_timeout=job.execution_timeout)
+
+
+def execute_parameterised(path: str, parameters: dict, pool: KernelPool, *,
+                          execution_timeout: int = 120):
+    """The notebook at ``path`` (read once, :func:`prepared_notebook`) executed with
+    ``parameters`` on this worker's kernel: papermill's parameterise, metadata and
+    error steps around the ``relief-kit`` engine. ``execution_timeout``: seconds per
+    cell.
 
     Retries once on a kernel that died (``nbclient.exceptions.DeadKernelError`` on the
     second death); raises ``papermill.exceptions.PapermillExecutionError`` for a cell
@@ -91,28 +110,18 @@ def execute_case(job: CaseJob, pool: KernelPool):
     )
     from papermill.parameterize import parameterize_notebook
 
-    parameters = {
-        "data_dir": job.data_dir,
-        "request_id": job.request_id,
-        "criteria_file": job.criteria_path,
-        "analyst": "",
-        "interactive": False,
-        "today": job.today,
-        "data_fingerprint": job.data_fingerprint,
-    }
-    template = prepared_notebook(job.notebook)
+    template = prepared_notebook(path)
     for attempt in (1, 2):
         notebook = parameterize_notebook(copy.deepcopy(template), parameters,
                                          kernel_name=KERNEL_NAME, engine_name=ENGINE)
-        notebook = remove_error_markers(prepare_notebook_metadata(notebook, job.notebook,
-                                                                  None))
+        notebook = remove_error_markers(prepare_notebook_metadata(notebook, path, None))
         kernel = pool.kernel()  # a namespace of the case's own (see KernelPool.kernel)
         try:
             executed = papermill_engines.execute_notebook_with_engine(
-                ENGINE, notebook, kernel_name=KERNEL_NAME, input_path=job.notebook,
+                ENGINE, notebook, kernel_name=KERNEL_NAME, input_path=path,
                 output_path=None, progress_bar=False, log_output=False, start_timeout=60,
                 stdout_file=None, stderr_file=None, km=kernel.manager, kc=kernel.client,
-                execution_timeout=job.execution_timeout, autosave_cell_every=0)
+                execution_timeout=execution_timeout, autosave_cell_every=0)
             break
         except DeadKernelError:
             pool.retire()

@@ -21,8 +21,8 @@ the terminal reaches the runner only, which decides what happens to them. They a
 told the runner's pid and exit if it disappears (ipykernel's parent poller); a kernel
 folder whose runner is gone is removed by :func:`clean_stale_kernels` at the next run.
 
-Made to be extended: ``on_start`` runs once per started kernel (for example to load
-the portfolio once per kernel instead of once per case).
+``on_start`` runs once per started kernel (the runner loads the portfolio there), and
+:meth:`KernelPool.warm` starts a worker's kernel before its first case.
 """
 
 from __future__ import annotations
@@ -82,6 +82,13 @@ RESET_CODE = ("get_ipython().run_line_magic('reset', '-f')\n"
               "import gc as _gc; _gc.freeze(); del _gc")
 
 
+#: Cases a worker's kernel serves before it is replaced. Each new kernel loads the
+#: portfolio again (seconds at 100,000 customers), so kernels live for a run; the bound
+#: only caps what a slow leak in a long run could grow to (measured: about 6 KB of
+#: kernel memory per case with the review notebook).
+CASES_PER_KERNEL = 1000
+
+
 class WorkerKernel:
     """One kernel process and the one client that talks to it."""
 
@@ -110,19 +117,25 @@ class WorkerKernel:
         self.client.allow_stdin = False
         self.loop.run_until_complete(self.client.wait_for_ready(timeout=self.start_timeout))
 
-    def reset(self, timeout: float = 60) -> None:
-        """Empty the kernel's namespace (:data:`RESET_CODE`), silently: no execution
-        count, no history, nothing in any notebook. Waits for the kernel's reply (and
-        its idle status) up to ``timeout`` seconds.
+    def run_silently(self, code: str, timeout: float = 60) -> None:
+        """Run ``code`` in the kernel silently: no execution count, no history, no
+        output kept, nothing in any notebook. Waits for the kernel's reply (and its idle
+        status) up to ``timeout`` seconds.
 
         Raises ``TimeoutError`` when the kernel does not answer in time and
-        :class:`ReliefKitError` when the reset itself failed."""
+        :class:`ReliefKitError` (with the kernel's error) when the code failed."""
         reply = self.loop.run_until_complete(self.client.execute_interactive(
-            RESET_CODE, silent=True, store_history=False, allow_stdin=False,
-            timeout=timeout, output_hook=_ignore))
-        if reply["content"].get("status") != "ok":
-            raise ReliefKitError("o kernel não conseguiu limpar o caso anterior: "
-                                 f"{reply['content'].get('evalue', '')}")
+            code, silent=True, store_history=False, allow_stdin=False, timeout=timeout,
+            output_hook=_ignore))
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise ReliefKitError(f"erro no kernel: {content.get('ename', '')}: "
+                                 f"{content.get('evalue', '')}")
+
+    def reset(self, timeout: float = 60) -> None:
+        """Empty the kernel's namespace (:data:`RESET_CODE`) between two cases; raises
+        as :meth:`run_silently`."""
+        self.run_silently(RESET_CODE, timeout)
 
     @property
     def pid(self) -> int | None:
@@ -172,7 +185,7 @@ class _Slot:
 class KernelPool:
     """Kernels for the workers of one run; a context manager that releases them all."""
 
-    def __init__(self, *, cases_per_kernel: int = 25, isolated: bool = False,
+    def __init__(self, *, cases_per_kernel: int = CASES_PER_KERNEL, isolated: bool = False,
                  on_start: Callable[[WorkerKernel], None] | None = None,
                  start_timeout: int = 60) -> None:
         import zmq.asyncio
@@ -234,16 +247,29 @@ class KernelPool:
                     raise Abandoned("o lote foi interrompido") from None
                 fresh = True
         if fresh:
-            self.retire()
-            kernel = WorkerKernel(self._context, slot.loop, start_timeout=self.start_timeout)
-            slot.kernel = kernel  # before starting: abandon() can reach a half-started one
-            kernel.start()
-            if self._abandoned.is_set():
-                raise Abandoned("o lote foi interrompido")
-            if self.on_start is not None:
-                self.on_start(kernel)
+            self._start(slot)
         slot.kernel.served += 1
         return slot.kernel
+
+    def warm(self) -> None:
+        """Start this worker thread's kernel now, ahead of its first case (``on_start``
+        included), so that start-up overlaps the runner's planning. Nothing to do when
+        the thread has a kernel or the pool is isolated (a fresh kernel per case)."""
+        if self._abandoned.is_set():
+            raise Abandoned("o lote foi interrompido")
+        slot = self._slot()
+        if slot.kernel is None and not self.isolated:
+            self._start(slot)
+
+    def _start(self, slot: _Slot) -> None:
+        self.retire()
+        kernel = WorkerKernel(self._context, slot.loop, start_timeout=self.start_timeout)
+        slot.kernel = kernel  # before starting: abandon() can reach a half-started one
+        kernel.start()
+        if self._abandoned.is_set():
+            raise Abandoned("o lote foi interrompido")
+        if self.on_start is not None:
+            self.on_start(kernel)
 
     def retire(self) -> None:
         """Close this worker's kernel (dead, or about to be replaced)."""

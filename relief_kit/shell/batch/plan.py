@@ -36,7 +36,6 @@ class CaseJob:
     isolated: bool = False
     data_fingerprint: str = ""  # the folder's, once per run: kernels load it once
     execution_timeout: int = 120
-    cases_per_kernel: int = 25
 
 
 def _sha256(data: bytes) -> str:
@@ -62,6 +61,7 @@ def plan_jobs(
     today: str = "",
     isolated: bool = False,
     request_ids: Iterable[str] | None = None,
+    data_fingerprint: str = "",
 ) -> list[CaseJob]:
     """One job per request, each with the fingerprint of everything its record shows.
 
@@ -69,7 +69,8 @@ def plan_jobs(
     evidence file, its answers and decisions in the case store, the criteria, the
     settings, the calibration (it prices every case), the notebook, the templates, the
     kit's version and the as-of date: a rerun skips a case whose fingerprint matches
-    the one in its ``case.json``.
+    the one in its ``case.json``. ``data_fingerprint``: the folder's
+    (:func:`relief_kit.shell.case.data_fingerprint`) when the caller has it already.
     """
     from relief_kit.core.as_of import as_of_date
     from relief_kit.core.criteria import load_criteria
@@ -94,9 +95,9 @@ def plan_jobs(
     ):
         shared.update(_sha256(part).encode())
     shared_digest = shared.hexdigest()
-    from relief_kit.shell.case import data_fingerprint
+    from relief_kit.shell.case import data_fingerprint as folder_fingerprint
 
-    folder_digest = data_fingerprint(data_dir)
+    folder_digest = data_fingerprint or folder_fingerprint(data_dir)
 
     wanted = set(request_ids) if request_ids is not None else None
     store = open_store(data_dir)

@@ -34,6 +34,7 @@ from relief_kit.text import formatting as fmt
 class BatchResult:
     outcomes: list[CaseOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    planned: int = 0  # requests the run planned (written, skipped, failed or left)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -122,20 +123,97 @@ def run_batch(
                     interrupted=interrupted)
 
 
+def _preloader(data_dir: Path, fingerprint: str) -> Callable:
+    """``on_start`` of the run's kernels: import what the case notebook imports and load
+    the portfolio once (``case.loaded_portfolio``, the cache every case of the run is
+    served from), silently, leaving the namespace empty. Best effort: a folder that
+    cannot be loaded is reported by the first case's own notebook, in its words."""
+    code = ("import relief_kit.shell.case, relief_kit.shell.facts, relief_kit.shell.review, "
+            "relief_kit.shell.views\n"
+            f"relief_kit.shell.case.loaded_portfolio({str(data_dir.resolve())!r}, "
+            f"{fingerprint!r})\n"
+            "del relief_kit")
+
+    def preload(kernel) -> None:
+        try:
+            kernel.run_silently(code, timeout=600)
+        except Exception:  # the case itself will say what is wrong with the folder
+            pass
+
+    return preload
+
+
+def _warm(runner: Executor, pool, workers: int) -> list[Future]:
+    """One kernel started and loaded per worker thread while the runner plans (a
+    barrier keeps the warm-ups on distinct threads)."""
+    barrier = threading.Barrier(workers, timeout=60)
+
+    def warm() -> None:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass  # fewer threads than expected: warm whatever thread this is
+        pool.warm()
+
+    return [runner.submit(warm) for _ in range(workers)]
+
+
 def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, settings_path,
          workers, executor, notebook, today, isolated, force, request_ids, progress,
          planned, interrupted) -> BatchResult:
-    from relief_kit.core.criteria import DEFAULT_CRITERIA
-    from relief_kit.core.settings import DEFAULT_SETTINGS
-    from relief_kit.shell.archive import clean_stale, ledger_heads, prepare_archive
-    from relief_kit.shell.batch.assemble import run_case, run_case_alone
-    from relief_kit.shell.batch.kernels import KernelPool, clean_stale_kernels
-    from relief_kit.shell.batch.plan import check_notebook, is_reduced, is_up_to_date, plan_jobs
-    from relief_kit.store.cases import open_store
+    from relief_kit.shell.batch.kernels import KernelPool
+    from relief_kit.shell.case import data_fingerprint
 
     started = time.perf_counter()
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: pasta de dados não encontrada.")
+    workers = max(1, workers or os.cpu_count() or 1)
+    own = executor is None
+    runner = executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="case")
+    # Workers in this process share the run's kernel pool; elsewhere (a cluster), each
+    # case brings its own and closes it.
+    local = own or isinstance(runner, ThreadPoolExecutor)
+    # The data's version, once per run: every kernel loads the folder once for it.
+    fingerprint = data_fingerprint(data_dir)
+    warming: list[Future] = []
+    with KernelPool(isolated=isolated, on_start=_preloader(data_dir, fingerprint)) as pool:
+        try:
+            if local and not isolated:
+                warming = _warm(runner, pool, workers)
+            result = _plan_and_execute(
+                data_dir, archive, signals, pool, runner, local, fingerprint,
+                criteria_path=criteria_path, settings_path=settings_path,
+                notebook=notebook, today=today, isolated=isolated, force=force,
+                request_ids=request_ids, progress=progress, planned=planned,
+                interrupted=interrupted)
+        except BaseException:
+            pool.abandon()  # kernels still starting are not waited for
+            raise
+        finally:
+            # Workers done before the pool closes (its kernels live on their loops).
+            if own:
+                runner.shutdown(wait=True, cancel_futures=True)
+            else:
+                wait(warming)
+    # The pool is closed here: every kernel down, every client, loop and context closed.
+    result.seconds = time.perf_counter() - started
+    if signals.count:
+        raise BatchInterrupted(result, result.planned, signals.count)
+    return result
+
+
+def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, runner: Executor,
+                      local: bool, fingerprint: str, *, criteria_path, settings_path,
+                      notebook, today, isolated, force, request_ids, progress, planned,
+                      interrupted) -> BatchResult:
+    from relief_kit.core.criteria import DEFAULT_CRITERIA
+    from relief_kit.core.settings import DEFAULT_SETTINGS
+    from relief_kit.shell.archive import clean_stale, ledger_heads, prepare_archive
+    from relief_kit.shell.batch.assemble import run_case, run_case_alone
+    from relief_kit.shell.batch.kernels import clean_stale_kernels
+    from relief_kit.shell.batch.plan import check_notebook, is_reduced, is_up_to_date, plan_jobs
+    from relief_kit.store.cases import open_store
+
     check_notebook(notebook)
     prepare_archive(archive)
     clean_stale(archive)
@@ -145,12 +223,13 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
         criteria_path=Path(criteria_path or DEFAULT_CRITERIA),
         settings_path=Path(settings_path or DEFAULT_SETTINGS),
         notebook=notebook, today=today, isolated=isolated, request_ids=request_ids,
+        data_fingerprint=fingerprint,
     )
     if planned:
         planned(len(jobs))
     with open_store(data_dir) as store:
         latest = {d.request_id: d.decision_id for d in store.latest_decisions()}
-    result = BatchResult()
+    result = BatchResult(planned=len(jobs))
 
     def report(outcome: CaseOutcome) -> None:
         result.outcomes.append(outcome)
@@ -166,54 +245,40 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
             report(CaseOutcome(job.request_id, "skipped"))
         else:
             todo.append(job)
+    if not todo:
+        pool.abandon()  # nothing to write: the kernels warming up are not needed
 
-    workers = max(1, workers or os.cpu_count() or 1)
-    own = executor is None
-    runner = executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="case")
-    # Workers in this process share the run's kernel pool; elsewhere (a cluster), each
-    # case brings its own and closes it.
-    local = own or isinstance(runner, ThreadPoolExecutor)
     seen = 0
-    with KernelPool(isolated=isolated) as pool:
-        try:
-            futures: dict[Future, object] = {}
-            for job in todo:
-                if signals.count:
-                    break
-                future = (runner.submit(run_case, job, pool) if local
-                          else runner.submit(run_case_alone, job))
-                futures[future] = job
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    if future.cancelled():
-                        continue
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # the executor itself failed (a lost worker)
-                        from relief_kit.shell.batch.assemble import one_line
+    futures: dict[Future, object] = {}
+    for job in todo:
+        if signals.count:
+            break
+        future = (runner.submit(run_case, job, pool) if local
+                  else runner.submit(run_case_alone, job))
+        futures[future] = job
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        for future in done:
+            if future.cancelled():
+                continue
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the executor itself failed (a lost worker)
+                from relief_kit.shell.batch.assemble import one_line
 
-                        outcome = CaseOutcome(futures[future].request_id, "failed",
-                                              one_line(exc))
-                    if outcome.status != "abandoned":
-                        report(outcome)
-                if signals.count > seen:
-                    seen = signals.count
-                    if interrupted:
-                        interrupted(seen)
-                    pool.stop_taking()
-                    for future in pending:
-                        future.cancel()
-                    if seen >= 2:
-                        pool.abandon()
-        finally:
-            if own:
-                runner.shutdown(wait=True, cancel_futures=True)
-    # The pool is closed here: every kernel down, every client, loop and context closed.
+                outcome = CaseOutcome(futures[future].request_id, "failed", one_line(exc))
+            if outcome.status != "abandoned":
+                report(outcome)
+        if signals.count > seen:
+            seen = signals.count
+            if interrupted:
+                interrupted(seen)
+            pool.stop_taking()
+            for future in pending:
+                future.cancel()
+            if seen >= 2:
+                pool.abandon()
     order = {job.request_id: i for i, job in enumerate(jobs)}
     result.outcomes.sort(key=lambda o: order.get(o.request_id, 0))
-    result.seconds = time.perf_counter() - started
-    if signals.count:
-        raise BatchInterrupted(result, len(jobs), signals.count)
     return result
