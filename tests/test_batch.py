@@ -49,6 +49,10 @@ def test_archive_layout_manifest_and_rerun(data, tmp_path):
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
     assert "https://" not in html
     assert "data_dir =" not in html and "open_case(" not in html  # code hidden
+    # The executed notebook names the notebook it ran (papermill's metadata), not a copy.
+    executed = nbformat.read(case / "record.ipynb", as_version=4)
+    assert executed.metadata.papermill.input_path == str(NOTEBOOK.resolve())
+    assert executed.metadata.papermill.parameters["request_id"] == "R0001"
 
     again = run_batch(data, archive, workers=2, request_ids=SOME)
     assert [o.status for o in again.outcomes] == ["skipped"] * 3
@@ -91,6 +95,20 @@ def test_archive_layout_manifest_and_rerun(data, tmp_path):
         assert told["prepared"] and all(m["sent"] is None for m in told["prepared"])
         for message in told["prepared"]:
             assert html_module.escape(message["text"]).splitlines()[0] in html
+
+
+def test_a_reused_kernel_starts_each_case_from_an_empty_namespace():
+    from relief_kit.core.errors import ReliefKitError
+    from relief_kit.shell.batch.kernels import KernelPool
+
+    with KernelPool() as pool:
+        first = pool.kernel()
+        first.run_silently("leftover = 'dados do caso anterior'")
+        second = pool.kernel()  # the next case: the same kernel, emptied
+        assert second is first and second.served == 2
+        second.run_silently("assert 'leftover' not in globals()")
+        with pytest.raises(ReliefKitError, match="ValueError"):
+            second.run_silently("raise ValueError('falhou')")
 
 
 def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path):

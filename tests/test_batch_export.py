@@ -1,0 +1,63 @@
+"""The HTML record's exporter: nbconvert's page without its BeautifulSoup round trip,
+the same document (no kernel needed: the outputs are the case's own fragments)."""
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+from nbconvert import HTMLExporter
+
+from relief_kit import __version__
+from relief_kit.shell import views
+from relief_kit.shell.batch import NOTEBOOK
+from relief_kit.shell.batch.export import record_exporter
+from relief_kit.shell.case import open_case
+from relief_kit.shell.facts import facts_of
+from tests.case_folder import WHATSAPP_REQUEST, sample_copy
+
+
+@pytest.fixture
+def executed(tmp_path):
+    """The review notebook as the batch leaves it, outputs drawn from a real case."""
+    case = open_case(sample_copy(tmp_path), WHATSAPP_REQUEST)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    fragments = iter([views.case_header(case),
+                      views.customer_card(case) + views.payment_chart(case)
+                      + views.history_section(case, expanded=True)
+                      + views.written_request(case) + views.regulatory_section(case, True),
+                      views.record_sections(case)])
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+            fragment = next(fragments, None)
+            if fragment is not None:
+                cell.outputs = [nbformat.v4.new_output(
+                    "execute_result", {"text/html": str(fragment), "text/plain": "x"},
+                    execution_count=1)]
+    facts = {**facts_of(case), "kit_version": __version__}
+    return notebook, facts
+
+
+def _stock(exporter):
+    return HTMLExporter(config=exporter.config)
+
+
+def test_the_record_is_the_document_nbconvert_writes(executed):
+    notebook, facts = executed
+    exporter = record_exporter()
+    fast, _ = exporter.from_notebook_node(notebook, resources={"relief_kit": facts})
+    stock, _ = _stock(exporter).from_notebook_node(notebook, resources={"relief_kit": facts})
+    assert "Registro de análise do pedido" in fast and "<svg" in fast
+    # nbconvert's page is BeautifulSoup's serialisation of the rendered one: parsing ours
+    # and writing it out gives nbconvert's page byte for byte.
+    assert str(BeautifulSoup(fast, features="html.parser")) == stock
+
+
+def test_a_record_with_an_image_gets_nbconverts_alt_text(executed):
+    notebook, facts = executed
+    shown = next(c for c in notebook.cells if c.source.startswith("review.show"))
+    shown.outputs = [nbformat.v4.new_output(
+        "display_data", {"image/png": "iVBORw0KGgo=", "text/plain": "imagem"})]
+    exporter = record_exporter()
+    fast, _ = exporter.from_notebook_node(notebook, resources={"relief_kit": facts})
+    stock, _ = _stock(exporter).from_notebook_node(notebook, resources={"relief_kit": facts})
+    assert fast == stock
+    assert 'alt="No description has been provided for this image"' in fast
