@@ -1,8 +1,11 @@
 """Assembling a case folder: record, notebook, facts, messages and evidence copy.
 
-:func:`run_case` is what a worker runs for one job: execute, export, assemble, and
-write the folder atomically into the archive (see :mod:`relief_kit.shell.archive`).
-It never raises: a failure is an outcome, so one case cannot stop the others.
+:func:`run_case` is what a worker runs for one job: execute, export, assemble
+(:func:`prepare_case`, the kernel's part), and write the folder atomically into the
+archive (:func:`store_case`, see :mod:`relief_kit.shell.archive`). The runner runs the
+two parts on different threads, so a worker's kernel starts its next case while the
+archive waits for the disk (each file is fsynced). Neither part raises: a failure is an
+outcome, so one case cannot stop the others.
 """
 
 from __future__ import annotations
@@ -85,16 +88,21 @@ def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
     return files
 
 
-def run_case(job: CaseJob, pool: KernelPool) -> CaseOutcome:
-    """Execute, export and archive one case. Never raises: a failure is an outcome."""
-    from relief_kit.shell.archive import write_case_folder
+@dataclass(frozen=True)
+class PreparedCase:
+    """A case's folder ready to be written: its job, files and when its work started."""
 
+    job: CaseJob
+    files: dict[str, bytes]
+    started: float
+
+
+def prepare_case(job: CaseJob, pool: KernelPool) -> PreparedCase | CaseOutcome:
+    """Execute and assemble one case (the kernel's part of :func:`run_case`); a failure
+    is an outcome. Never raises."""
     started = time.perf_counter()
     try:
-        files = build_case_files(job, pool)
-        if pool.abandoned:
-            raise Abandoned("o lote foi interrompido")
-        write_case_folder(Path(job.archive), job.request_id, files)
+        return PreparedCase(job, build_case_files(job, pool), started)
     except Abandoned:
         return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
                            time.perf_counter() - started)
@@ -104,11 +112,39 @@ def run_case(job: CaseJob, pool: KernelPool) -> CaseOutcome:
                                time.perf_counter() - started)
         return CaseOutcome(job.request_id, "failed", one_line(exc),
                            time.perf_counter() - started)
+
+
+def store_case(prepared: PreparedCase, pool: KernelPool) -> CaseOutcome:
+    """Write a prepared case folder atomically into the archive (the archive's part of
+    :func:`run_case`), unless the run was abandoned meanwhile. Never raises."""
+    from relief_kit.shell.archive import write_case_folder
+
+    job, files = prepared.job, prepared.files
+    try:
+        if pool.abandoned:
+            raise Abandoned("o lote foi interrompido")
+        write_case_folder(Path(job.archive), job.request_id, files)
+    except Abandoned:
+        return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
+                           time.perf_counter() - prepared.started)
+    except Exception as exc:  # a full disk fails this case, not the run
+        if pool.abandoned:
+            return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
+                               time.perf_counter() - prepared.started)
+        return CaseOutcome(job.request_id, "failed", one_line(exc),
+                           time.perf_counter() - prepared.started)
     stale = json.loads(files["case.json"])["messages"]["needs_new_terms"]
     note = ("precisa de novos termos: " + ", ".join(
         date.fromisoformat(d).strftime("%d/%m/%Y") for d in stale)
         + " já passou; nenhuma mensagem preparada") if stale else ""
-    return CaseOutcome(job.request_id, "written", note, time.perf_counter() - started)
+    return CaseOutcome(job.request_id, "written", note,
+                       time.perf_counter() - prepared.started)
+
+
+def run_case(job: CaseJob, pool: KernelPool) -> CaseOutcome:
+    """Execute, export and archive one case. Never raises: a failure is an outcome."""
+    prepared = prepare_case(job, pool)
+    return store_case(prepared, pool) if isinstance(prepared, PreparedCase) else prepared
 
 
 def run_case_alone(job: CaseJob) -> CaseOutcome:

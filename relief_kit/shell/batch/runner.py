@@ -181,7 +181,7 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
             if local and not isolated:
                 warming = _warm(runner, pool, workers)
             result = _plan_and_execute(
-                data_dir, archive, signals, pool, runner, local, fingerprint,
+                data_dir, archive, signals, pool, runner, local, fingerprint, workers,
                 criteria_path=criteria_path, settings_path=settings_path,
                 notebook=notebook, today=today, isolated=isolated, force=force,
                 request_ids=request_ids, progress=progress, planned=planned,
@@ -203,13 +203,18 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
 
 
 def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, runner: Executor,
-                      local: bool, fingerprint: str, *, criteria_path, settings_path,
-                      notebook, today, isolated, force, request_ids, progress, planned,
-                      interrupted) -> BatchResult:
+                      local: bool, fingerprint: str, workers: int, *, criteria_path,
+                      settings_path, notebook, today, isolated, force, request_ids,
+                      progress, planned, interrupted) -> BatchResult:
     from relief_kit.core.criteria import DEFAULT_CRITERIA
     from relief_kit.core.settings import DEFAULT_SETTINGS
     from relief_kit.shell.archive import clean_stale, ledger_heads, prepare_archive
-    from relief_kit.shell.batch.assemble import run_case, run_case_alone
+    from relief_kit.shell.batch.assemble import (
+        PreparedCase,
+        prepare_case,
+        run_case_alone,
+        store_case,
+    )
     from relief_kit.shell.batch.kernels import clean_stale_kernels
     from relief_kit.shell.batch.plan import check_notebook, is_reduced, is_up_to_date, plan_jobs
     from relief_kit.store.cases import open_store
@@ -250,35 +255,50 @@ def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, ru
 
     seen = 0
     futures: dict[Future, object] = {}
-    for job in todo:
-        if signals.count:
-            break
-        future = (runner.submit(run_case, job, pool) if local
-                  else runner.submit(run_case_alone, job))
-        futures[future] = job
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-        for future in done:
-            if future.cancelled():
-                continue
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the executor itself failed (a lost worker)
-                from relief_kit.shell.batch.assemble import one_line
+    writes: set[Future] = set()  # cases prepared and being written: always finished
+    # The archive's writes (fsync after fsync) on threads of their own, so each worker's
+    # kernel starts its next case meanwhile; in a cluster, each case writes its own.
+    writer = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archive") \
+        if local else None
+    try:
+        for job in todo:
+            if signals.count:
+                break
+            future = (runner.submit(prepare_case, job, pool) if local
+                      else runner.submit(run_case_alone, job))
+            futures[future] = job
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.cancelled():
+                    continue
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the executor itself failed (a lost worker)
+                    from relief_kit.shell.batch.assemble import one_line
 
-                outcome = CaseOutcome(futures[future].request_id, "failed", one_line(exc))
-            if outcome.status != "abandoned":
-                report(outcome)
-        if signals.count > seen:
-            seen = signals.count
-            if interrupted:
-                interrupted(seen)
-            pool.stop_taking()
-            for future in pending:
-                future.cancel()
-            if seen >= 2:
-                pool.abandon()
+                    outcome = CaseOutcome(futures[future].request_id, "failed",
+                                          one_line(exc))
+                if isinstance(outcome, PreparedCase):
+                    write = writer.submit(store_case, outcome, pool)
+                    futures[write] = outcome.job
+                    writes.add(write)
+                    pending.add(write)
+                elif outcome.status != "abandoned":
+                    report(outcome)
+            if signals.count > seen:
+                seen = signals.count
+                if interrupted:
+                    interrupted(seen)
+                pool.stop_taking()
+                for future in pending - writes:
+                    future.cancel()
+                if seen >= 2:
+                    pool.abandon()
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)
     order = {job.request_id: i for i, job in enumerate(jobs)}
     result.outcomes.sort(key=lambda o: order.get(o.request_id, 0))
     return result
