@@ -1,5 +1,9 @@
 """The run: plan, skip what is up to date, execute the rest on a kernel pool, report.
 
+While the runner plans, each worker's kernel starts and loads the portfolio (imports
+included); a case's folder is written to the archive on a writer thread while its
+worker's kernel already runs the next case.
+
 Interruption (Ctrl-C or SIGTERM, when the run is in the main thread): the first stops
 taking new cases and lets those in progress finish; the second abandons them at once
 (their kernels are killed, nothing half-written: a case folder appears whole or not
@@ -143,9 +147,9 @@ def _preloader(data_dir: Path, fingerprint: str) -> Callable:
     return preload
 
 
-def _warm(runner: Executor, pool, workers: int) -> list[Future]:
-    """One kernel started and loaded per worker thread while the runner plans (a
-    barrier keeps the warm-ups on distinct threads)."""
+def _warm(runner: ThreadPoolExecutor, pool, workers: int) -> list[Future]:
+    """One kernel started and loaded on each of the runner's ``workers`` threads while
+    the runner plans (a barrier keeps the warm-ups on distinct threads)."""
     barrier = threading.Barrier(workers, timeout=60)
 
     def warm() -> None:
@@ -175,11 +179,10 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
     local = own or isinstance(runner, ThreadPoolExecutor)
     # The data's version, once per run: every kernel loads the folder once for it.
     fingerprint = data_fingerprint(data_dir)
-    warming: list[Future] = []
     with KernelPool(isolated=isolated, on_start=_preloader(data_dir, fingerprint)) as pool:
         try:
-            if local and not isolated:
-                warming = _warm(runner, pool, workers)
+            if own and not isolated:  # our threads: one warm-up lands on each
+                _warm(runner, pool, workers)
             result = _plan_and_execute(
                 data_dir, archive, signals, pool, runner, local, fingerprint, workers,
                 criteria_path=criteria_path, settings_path=settings_path,
@@ -193,8 +196,6 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
             # Workers done before the pool closes (its kernels live on their loops).
             if own:
                 runner.shutdown(wait=True, cancel_futures=True)
-            else:
-                wait(warming)
     # The pool is closed here: every kernel down, every client, loop and context closed.
     result.seconds = time.perf_counter() - started
     if signals.count:
