@@ -193,11 +193,17 @@ def _trivial_runs(ids: list[str], workers: int, reuse: bool) -> float:
         return local.km
 
     def run(request_id: str) -> None:
-        papermill.execute_notebook(notebook, None, parameters={"request_id": request_id},
-                                   kernel_name="python3", km=kernel(), progress_bar=False,
-                                   request_save_on_cell_execute=False,
-                                   autosave_cell_every=0, start_timeout=60,
-                                   execution_timeout=60, log_output=False)
+        km = kernel()
+        try:
+            papermill.execute_notebook(notebook, None, parameters={"request_id": request_id},
+                                       kernel_name="python3", km=km, progress_bar=False,
+                                       request_save_on_cell_execute=False,
+                                       autosave_cell_every=0, start_timeout=60,
+                                       execution_timeout=60, log_output=False)
+        finally:
+            if not reuse:  # a kernel handed in is left running by nbclient: shut it down,
+                # as papermill does with a kernel of its own (it used to outlive the bench)
+                run_sync(km.shutdown_kernel)(now=True)
 
     try:
         if reuse:  # start the kernels first (the batch's own start is in its time)
