@@ -201,8 +201,9 @@ def _trivial_runs(ids: list[str], workers: int, reuse: bool) -> float:
                                        autosave_cell_every=0, start_timeout=60,
                                        execution_timeout=60, log_output=False)
         finally:
-            if not reuse:  # a kernel handed in is left running by nbclient: shut it down,
-                # as papermill does with a kernel of its own (it used to outlive the bench)
+            # nbclient leaves a kernel it was handed running: shut a fresh one down, as
+            # papermill does with a kernel of its own (they used to outlive the bench).
+            if not reuse:
                 run_sync(km.shutdown_kernel)(now=True)
 
     try:
