@@ -132,8 +132,8 @@ def _preloader(data_dir: Path, fingerprint: str) -> Callable:
     the portfolio once (``case.loaded_portfolio``, the cache every case of the run is
     served from), silently, leaving the namespace empty. Best effort: a folder that
     cannot be loaded is reported by the first case's own notebook, in its words."""
-    code = ("import relief_kit.shell.case, relief_kit.shell.facts, relief_kit.shell.review, "
-            "relief_kit.shell.views\n"
+    code = ("import relief_kit.shell.case, relief_kit.shell.facts, relief_kit.shell.queue_page, "
+            "relief_kit.shell.review, relief_kit.shell.views\n"
             f"relief_kit.shell.case.loaded_portfolio({str(data_dir.resolve())!r}, "
             f"{fingerprint!r})\n"
             "del relief_kit")
