@@ -20,15 +20,14 @@ def executed(tmp_path):
     """The review notebook as the batch leaves it, outputs drawn from a real case."""
     case = open_case(sample_copy(tmp_path), WHATSAPP_REQUEST)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    fragments = iter([views.case_header(case),
-                      views.customer_card(case) + views.payment_chart(case)
-                      + views.history_section(case, expanded=True)
-                      + views.written_request(case) + views.regulatory_section(case, True),
-                      views.record_sections(case)])
+    outputs = {"views.case_header(case)": views.case_header(case),
+               "display(": views.customer_card(case) + views.payment_chart(case)
+               + views.history_section(case, expanded=True) + views.written_request(case)
+               + views.regulatory_section(case, True),
+               "review.show(": views.record_sections(case)}
     for cell in notebook.cells:
-        if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
-            fragment = next(fragments, None)
-            if fragment is not None:
+        for marker, fragment in outputs.items():
+            if cell.cell_type == "code" and marker in cell.source:
                 cell.outputs = [nbformat.v4.new_output(
                     "execute_result", {"text/html": str(fragment), "text/plain": "x"},
                     execution_count=1)]
