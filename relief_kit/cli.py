@@ -311,13 +311,13 @@ def _print_recommendations(folder: Path, criteria_path: Path | None, today: str 
                            "display.max_rows", None):
         click.echo(table.drop(columns=["razões"]).to_string(index=False))
     click.echo("")
-    from relief_kit.text.reasons import reason_text
+    from relief_kit.text.reasons import reason_lines
 
     for case in cases:
         rec = case.recommendation
         click.echo(f"{case.request_id} — {labels.action(rec.action)}")
-        for reason in rec.reasons:
-            click.echo(f"    • {reason_text(reason)} [{reason.criterion}]")
+        for line in reason_lines(rec.reasons):
+            click.echo(line)
     click.echo(f"\nCritérios: versão {criteria.version}, SHA-256 {criteria.short_hash}…")
 
 

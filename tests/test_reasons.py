@@ -5,7 +5,7 @@ from pathlib import Path
 
 from relief_kit.core.recommend import recommend
 from relief_kit.shell.facts import jsonable, recommendation_facts
-from relief_kit.text import reasons
+from relief_kit.text import labels, reasons
 from tests.test_recommend import ANSWERED, EVEN, PF, POOR, REQUEST, criteria  # noqa: F401
 
 CORE = Path(reasons.__file__).parents[1] / "core"
@@ -21,6 +21,35 @@ def test_every_code_the_core_gives_has_a_sentence():
     known = set(catalogue["reason"]) | set(catalogue["change"])
     assert codes - known == set()
     assert events - set(catalogue["event"]) == set()
+
+
+def test_every_criterion_the_core_names_has_a_portuguese_name():
+    source = "".join((CORE / name).read_text() for name in ("recommend.py", "money.py"))
+    keys = set(re.findall(r'Reason\(\s*"\w+",\s*"([\w.]+)"', source))
+    keys |= set(re.findall(r'add\([^,]+,\s*"\w+",\s*"([\w.]+)"', source))
+    # f"weights.{band}_record" for each punctuality band that scores.
+    assert 'f"weights.{band}_record"' in source
+    keys |= {f"weights.{band}_record" for band in ("good", "fair", "poor")}
+    assert len(keys) > 20
+    named = labels.group("criterion")
+    assert {k for k in keys if k not in named} == set()
+    assert labels.criterion("checklist.extra.vizinho") == "item da equipe"
+
+
+def test_reasons_on_the_command_line_name_the_criterion_and_footnote_its_key():
+    from relief_kit.core.model import Reason
+
+    lines = reasons.reason_lines([
+        Reason("relief_kept", "weights.relief_kept", {"points": 1.0}),
+        Reason("chances_calibration"),
+        Reason("relief_kept", "weights.relief_kept", {"points": 1.0}),
+        Reason("private_refusal", "pratica.recusa_privada"),
+    ])
+    assert lines[0] == ("    • Já teve acordo antes e o cumpriu (+1 ponto). — critério: peso de "
+                        "acordo anterior cumprido [1]")
+    assert "critério" not in lines[1] and "[" not in lines[1]
+    assert lines[2].endswith("[1]") and lines[3].endswith("recusa dita em particular [2]")
+    assert lines[4:] == ["      [1] weights.relief_kept", "      [2] pratica.recusa_privada"]
 
 
 def test_the_core_writes_no_portuguese():
