@@ -114,7 +114,7 @@ def test_regulatory_section_states_the_earliest_suspension(folder):
     assert "Fundamentos" in html
 
 
-def test_recommendation_panel_explains_with_criterion_names_and_keys_and_prices_every_option(folder):
+def test_recommendation_panel_names_criteria_with_their_keys_and_prices_every_option(folder):
     case = open_case(folder, EMAIL_REQUEST)
     rec = case.recommendation
     html = str(views.recommendation_panel(rec, case))
