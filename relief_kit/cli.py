@@ -373,6 +373,17 @@ def _run_batch(folder: Path, archive: Path, **options):
             bar.total = total
             bar.refresh()
 
+        pdf_bar = None
+
+        def pdf_progress(outcome) -> None:
+            nonlocal pdf_bar
+            if pdf_bar is None:
+                bar.close()
+                pdf_bar = tqdm(desc="PDF/A", unit="caso", leave=True, disable=None)
+            pdf_bar.update(1)
+            if outcome.status == "failed":
+                pdf_bar.write(f"falhou: {outcome.request_id}: {outcome.message}")
+
         def interrupted(times: int) -> None:
             bar.write("Interrompendo: nenhum caso novo; os em andamento terminam "
                       "(Ctrl-C de novo abandona-os já)." if times == 1 else
@@ -382,11 +393,14 @@ def _run_batch(folder: Path, archive: Path, **options):
         try:
             result = run_batch(folder, archive, today=_today(today, as_of).isoformat(),
                                progress=progress, planned=planned, interrupted=interrupted,
-                               **options)
+                               pdf_progress=pdf_progress, **options)
         except BatchInterrupted as stop:
             bar.close()
             click.echo(str(stop), err=True)
             sys.exit(130)
+        finally:
+            if pdf_bar is not None:
+                pdf_bar.close()
     click.echo(result.summary())
     for outcome in result.outcomes:
         if outcome.status == "written" and outcome.message:

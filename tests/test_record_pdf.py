@@ -106,3 +106,31 @@ def test_record_pdf_fetches_nothing_outside_the_page(tmp_path):
             f'</object><img src="{secret.as_uri()}"></body></html>')
     text = " ".join(page_texts(io.BytesIO(record_pdf(page))))
     assert "registro" in text and "segredo" not in text and "pode entrar" not in text
+
+
+def test_a_folder_without_its_pdf_gets_one_and_a_changed_one_is_not_resigned(archive,
+                                                                               tmp_path):
+    from relief_kit.shell.archive import write_case_folder
+    from relief_kit.shell.batch.pdfs import add_pdfs
+
+    copy = tmp_path / "arquivo"
+    shutil.copytree(archive, copy)
+    case = copy / "R0001"
+    # As an older kit (or a run interrupted between its two passes) left it.
+    files = {p.relative_to(case).as_posix(): p.read_bytes() for p in case.rglob("*")
+             if p.is_file() and p.name not in (MANIFEST, "record.pdf")}
+    write_case_folder(copy, "R0001", files)
+    assert not (case / "record.pdf").exists() and verify(copy) == []
+    [outcome] = add_pdfs(copy, ["R0001"], workers=1)
+    assert outcome.status == "written", outcome
+    assert verify(copy) == [] and "CONFIDENCIAL — pedido R0001" in page_texts(
+        case / "record.pdf")[0]
+    assert add_pdfs(copy, ["R0001"]) == []  # nothing left to do
+
+    write_case_folder(copy, "R0001", files)
+    with (case / "record.html").open("a", encoding="utf-8") as handle:
+        handle.write("<p>alterado depois</p>")
+    [refused] = add_pdfs(copy, ["R0001"], workers=1)
+    assert refused.status == "failed" and "record.html" in refused.message
+    assert not (case / "record.pdf").exists()
+    assert [(p.file, p.kind) for p in verify(copy)] == [("record.html", "alterado")]

@@ -1,5 +1,4 @@
-"""Assembling a case folder: record (HTML and PDF/A), notebook, facts, messages and
-evidence copy.
+"""Assembling a case folder: record, notebook, facts, messages and evidence copy.
 
 :func:`run_case` is what a worker runs for one job: execute, export, assemble, and
 write the folder atomically into the archive (see :mod:`relief_kit.shell.archive`).
@@ -48,7 +47,6 @@ def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
     from relief_kit.shell.batch.execute import execute_case
     from relief_kit.shell.batch.export import export_record
     from relief_kit.shell.messages import prepare_case_messages
-    from relief_kit.shell.record_pdf import record_pdf
 
     executed = execute_case(job, pool)
     facts = _facts(executed)
@@ -62,11 +60,9 @@ def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
     messages = prepare_case_messages({**facts, "contact": contact},
                                      settings_path=job.settings_path)
     facts["messages"] = messages.record
-    record = export_record(executed, facts)
     files: dict[str, bytes] = {
-        "record.html": record,
-        # The same page as PDF/A, for a lawyer to file (see shell.record_pdf).
-        "record.pdf": record_pdf(record),
+        # record.pdf follows in the batch's second pass (shell.batch.pdfs).
+        "record.html": export_record(executed, facts),
         "record.ipynb": nbformat.writes(executed).encode("utf-8"),
         "case.json": json.dumps(facts, ensure_ascii=False, indent=2, sort_keys=True,
                                 default=str).encode("utf-8"),

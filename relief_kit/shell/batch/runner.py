@@ -34,21 +34,31 @@ from relief_kit.text import formatting as fmt
 class BatchResult:
     outcomes: list[CaseOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    #: The second pass: one outcome per record.pdf added (or not) (shell.batch.pdfs).
+    pdfs: list[CaseOutcome] = field(default_factory=list)
+    pdf_seconds: float = 0.0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def failed(self) -> list[CaseOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        """Cases without their record, or without its PDF."""
+        return [o for o in self.outcomes + self.pdfs if o.status == "failed"]
 
     def summary(self) -> str:
-        """One Portuguese line for the end of a run."""
-        return (
-            f"{len(self.outcomes)} pedidos: {self.count('written')} registros escritos, "
+        """The end of a run in Portuguese: the records, then (if any) their PDFs."""
+        text = (
+            f"{fmt.count(len(self.outcomes), 'pedido', 'pedidos')}: "
+            f"{fmt.count(self.count('written'), 'registro escrito', 'registros escritos')}, "
             f"{self.count('skipped')} já em dia, {self.count('failed')} com falha "
             f"({fmt.seconds(self.seconds)})."
         )
+        if self.pdfs:
+            made = sum(o.status == "written" for o in self.pdfs)
+            text += (f"\nPDF/A: {fmt.count(made, 'registro', 'registros')} em PDF, "
+                     f"{len(self.pdfs) - made} com falha ({fmt.seconds(self.pdf_seconds)}).")
+        return text
 
 
 class BatchInterrupted(ReliefKitError):
@@ -104,6 +114,8 @@ def run_batch(
     progress: Callable[[CaseOutcome], None] | None = None,
     planned: Callable[[int], None] | None = None,
     interrupted: Callable[[int], None] | None = None,
+    pdfs: bool = True,
+    pdf_progress: Callable[[CaseOutcome], None] | None = None,
 ) -> BatchResult:
     """Write (or bring up to date) one case record per request.
 
@@ -113,18 +125,22 @@ def run_batch(
     ``workers`` threads (the number of cores). ``interrupted(n)`` is told of the n-th
     Ctrl-C/SIGTERM; after one, :class:`BatchInterrupted` is raised once every kernel
     is down.
+
+    Then, with ``pdfs`` (the default), a second pass adds ``record.pdf`` to every case
+    folder of the run that lacks one (:mod:`relief_kit.shell.batch.pdfs`), told to
+    ``pdf_progress``; ``pdfs=False`` times the records alone (the benchmark's path).
     """
     with _Signals() as signals:
         return _run(Path(data_dir), Path(archive), signals, criteria_path=criteria_path,
                     settings_path=settings_path, workers=workers, executor=executor,
                     notebook=Path(notebook), today=today, isolated=isolated, force=force,
                     request_ids=request_ids, progress=progress, planned=planned,
-                    interrupted=interrupted)
+                    interrupted=interrupted, pdfs=pdfs, pdf_progress=pdf_progress)
 
 
 def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, settings_path,
          workers, executor, notebook, today, isolated, force, request_ids, progress,
-         planned, interrupted) -> BatchResult:
+         planned, interrupted, pdfs, pdf_progress) -> BatchResult:
     from relief_kit.core.criteria import DEFAULT_CRITERIA
     from relief_kit.core.settings import DEFAULT_SETTINGS
     from relief_kit.shell.archive import clean_stale, ledger_heads, prepare_archive
@@ -214,6 +230,13 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
     order = {job.request_id: i for i, job in enumerate(jobs)}
     result.outcomes.sort(key=lambda o: order.get(o.request_id, 0))
     result.seconds = time.perf_counter() - started
+    if pdfs and not signals.count:
+        from relief_kit.shell.batch.pdfs import add_pdfs
+
+        started = time.perf_counter()
+        result.pdfs = add_pdfs(archive, [job.request_id for job in jobs], workers=workers,
+                               stop=lambda: signals.count > 0, progress=pdf_progress)
+        result.pdf_seconds = time.perf_counter() - started
     if signals.count:
         raise BatchInterrupted(result, len(jobs), signals.count)
     return result
