@@ -69,3 +69,17 @@ def test_case_json_keeps_code_params_and_the_sentence(criteria):  # noqa: F811
         assert out["text"] == reasons.reason_text(reason)
     events = [e for o in facts["options"] for e in o["events"]]
     assert events and all(e["code"] and e["text"] for e in events)
+
+
+def test_reasons_use_decimal_commas_and_plural_forms():
+    from relief_kit.core.model import Reason
+
+    assert "menos de 1,5 mensalidades" in reasons.reason_text(
+        Reason("debt_below_instalment_months", "instalments.min_debt_months", {"months": 1.5}))
+    assert "menos de 2 mensalidades" in reasons.reason_text(
+        Reason("debt_below_instalment_months", "instalments.min_debt_months", {"months": 2.0}))
+    one = reasons.reason_text(Reason("relief_cap", "relief.max_per_12_months",
+                                     {"count": 1, "cap": 2}))
+    assert one.startswith("Já teve 1 acordo nos") and "(s)" not in one
+    assert reasons.reason_text(Reason("relief_cap", "relief.max_per_12_months",
+                                      {"count": 2, "cap": 2})).startswith("Já teve 2 acordos")

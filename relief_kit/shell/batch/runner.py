@@ -129,6 +129,9 @@ def run_batch(
     Then, with ``pdfs`` (the default), a second pass adds ``record.pdf`` to every case
     folder of the run that lacks one (:mod:`relief_kit.shell.batch.pdfs`), told to
     ``pdf_progress``; ``pdfs=False`` times the records alone (the benchmark's path).
+    That pass starts worker processes ("spawn"): a script that calls this must keep its
+    top level under ``if __name__ == "__main__":``, as any script using
+    ``multiprocessing`` (the ``relief-kit`` command, notebooks and tests already do).
     """
     with _Signals() as signals:
         return _run(Path(data_dir), Path(archive), signals, criteria_path=criteria_path,
