@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import threading
 
+from relief_kit.core.errors import ReliefKitError
+
 #: PDF/A part 2, level U (see the module's docstring).
 PDF_VARIANT = "pdf/a-2u"
 
@@ -50,11 +52,17 @@ def record_pdf(html: bytes | str) -> bytes:
     """The PDF/A-2u of a case record page (``record.html`` or a reduced record).
 
     ``html``: the page as UTF-8 bytes or text; A4 pages per its print CSS. Returns the
-    PDF's bytes. Raises :class:`OSError` when the system lacks Pango (WeasyPrint's
-    import says which library).
+    PDF's bytes. Raises :class:`~relief_kit.core.errors.ReliefKitError` (one line, in
+    Portuguese, saying what to install) when the system lacks Pango.
     """
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
+    try:
+        from weasyprint import HTML
+        from weasyprint.urls import URLFetcher
+    except OSError as exc:  # WeasyPrint loads Pango when imported
+        raise ReliefKitError(
+            "record.pdf precisa da biblioteca Pango do sistema (Debian/Ubuntu: apt-get "
+            "install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core): "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
 
     text = html.decode("utf-8") if isinstance(html, bytes) else html
     with _lock:
