@@ -39,10 +39,13 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _render(html: bytes) -> bytes:
+def _render(html: bytes) -> tuple[bytes, float]:
+    """The PDF and the seconds its rendering took in the worker (not counting the wait)."""
     from relief_kit.shell.record_pdf import record_pdf
 
-    return record_pdf(html)
+    started = time.perf_counter()
+    pdf = record_pdf(html)
+    return pdf, time.perf_counter() - started
 
 
 def add_pdfs(archive: str | Path, request_ids: Iterable[str], *, workers: int = 1,
@@ -53,7 +56,7 @@ def add_pdfs(archive: str | Path, request_ids: Iterable[str], *, workers: int = 
     ``workers``: rendering processes. ``stop()`` is asked between cases: once true, no
     new PDF starts (the folders left keep their records and get their PDFs on the next
     run). Returns one outcome per folder handled: ``written`` or ``failed`` (one line:
-    why). Never raises for one case.
+    why), with the seconds the rendering took in its worker. Never raises for one case.
     """
     from relief_kit.shell.archive import (
         MANIFEST,
@@ -77,7 +80,7 @@ def add_pdfs(archive: str | Path, request_ids: Iterable[str], *, workers: int = 
     context = multiprocessing.get_context("spawn")  # the parent runs threads: no fork
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(due))), mp_context=context,
                              initializer=_quiet_worker) as pool:
-        futures: dict[Future, tuple[str, float]] = {}
+        futures: dict[Future, str] = {}
         queue = list(due)
 
         def submit_next() -> None:
@@ -92,7 +95,12 @@ def add_pdfs(archive: str | Path, request_ids: Iterable[str], *, workers: int = 
                                        "relief-kit verify"))
                     continue
                 html = (folder / RECORD).read_bytes()
-                futures[pool.submit(_render, html)] = (request_id, time.perf_counter())
+                try:
+                    futures[pool.submit(_render, html)] = request_id
+                except Exception as exc:  # a worker died (BrokenProcessPool): none left
+                    for left in [request_id, *queue]:
+                        report(CaseOutcome(left, "failed", f"sem PDF: {one_line(exc)}"))
+                    queue.clear()
                 return
 
         for _ in range(max(1, workers) * 2):  # keep every worker busy, one in hand
@@ -101,10 +109,11 @@ def add_pdfs(archive: str | Path, request_ids: Iterable[str], *, workers: int = 
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                request_id, started = futures.pop(future)
+                request_id = futures.pop(future)
                 folder = archive / request_id
+                seconds = 0.0
                 try:
-                    pdf = future.result()
+                    pdf, seconds = future.result()
                     files = {p.relative_to(folder).as_posix(): p.read_bytes()
                              for p in sorted(folder.rglob("*"))
                              if p.is_file() and p.name != MANIFEST}
@@ -112,10 +121,9 @@ def add_pdfs(archive: str | Path, request_ids: Iterable[str], *, workers: int = 
                     write_case_folder(archive, request_id, files)
                 except Exception as exc:  # one case's PDF must not stop the others
                     report(CaseOutcome(request_id, "failed", f"sem PDF: {one_line(exc)}",
-                                       time.perf_counter() - started))
+                                       seconds))
                 else:
-                    report(CaseOutcome(request_id, "written", "",
-                                       time.perf_counter() - started))
+                    report(CaseOutcome(request_id, "written", "", seconds))
                 submit_next()
             pending = set(futures)
     return outcomes
