@@ -1,12 +1,12 @@
 """The case record as PDF/A: ``record.pdf`` beside ``record.html``, for a lawyer to file.
 
-Why WeasyPrint, not Chromium's printer (both were tried on the sample's records):
+Why WeasyPrint, not Chromium's printer:
 
 - **PDF/A.** WeasyPrint writes PDF/A itself (``pdf_variant``): the XMP identification
   (``pdfaid:part``/``pdfaid:conformance``), an sRGB output intent, every font embedded
-  (subset). Chromium's ``Page.printToPDF`` writes plain PDF 1.4 with no output intent
-  and no PDF/A identification; making it PDF/A takes Ghostscript or a similar converter
-  afterwards, a second program and a second pass per case.
+  (subset). Chromium's ``Page.printToPDF`` has no PDF/A option (no output intent, no
+  PDF/A identification); making its output PDF/A takes Ghostscript or a similar
+  converter afterwards, a second program and a second pass per case.
 - **Variant: PDF/A-2u.** Part 2 allows the transparency the record's CSS uses (part 1
   does not); level "u" adds a Unicode map for every glyph, so the text can be searched
   and copied in ten years (level "b" only promises the look). Part 3 would add
@@ -19,18 +19,19 @@ Why WeasyPrint, not Chromium's printer (both were tried on the sample's records)
   On Debian ``apt-get install chromium`` (what ``.ci/run`` does for the browser tests)
   pulls ``libpango-1.0-0``, ``libpangoft2-1.0-0`` and fonts; on a bare machine
   ``apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core`` is enough.
-  Chromium would be a 300 MB browser process started per batch, kept alive beside the
-  kernels; WeasyPrint runs in the batch's own worker threads.
+  Chromium would be a browser started per batch and driven over its DevTools
+  protocol beside the kernels; WeasyPrint is a library the batch calls.
 - **Nothing fetched.** The record embeds everything (images as ``data:`` URLs); the
   fetcher used here allows no other protocol, so neither a network request nor a local file
   can end up in the PDF.
 
-Cost (measured on the sample, 2-core machine shared with other jobs, see the README):
-rendering one record is the larger part of a case's cost in the batch (about 0.9 s of
-layout and 0.3 s of writing per record on this machine under load; tables laid out
-with ``table-layout: fixed``, as the print CSS asks, halve the layout compared with
-automatic tables). It runs in the batch's worker thread after the notebook has run, so
-the kernels keep executing the next cases meanwhile.
+Cost: laying out a record's pages is the larger part of a case's cost, several times
+the rest (on the sample, 40 cases, 2 workers, a shared and loaded 2-core machine: the
+PDFs took 7.1 and 7.4 times the records in two runs; see the README). So the batch
+writes the records first and the PDFs in a pass of their own
+(:mod:`relief_kit.shell.batch.pdfs`). A table inside a folded section stays a table in
+print (``templates/views/_style.html``): as a block, its rows were laid out as an
+anonymous automatic table, which took twice as long and overflowed the page.
 """
 
 from __future__ import annotations
