@@ -24,7 +24,7 @@ def test_every_code_the_core_gives_has_a_sentence():
 
 
 def test_every_criterion_the_core_names_has_a_portuguese_name():
-    source = "".join((CORE / name).read_text() for name in ("recommend.py", "money.py"))
+    source = "".join(path.read_text() for path in sorted(CORE.glob("*.py")))
     keys = set(re.findall(r'Reason\(\s*"\w+",\s*"([\w.]+)"', source))
     keys |= set(re.findall(r'add\([^,]+,\s*"\w+",\s*"([\w.]+)"', source))
     # f"weights.{band}_record" for each punctuality band that scores.
