@@ -296,28 +296,32 @@ def _today(option: str | None, folder_as_of=None):
         raise InputError(f"--today: {exc}")
 
 
-def _print_recommendations(folder: Path, criteria_path: Path | None, today: str | None) -> None:
-    import pandas as pd
-
+def _print_recommendations(folder: Path, criteria_path: Path | None, today: str | None,
+                           *, reasons: bool = True) -> None:
+    """The recommendations as a table that fits the terminal (at most 100 columns);
+    then, with ``reasons``, each request's reasons with their criteria as footnotes."""
     from relief_kit.core.criteria import load_criteria
     from relief_kit.shell.replay import recommend_all, recommendations_table
     from relief_kit.sources.tables import load_folder
+    from relief_kit.text.terminal import table as terminal_table
 
     portfolio = load_folder(folder)
     criteria = load_criteria(criteria_path)
     cases = recommend_all(portfolio, criteria, as_of=_today(today, portfolio.as_of))
-    table = recommendations_table(cases)
-    with pd.option_context("display.max_colwidth", 90, "display.width", 200,
-                           "display.max_rows", None):
-        click.echo(table.drop(columns=["razões"]).to_string(index=False))
+    shown = recommendations_table(cases).drop(columns=["razões"])
+    click.echo(terminal_table(list(shown.columns), shown.itertuples(index=False),
+                              no_wrap=["pedido", "cliente"]))
+    if not reasons:
+        click.echo(f"\nCritérios: versão {criteria.version}, SHA-256 {criteria.short_hash}…")
+        return
     click.echo("")
-    from relief_kit.text.reasons import reason_text
+    from relief_kit.text.reasons import reason_lines
 
     for case in cases:
         rec = case.recommendation
         click.echo(f"{case.request_id} — {labels.action(rec.action)}")
-        for reason in rec.reasons:
-            click.echo(f"    • {reason_text(reason)} [{reason.criterion}]")
+        for line in reason_lines(rec.reasons):
+            click.echo(line)
     click.echo(f"\nCritérios: versão {criteria.version}, SHA-256 {criteria.short_hash}…")
 
 
@@ -358,7 +362,8 @@ def _run_batch(folder: Path, archive: Path, **options):
 
     as_of, _ = read_folder_info(folder)
     today = options.pop("today", None)
-    with tqdm(desc="Registros", unit="caso", leave=True) as bar:
+    # disable=None: a bar only on a terminal (in a pipe or a log, the summary says it all).
+    with tqdm(desc="Registros", unit="caso", leave=True, disable=None) as bar:
         def progress(outcome):
             bar.update(1)
             if outcome.status == "failed":
@@ -367,6 +372,17 @@ def _run_batch(folder: Path, archive: Path, **options):
         def planned(total: int) -> None:
             bar.total = total
             bar.refresh()
+
+        pdf_bar = None
+
+        def pdf_progress(outcome) -> None:
+            nonlocal pdf_bar
+            if pdf_bar is None:
+                bar.close()
+                pdf_bar = tqdm(desc="PDF/A", unit="caso", leave=True, disable=None)
+            pdf_bar.update(1)
+            if outcome.status == "failed":
+                pdf_bar.write(f"falhou: {outcome.request_id}: {outcome.message}")
 
         def interrupted(times: int) -> None:
             bar.write("Interrompendo: nenhum caso novo; os em andamento terminam "
@@ -377,11 +393,14 @@ def _run_batch(folder: Path, archive: Path, **options):
         try:
             result = run_batch(folder, archive, today=_today(today, as_of).isoformat(),
                                progress=progress, planned=planned, interrupted=interrupted,
-                               **options)
+                               pdf_progress=pdf_progress, **options)
         except BatchInterrupted as stop:
             bar.close()
             click.echo(str(stop), err=True)
             sys.exit(130)
+        finally:
+            if pdf_bar is not None:
+                pdf_bar.close()
     click.echo(result.summary())
     for outcome in result.outcomes:
         if outcome.status == "written" and outcome.message:
@@ -408,13 +427,14 @@ def demo_command(folder: Path) -> None:
     if not data.is_dir():
         shutil.copytree(SAMPLE, data)
     click.echo(f"1. Dados de exemplo em {data}\n")
-    _print_recommendations(data, None, None)
+    _print_recommendations(data, None, None, reasons=False)
     from relief_kit.tools.demo import ANALYST, simulate_decisions
 
     decided = simulate_decisions(data)
     if decided:
         click.echo(f"\nDecisões simuladas ('{ANALYST}', aceitando a recomendação) em "
-                   f"{decided} pedidos, para os registros mostrarem casos decididos e mensagens.")
+                   f"{fmt.count(decided, 'pedido', 'pedidos')},\n"
+                   "para os registros mostrarem casos decididos e mensagens.")
     click.echo(f"\n2. Registros dos casos em {archive}")
     result = _run_batch(data, archive, workers=None, criteria_path=None, isolated=False,
                         force=False)
@@ -422,10 +442,16 @@ def demo_command(folder: Path) -> None:
     click.echo(f"\n3. Relatório da reunião da equipe em {report}")
     _write_meeting(data, archive, report, None, None, None)
     click.echo("\nOnde olhar:")
-    click.echo(f"  - registros: {archive}/<pedido>/record.html (abra no navegador)")
+    click.echo(f"  - registros, com as razões de cada recomendação (abra no navegador):\n"
+               f"      {archive}/<pedido>/record.html e record.pdf")
     click.echo(f"  - reunião da equipe (sem nomes): {report}")
-    click.echo(f"  - verificar a integridade: relief-kit verify {archive}")
-    click.echo(f"  - revisar um caso no JupyterLab: relief-kit review {data}")
+    click.echo("\nPróximos comandos:")
+    click.echo(f"  relief-kit verify {archive}\n"
+               f"      confere cada arquivo do registro com o seu SHA256SUMS")
+    click.echo(f"  relief-kit queue {data}\n      os casos em aberto, por prazo")
+    click.echo(f"  relief-kit review {data}\n"
+               f"      abre no navegador a revisão do primeiro pedido sem decisão "
+               f"(--request ID para outro)")
     if result.failed:
         sys.exit(1)
 
@@ -627,8 +653,9 @@ def _write_meeting(folder: Path, archive: Path, out: Path, proposed: Path | None
                           archived=records)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
-    click.echo(f"Relatório da reunião: {out} ({len(inputs.decisions)} decisões, "
-               f"{records} registros no arquivo).")
+    click.echo(f"Relatório da reunião: {out} "
+               f"({fmt.count(len(inputs.decisions), 'decisão', 'decisões')}, "
+               f"{fmt.count(records, 'registro', 'registros')} no arquivo).")
     _print_ledger_head(archive)
 
 
@@ -638,7 +665,7 @@ def _print_ledger_head(archive: Path) -> None:
 
     head = ledger_head(archive) if archive.is_dir() else ""
     if head:
-        click.echo(f"Livro-razão do arquivo: cabeça {head} (anote-a fora do arquivo).")
+        click.echo(f"Livro-razão do arquivo (anote a cabeça fora do arquivo):\n  {head}")
 
 
 @main.command("verify")

@@ -128,7 +128,7 @@ def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path
     assert status["R0002"].status == "failed" and "dados ruins" in status["R0002"].message
     assert status["R0003"].status == "failed"
     assert not (archive / "R0002").exists() and not (archive / "R0003").exists()
-    assert "1 registros escritos" in result.summary() and "2 com falha" in result.summary()
+    assert "1 registro escrito," in result.summary() and "2 com falha" in result.summary()
 
 
 def test_killed_batch_leaves_no_half_case_and_resumes(data, tmp_path):

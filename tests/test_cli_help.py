@@ -89,3 +89,16 @@ def test_counts_take_the_right_plural():
     assert [count(n, "cadastro", "cadastros") for n in (0, 1, 2, 1500)] == [
         "0 cadastros", "1 cadastro", "2 cadastros", "1.500 cadastros"]
     assert seconds(102.83) == "102,8 s"
+
+
+def test_a_terminal_table_wraps_long_cells_within_its_width():
+    from relief_kit.text.terminal import table
+
+    terms = "R$ 1.234,56 em 6 parcelas: " + "; ".join(f"R$ 205,76 em 10/0{m}/2027"
+                                                      for m in range(1, 7))
+    text = table(["pedido", "recomendação", "termos"],
+                 [["R0001", "Parcelamento", terms], ["R0002", "Recusa", "sem acordo"]],
+                 columns=100, no_wrap=["pedido"])
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100 and len(lines) > 4
+    assert "R0001" in lines[2] and "10/06/2027" in text and "R0002" in text

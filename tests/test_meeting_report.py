@@ -68,6 +68,15 @@ def test_report_has_no_names_documents_phones_or_emails(decided_sample, tmp_path
                     "E se: resumo", "Modelo de pagamento: fora do período",
                     "Confiabilidade fora do período", "Picos de pedidos"):
         assert section in html
+    # Tables people read: one header row, no pandas index artefacts, months as ago/2026.
+    heads = re.findall(r"<thead>(.*?)</thead>", html, re.S)
+    assert heads and all(head.count("<tr") == 1 for head in heads)
+    assert all("<th></th>" not in head for head in heads)
+    for artefact in (">index<", ">level_0<", "colspan=", "2026-0", "2026-1"):
+        assert artefact not in html, artefact
+    months = re.findall(r"<td>([a-z]{3}/\d{4})</td>", html)
+    assert months and set(m[:3] for m in months) <= {
+        "jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"}
     assert "default-src 'none'" in html and "<script" not in html
     assert "risco" not in text.lower()  # the at-risk household: not even as counts
 
@@ -82,3 +91,36 @@ def test_what_if_with_the_same_criteria_reproduces_every_recommendation(decided_
     summary = tables["E se: resumo"].iloc[0]
     assert summary["mudam"] == 0 and summary["efeito"] == 0
     assert summary["casos"] == len(inputs.portfolio.requests)
+
+
+def test_meeting_tables_read_in_natural_order_and_charts_share_the_tables_units():
+    from relief_kit.shell import meeting
+
+    by_band = pd.crosstab(pd.Series(["boa", "cliente novo", "fraca", "regular", "boa"],
+                                    name="pontualidade"),
+                          pd.Series(["Recusa", "Parcelamento", "Recusa", "Recusa",
+                                     "Desconto para pagamento no mês"], name="decisão"))
+    shown = meeting.presentable("Decisões por pontualidade", by_band)
+    assert list(shown.columns) == ["pontualidade", "Desconto para pagamento no mês",
+                                   "Parcelamento", "Recusa"]
+    assert list(shown["pontualidade"]) == ["boa", "regular", "fraca", "cliente novo"]
+
+    requests = pd.DataFrame({
+        "received_at": pd.to_datetime(["2026-08-03", "2026-08-20", "2026-09-01"]),
+        "channel": ["whatsapp", "email", "whatsapp"], "asked": ["discount"] * 3,
+        "evidence_file": ["a.txt", "", "b.txt"]})
+    shown = meeting.presentable("Pedidos ao longo do tempo",
+                                meeting.requests_over_time(requests))
+    assert list(shown["mês"]) == ["ago/2026", "set/2026"]
+    assert "canal: WhatsApp" in shown.columns and shown.columns.name is None
+
+    reliability = pd.DataFrame({"grupo": ["1º quinto", "2º quinto"], "faturas": [10, 10],
+                                "previsto": [0.41, 0.6], "observado": [0.57, 0.62]})
+    # The table prints 41 % and 57 %: the chart's bars are 41 and 57 on a 0–100 % axis.
+    data, unit = meeting.chart_data("Confiabilidade fora do período", reliability)
+    assert unit == "percent"
+    assert data.round(6).to_dict("list") == {"previsto": [41.0, 60.0], "observado": [57.0, 62.0]}
+    assert meeting._html_table(reliability).count("41%") == 1
+    data, unit = meeting.chart_data("Pedidos ao longo do tempo", shown)
+    assert unit == "count" and list(data.index) == ["ago/2026", "set/2026"]
+    assert data.loc["ago/2026", "WhatsApp"] == 1 and data.loc["ago/2026", "e-mail"] == 1

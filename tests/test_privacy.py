@@ -78,6 +78,15 @@ def files_of(case: Path) -> set[str]:
     return {p.relative_to(case).as_posix() for p in case.rglob("*") if p.is_file()}
 
 
+def pdf_text(path: Path) -> str:
+    """The text of a PDF, whitespace collapsed (what a reader searching it would find)."""
+    import re
+
+    from pypdf import PdfReader
+
+    return re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(path).pages))
+
+
 def document_of(data: Path, request_id: str) -> str:
     customer = customer_of(data, request_id)
     with (data / "customers.csv").open(encoding="utf-8", newline="") as handle:
@@ -113,11 +122,15 @@ def test_purge_removes_evidence_and_sensitive_fields_of_old_closed_cases_only(co
     kept = files_of(old)
     assert not any(name.startswith("evidence/") for name in kept)
     assert "record.ipynb" not in kept
-    assert {"record.html", "case.json", "SHA256SUMS"} <= kept
+    assert {"record.html", "record.pdf", "case.json", "SHA256SUMS"} <= kept
     assert any(name.startswith("messages/") for name in kept)  # what the customer was told
     facts = json.loads((old / "case.json").read_text(encoding="utf-8"))
     text = json.dumps(facts, ensure_ascii=False) + (old / "record.html").read_text("utf-8")
     assert NOTE not in text and "idoso" not in text
+    # The PDF is the reduced record's too: the full one showed the notes and the answers.
+    pdf = pdf_text(old / "record.pdf")
+    assert "Registro reduzido após o prazo de retenção" in pdf and "Boa pagadora." in pdf
+    assert NOTE not in pdf and "idoso" not in pdf.lower()
     assert facts["decision"]["analyst"] == "Joana"
     assert facts["decision"]["justification"] == "Boa pagadora."
     assert facts["decision"]["checklist"]["at_risk"] is True  # why a second analyst signed
@@ -232,7 +245,7 @@ def test_subject_erase_keeps_only_the_decision_trail_with_its_reason(copy):
     for table in ("customers.csv", "invoices.csv", "requests.csv"):
         with (data / table).open(encoding="utf-8", newline="") as handle:
             assert all(row["customer_id"] != customer for row in csv.DictReader(handle))
-    assert files_of(archive / OLD) == {"case.json", "record.html", "SHA256SUMS"}
+    assert files_of(archive / OLD) == {"case.json", "record.html", "record.pdf", "SHA256SUMS"}
     facts = json.loads((archive / OLD / "case.json").read_text(encoding="utf-8"))
     assert facts["customer"]["document"] == document
     assert facts["erasure"]["kept_until"] == "2031-01-10"
@@ -241,6 +254,8 @@ def test_subject_erase_keeps_only_the_decision_trail_with_its_reason(copy):
     assert facts["decision"]["terms"] and facts["decision"]["analyst"] == "Joana"
     record = (archive / OLD / "record.html").read_text(encoding="utf-8")
     assert document not in record and document[4:11] in record  # masked: ***.236.264-**
+    pdf = pdf_text(archive / OLD / "record.pdf")
+    assert "Registro reduzido a pedido do titular" in pdf and document not in pdf
     with open_store(data) as store:
         assert store.load_answers(OLD) is None
         assert store.latest_decision(OLD).checklist.notes == ""

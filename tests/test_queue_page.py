@@ -97,3 +97,22 @@ def test_the_queue_page_lists_what_relief_kit_queue_lists_in_its_order(folder):
 def test_a_bad_date_on_the_queue_page_is_one_line(folder):
     with pytest.raises(InputError, match="today"):
         queue_page.queue_view(folder, today="31/02/2026")
+
+
+def test_a_voila_py_in_the_working_folder_is_not_run(tmp_path, monkeypatch):
+    """Voilà looks for voila.py in the working folder by default; the app's server must
+    not execute one left wherever `relief-kit review` was started."""
+    from voila.app import Voila
+
+    from relief_kit.shell.voila_app import app_config
+
+    marker = tmp_path / "ran"
+    (tmp_path / "voila.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    notebook = tmp_path / "page.ipynb"
+    notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    monkeypatch.chdir(tmp_path)
+    Voila(config=app_config()).initialize([str(notebook)])
+    assert not marker.exists()
+    # the same start without the app's configuration does run it (the threat is real)
+    Voila().initialize([str(notebook)])
+    assert marker.exists()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from relief_kit.core.recommend import recommend
 from relief_kit.shell.facts import jsonable, recommendation_facts
-from relief_kit.text import reasons
+from relief_kit.text import labels, reasons
 from tests.test_recommend import ANSWERED, EVEN, PF, POOR, REQUEST, criteria  # noqa: F401
 
 CORE = Path(reasons.__file__).parents[1] / "core"
@@ -21,6 +21,35 @@ def test_every_code_the_core_gives_has_a_sentence():
     known = set(catalogue["reason"]) | set(catalogue["change"])
     assert codes - known == set()
     assert events - set(catalogue["event"]) == set()
+
+
+def test_every_criterion_the_core_names_has_a_portuguese_name():
+    source = "".join(path.read_text() for path in sorted(CORE.glob("*.py")))
+    keys = set(re.findall(r'Reason\(\s*"\w+",\s*"([\w.]+)"', source))
+    keys |= set(re.findall(r'add\([^,]+,\s*"\w+",\s*"([\w.]+)"', source))
+    # f"weights.{band}_record" for each punctuality band that scores.
+    assert 'f"weights.{band}_record"' in source
+    keys |= {f"weights.{band}_record" for band in ("good", "fair", "poor")}
+    assert len(keys) > 20
+    named = labels.group("criterion")
+    assert {k for k in keys if k not in named} == set()
+    assert labels.criterion("checklist.extra.vizinho") == "item da equipe"
+
+
+def test_reasons_on_the_command_line_name_the_criterion_and_footnote_its_key():
+    from relief_kit.core.model import Reason
+
+    lines = reasons.reason_lines([
+        Reason("relief_kept", "weights.relief_kept", {"points": 1.0}),
+        Reason("chances_calibration"),
+        Reason("relief_kept", "weights.relief_kept", {"points": 1.0}),
+        Reason("private_refusal", "pratica.recusa_privada"),
+    ])
+    assert lines[0] == ("    • Já teve acordo antes e o cumpriu (+1 ponto). — critério: peso de "
+                        "acordo anterior cumprido [1]")
+    assert "critério" not in lines[1] and "[" not in lines[1]
+    assert lines[2].endswith("[1]") and lines[3].endswith("recusa dita em particular [2]")
+    assert lines[4:] == ["      [1] weights.relief_kept", "      [2] pratica.recusa_privada"]
 
 
 def test_the_core_writes_no_portuguese():
@@ -40,3 +69,17 @@ def test_case_json_keeps_code_params_and_the_sentence(criteria):  # noqa: F811
         assert out["text"] == reasons.reason_text(reason)
     events = [e for o in facts["options"] for e in o["events"]]
     assert events and all(e["code"] and e["text"] for e in events)
+
+
+def test_reasons_use_decimal_commas_and_plural_forms():
+    from relief_kit.core.model import Reason
+
+    assert "menos de 1,5 mensalidades" in reasons.reason_text(
+        Reason("debt_below_instalment_months", "instalments.min_debt_months", {"months": 1.5}))
+    assert "menos de 2 mensalidades" in reasons.reason_text(
+        Reason("debt_below_instalment_months", "instalments.min_debt_months", {"months": 2.0}))
+    one = reasons.reason_text(Reason("relief_cap", "relief.max_per_12_months",
+                                     {"count": 1, "cap": 2}))
+    assert one.startswith("Já teve 1 acordo nos") and "(s)" not in one
+    assert reasons.reason_text(Reason("relief_cap", "relief.max_per_12_months",
+                                      {"count": 2, "cap": 2})).startswith("Já teve 2 acordos")

@@ -114,14 +114,15 @@ def test_regulatory_section_states_the_earliest_suspension(folder):
     assert "Fundamentos" in html
 
 
-def test_recommendation_panel_explains_with_criterion_keys_and_prices_every_option(folder):
+def test_recommendation_panel_names_criteria_with_their_keys_and_prices_every_option(folder):
     case = open_case(folder, EMAIL_REQUEST)
     rec = case.recommendation
     html = str(views.recommendation_panel(rec, case))
     assert f'data-action="{rec.action.value}"' in html
     assert labels.action(rec.action) in html
-    for reason in rec.reasons:
-        assert f"<code title=\"critério\">{reason.criterion}</code>" in html
+    for reason in (r for r in rec.reasons if r.criterion):
+        assert (f"(critério: {labels.criterion(reason.criterion)} <code title=\"chave no "
+                f"arquivo de critérios\">{reason.criterion}</code>)") in html
     for option in rec.options:
         assert labels.action(option.action) in html
     assert html.count('class="rk-chosen') == 1

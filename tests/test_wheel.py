@@ -84,5 +84,16 @@ def test_an_installed_wheel_runs_the_demo_outside_the_repository(wheel, tmp_path
     records = list((outside / "saida" / "arquivo").glob("*/record.html"))
     assert len(records) == 40
     assert "CONFIDENCIAL" in records[0].read_text(encoding="utf-8")
+    assert all(r.with_suffix(".pdf").is_file() for r in records)
+    # The terminal summary: a table within 100 columns, the reasons left to the records,
+    # and next commands that work (the review opens the app; no "JupyterLab").
+    lines = demo.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    assert any(line.split()[:1] == ["R0001"] for line in lines)  # a row of the table
+    assert "•" not in demo.stdout and "weights." not in demo.stdout
+    assert "JupyterLab" not in demo.stdout
+    tail = "\n".join(lines[-8:])
+    for command in ("relief-kit verify", "relief-kit queue", "relief-kit review"):
+        assert command in tail
     assert (outside / "saida" / "reuniao.html").is_file()
     assert not (REPO / "saida").exists()

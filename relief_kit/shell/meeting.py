@@ -368,6 +368,44 @@ NOTES = {
 }
 
 
+def presentable(title: str, table: pd.DataFrame) -> pd.DataFrame:
+    """A section's table as people read it: flat, Portuguese, in natural order.
+
+    Presentation only (the computed tables stay as they are): the index becomes an
+    ordinary first column and the columns' own name goes (so ``to_html`` draws one
+    header row, no "index", no empty index row); two-level columns read "canal:
+    WhatsApp"; months as ``ago/2026`` (Babel) and weeks as dd/mm/aaaa; punctuality bands
+    in their order in the labels catalogue (good, fair, poor, new), decisions in the
+    order of :class:`~relief_kit.core.model.Action`.
+    """
+    from relief_kit.text import formatting as fmt
+
+    shown = table.copy()
+    if not isinstance(shown.index, pd.RangeIndex):
+        shown.index.names = [name or "" for name in shown.index.names]
+        shown = shown.reset_index()
+    if isinstance(shown.columns, pd.MultiIndex):
+        shown.columns = [": ".join(str(p) for p in parts if str(p)) for parts in shown.columns]
+    shown.columns.name = None
+    shown = shown.reset_index(drop=True)
+    actions = [ACTION_LABEL[a] for a in ACTION_ORDER if ACTION_LABEL[a] in shown.columns]
+    if actions:
+        shown = shown[[c for c in shown.columns if c not in actions] + actions]
+    if title.startswith("Decisões por pontualidade") and "pontualidade" in shown.columns:
+        order = {BAND_LABEL[band]: i for i, band in enumerate(labels.group("band"))}
+        shown = shown.sort_values("pontualidade", key=lambda c: c.map(order).fillna(len(order)),
+                                  kind="stable").reset_index(drop=True)
+    if "ação" in shown.columns:
+        rank = {ACTION_LABEL[a]: i for i, a in enumerate(ACTION_ORDER)}
+        shown = shown.sort_values("ação", key=lambda c: c.map(rank).fillna(len(rank)),
+                                  kind="stable").reset_index(drop=True)
+    if "mês" in shown.columns:
+        shown["mês"] = [fmt.month(str(v)) for v in shown["mês"]]
+    if "semana" in shown.columns:
+        shown["semana"] = [fmt.day(v) for v in shown["semana"]]
+    return shown
+
+
 def _html_table(table: pd.DataFrame) -> str:
     """A table as escaped HTML, numbers in pt-BR (money-looking columns as R$)."""
     from relief_kit.text import formatting as fmt
@@ -393,6 +431,31 @@ def _html_table(table: pd.DataFrame) -> str:
                          border=0, na_rep="—")
 
 
+def chart_data(title: str, table: pd.DataFrame) -> tuple[pd.DataFrame, str] | None:
+    """What a section's chart draws, from the table shown beside it (:func:`presentable`)
+    and in its units: ``(bars by category, "count" | "percent")``, or None for a section
+    without a chart. A share the table prints as 41 % is drawn as 41 on a 0–100 % axis.
+    """
+    if table.empty:
+        return None
+    unit = "count"
+    if title == "Pedidos ao longo do tempo":
+        channels = [c for c in table.columns if str(c).startswith("canal: ")]
+        data = table.set_index("mês")[channels].rename(
+            columns=lambda c: c.removeprefix("canal: ")) if channels else None
+    elif title.startswith("Decisões por pontualidade"):
+        data = table.set_index("pontualidade")
+    elif title.startswith("Confiabilidade"):
+        # The table shows percentages: so does the chart (0–100 %, not 0–1).
+        data = table.set_index("grupo")[["previsto", "observado"]] * 100
+        unit = "percent"
+    else:
+        return None
+    if data is None or data.empty:
+        return None
+    return data, unit
+
+
 def _chart(title: str, table: pd.DataFrame) -> str | None:
     """A bar chart (PNG, base64) for the sections that read better as one."""
     import base64
@@ -403,22 +466,26 @@ def _chart(title: str, table: pd.DataFrame) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if table.empty:
+    drawn = chart_data(title, table)
+    if drawn is None:
         return None
-    if title == "Pedidos ao longo do tempo":
-        data = table["canal"] if "canal" in table.columns.get_level_values(0) else None
-    elif title.startswith("Decisões por pontualidade"):
-        data = table
-    elif title.startswith("Confiabilidade"):
-        data = table.set_index("grupo")[["previsto", "observado"]]
-    else:
-        return None
-    if data is None or data.empty:
-        return None
+    data, unit = drawn
     figure, axes = plt.subplots(figsize=(7, 3.2), dpi=90)
     data.plot(kind="bar", ax=axes, rot=0)
     axes.set_title(title)
-    axes.legend(fontsize=8)
+    axes.set_xlabel("")
+    if unit == "percent":
+        from matplotlib.ticker import PercentFormatter
+
+        axes.set_ylim(0, 100)
+        axes.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel("pedidos" if title == "Pedidos ao longo do tempo" else "decisões")
+    # Beside the plot, never over a bar.
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -428,9 +495,10 @@ def _chart(title: str, table: pd.DataFrame) -> str | None:
 
 def report_sections(tables: dict) -> list[dict]:
     """Title, note, chart (base64 PNG) and escaped HTML table of each section."""
+    shown = {title: presentable(title, table) for title, table in tables.items()}
     return [{"title": title, "note": NOTES.get(title, ""), "empty": table.empty,
              "table": "" if table.empty else _html_table(table),
-             "chart": _chart(title, table)} for title, table in tables.items()]
+             "chart": _chart(title, table)} for title, table in shown.items()]
 
 
 def show(tables: dict):

@@ -6,11 +6,12 @@ Two jobs, both run from the command line by the provider's data officer:
   decided more than N days ago keeps its decision trail (what was asked, what was
   decided, by whom, when, on which criteria, the terms and the messages that told the
   customer) and loses what was only needed to decide: the copy of the written request,
-  the executed notebook and the full record (both show the request and the answers),
+  the executed notebook and the full record, HTML and PDF (they show the request and
+  the answers),
   the at-risk category and consent, and the analyst's notes. The case folder is
-  rewritten atomically with a reduced record, a ``purge`` section in ``case.json`` and a
-  new manifest, so ``relief-kit verify`` passes. With the data folder, the case store
-  and the data folder's copy of the evidence are purged too.
+  rewritten atomically with a reduced record (HTML and PDF/A), a ``purge`` section in
+  ``case.json`` and a new manifest, so ``relief-kit verify`` passes. With the data
+  folder, the case store and the data folder's copy of the evidence are purged too.
 
 - Data-subject requests (:func:`subject_export`, :func:`subject_erase`): everything
   held on one CPF/CNPJ across the data folder, the case store and the archive, and its
@@ -47,6 +48,7 @@ from relief_kit.shell.archive import (
     verify_case,
     write_case_folder,
 )
+from relief_kit.shell.record_pdf import record_pdf
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
 
@@ -58,6 +60,10 @@ ERASED_CHECKLIST = {**SENSITIVE_CHECKLIST, "at_risk": None}
 #: The intake columns of ``requests.csv`` about the household: the decision's own
 #: checklist keeps the at-risk flag (it explains a softened term or a second analyst).
 SENSITIVE_REQUEST = schema.SENSITIVE_REQUEST
+#: The files a purge rewrites rather than keeps: the full record, as HTML and as PDF,
+#: shows the written request and every answer, so both give way to the reduced record
+#: (a PDF of the reduced record, so the lawyer's copy of what is kept stays fileable).
+REPLACED = ("case.json", "record.html", "record.pdf")
 
 #: How many years an erased customer's decision trail is kept, and why.
 KEPT_YEARS = 5
@@ -189,7 +195,7 @@ def _purged_files(folder: Path, facts: dict, *, who: str, now: datetime,
     kept = [p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*"))
             if p.is_file()]
     kept = [n for n in kept if n != MANIFEST and n not in removed
-            and n not in ("case.json", "record.html")]
+            and n not in REPLACED]
     note = {
         "at": now.isoformat(timespec="seconds"), "by": who,
         "older_than_days": older_than_days,
@@ -212,6 +218,7 @@ def _purged_files(folder: Path, facts: dict, *, who: str, now: datetime,
         reduced, title="Registro reduzido após o prazo de retenção",
         note={"when": fmt.moment(now), "who": who, "reason": PURGE_REASON,
               "removed": removed, "kept": kept}).encode("utf-8")
+    files["record.pdf"] = record_pdf(files["record.html"])
     return files
 
 
@@ -563,7 +570,7 @@ def _erased_case(folder: Path, facts: dict, document: str, *, who: str,
                     "removed": removed, "kept_until": until.isoformat(),
                     "reason": KEPT_REASON},
     }
-    return {
+    files = {
         "case.json": json.dumps(kept, ensure_ascii=False, indent=2,
                                 sort_keys=True).encode("utf-8"),
         # The record shows the document masked, as every record does; case.json keeps
@@ -575,6 +582,8 @@ def _erased_case(folder: Path, facts: dict, document: str, *, who: str,
                   "reason": f"{KEPT_REASON} Guardar até {fmt.day(until)}.",
                   "removed": removed, "kept": []}).encode("utf-8"),
     }
+    files["record.pdf"] = record_pdf(files["record.html"])
+    return files
 
 
 def subject_erase(document: str, *, data_dir: str | Path, archive: str | Path | None = None,

@@ -27,14 +27,27 @@ def give_xsrf_cookie(handler, notebook=None, cwd=None):
     return None
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run Voilà with ``argv`` (default: this process's arguments) and the hook."""
+def app_config():
+    """The traitlets configuration the app adds to its command line: the hook, and
+    ``voila.py``/``voila.json`` looked for only in Jupyter's configuration folders.
+
+    Voilà's default search path starts with the working directory, so a ``voila.py``
+    lying in whatever folder ``relief-kit review`` was started from would be executed
+    as Python by the server that holds the case store's data."""
+    from jupyter_core.paths import jupyter_config_path
     from traitlets.config import Config
-    from voila.app import Voila
 
     config = Config()
     config.VoilaConfiguration.prelaunch_hook = give_xsrf_cookie
-    Voila.launch_instance(argv=sys.argv[1:] if argv is None else argv, config=config)
+    config.Voila.config_file_paths = list(jupyter_config_path())
+    return config
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run Voilà with ``argv`` (default: this process's arguments) and the hook."""
+    from voila.app import Voila
+
+    Voila.launch_instance(argv=sys.argv[1:] if argv is None else argv, config=app_config())
 
 
 if __name__ == "__main__":

@@ -55,6 +55,16 @@ def moment(value: datetime | None) -> str:
 
 
 @_cached
+def month(value: date | datetime | str | None) -> str:
+    """A month as the team says it: ``ago/2026`` (CLDR's abbreviated month in pt-BR,
+    without its abbreviation dot); ``value`` a date or ``"2026-08"``; "—" for none."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = date.fromisoformat(f"{value[:7]}-01")
+    return format_date(value, "MMM/yyyy", locale=LOCALE).replace(".", "")
+
+
 def percent(share: float | None, digits: int = 0) -> str:
     """A share 0–1 as ``85%``."""
     if share is None:

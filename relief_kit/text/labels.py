@@ -47,3 +47,14 @@ def label(group_name: str, key, default: str | None = None) -> str:
 def action(value) -> str:
     """The label of an :class:`~relief_kit.core.model.Action` (or its value); "—" for none."""
     return label("action", value, "—") if value else "—"
+
+
+def criterion(key: str) -> str:
+    """The Portuguese name of a criterion key (``weights.good_record`` → "peso da boa
+    pontualidade"); a team item ``checklist.extra.<item>`` is "item da equipe"; "" for
+    none; an unknown key is shown as it is."""
+    if not key:
+        return ""
+    if key.startswith("checklist.extra."):
+        key = "checklist.extra"
+    return label("criterion", key)

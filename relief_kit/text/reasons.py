@@ -90,6 +90,31 @@ def model_note_text(note: Any) -> str:
                    _expanded(dict(_field(note, "params") or {})))
 
 
+def reason_lines(reasons: Any, indent: str = "    ") -> list[str]:
+    """Reasons as plain-text lines for a terminal: each sentence with its criterion's
+    Portuguese name and a footnote number; then one footnote line per criterion key.
+
+    ``reasons``: Reason objects or their ``case.json`` mappings. A reason with no
+    criterion (the source of the chances) has no footnote. Example::
+
+        • Pagou 100% das faturas em dia: … (+2 pontos). — critério: peso da boa pontualidade [1]
+        [1] weights.good_record
+    """
+    from relief_kit.text import labels
+
+    lines, keys = [], []
+    for reason in reasons:
+        sentence = reason_text(reason)
+        key = _field(reason, "criterion") or ""
+        if key:
+            if key not in keys:
+                keys.append(key)
+            sentence += f" — critério: {labels.criterion(key)} [{keys.index(key) + 1}]"
+        lines.append(f"{indent}• {sentence}")
+    lines += [f"{indent}  [{number}] {key}" for number, key in enumerate(keys, start=1)]
+    return lines
+
+
 def event_text(event: Any) -> str:
     """A branch of an option's event tree: ``não pago no prazo; pago em até 30 dias``."""
     params = dict(_field(event, "params") or {})

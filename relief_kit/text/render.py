@@ -103,6 +103,7 @@ def environment() -> Environment:
         yes_no=fmt.yes_no, terms=lambda terms, action: fmt.terms_text(action, terms),
         action_label=labels.action,
         label=lambda key, group: labels.label(group, key),
+        criterion=labels.criterion,
         contacts=_contacts,
     )
     env.globals.update(labels=labels.catalogue())

@@ -281,8 +281,10 @@ def _obvious_loop(data: Path, ids: list[str], workers: int, work: Path) -> float
 def _batch(data: Path, ids: list[str], workers: int, archive: Path):
     from relief_kit.shell.batch import run_batch
 
+    # The records (what the obvious loop also makes); record.pdf is a pass of its own
+    # after them (shell.batch.pdfs), its cost given apart in the README.
     result, seconds = _timed(run_batch, data, archive, workers=workers, force=True,
-                             request_ids=ids)
+                             request_ids=ids, pdfs=False)
     failed = result.failed
     if failed:
         raise SystemExit(f"batch: {len(failed)} casos falharam: {failed[0]}")

@@ -64,6 +64,7 @@ def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
                                      settings_path=job.settings_path)
     facts["messages"] = messages.record
     files: dict[str, bytes] = {
+        # record.pdf follows in the batch's second pass (shell.batch.pdfs).
         "record.html": export_record(executed, facts),
         "record.ipynb": nbformat.writes(executed).encode("utf-8"),
         "case.json": json.dumps(facts, ensure_ascii=False, indent=2, sort_keys=True,

@@ -39,21 +39,33 @@ class BatchResult:
     outcomes: list[CaseOutcome] = field(default_factory=list)
     seconds: float = 0.0
     planned: int = 0  # requests the run planned (written, skipped, failed or left)
+    #: The requests the run planned, in order (the PDF pass goes through them).
+    requests: list[str] = field(default_factory=list)
+    #: The second pass: one outcome per record.pdf added (or not) (shell.batch.pdfs).
+    pdfs: list[CaseOutcome] = field(default_factory=list)
+    pdf_seconds: float = 0.0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def failed(self) -> list[CaseOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        """Cases without their record, or without its PDF."""
+        return [o for o in self.outcomes + self.pdfs if o.status == "failed"]
 
     def summary(self) -> str:
-        """One Portuguese line for the end of a run."""
-        return (
-            f"{len(self.outcomes)} pedidos: {self.count('written')} registros escritos, "
+        """The end of a run in Portuguese: the records, then (if any) their PDFs."""
+        text = (
+            f"{fmt.count(len(self.outcomes), 'pedido', 'pedidos')}: "
+            f"{fmt.count(self.count('written'), 'registro escrito', 'registros escritos')}, "
             f"{self.count('skipped')} já em dia, {self.count('failed')} com falha "
             f"({fmt.seconds(self.seconds)})."
         )
+        if self.pdfs:
+            made = sum(o.status == "written" for o in self.pdfs)
+            text += (f"\nPDF/A: {fmt.count(made, 'registro', 'registros')} em PDF, "
+                     f"{len(self.pdfs) - made} com falha ({fmt.seconds(self.pdf_seconds)}).")
+        return text
 
 
 class BatchInterrupted(ReliefKitError):
@@ -109,6 +121,8 @@ def run_batch(
     progress: Callable[[CaseOutcome], None] | None = None,
     planned: Callable[[int], None] | None = None,
     interrupted: Callable[[int], None] | None = None,
+    pdfs: bool = True,
+    pdf_progress: Callable[[CaseOutcome], None] | None = None,
 ) -> BatchResult:
     """Write (or bring up to date) one case record per request.
 
@@ -118,13 +132,20 @@ def run_batch(
     ``workers`` threads (the number of cores). ``interrupted(n)`` is told of the n-th
     Ctrl-C/SIGTERM; after one, :class:`BatchInterrupted` is raised once every kernel
     is down.
+
+    Then, with ``pdfs`` (the default), a second pass adds ``record.pdf`` to every case
+    folder of the run that lacks one (:mod:`relief_kit.shell.batch.pdfs`), told to
+    ``pdf_progress``; ``pdfs=False`` times the records alone (the benchmark's path).
+    That pass starts worker processes ("spawn"): a script that calls this must keep its
+    top level under ``if __name__ == "__main__":``, as any script using
+    ``multiprocessing`` (the ``relief-kit`` command, notebooks and tests already do).
     """
     with _Signals() as signals:
         return _run(Path(data_dir), Path(archive), signals, criteria_path=criteria_path,
                     settings_path=settings_path, workers=workers, executor=executor,
                     notebook=Path(notebook), today=today, isolated=isolated, force=force,
                     request_ids=request_ids, progress=progress, planned=planned,
-                    interrupted=interrupted)
+                    interrupted=interrupted, pdfs=pdfs, pdf_progress=pdf_progress)
 
 
 def _preloader(data_dir: Path, fingerprint: str) -> Callable:
@@ -164,7 +185,7 @@ def _warm(runner: ThreadPoolExecutor, pool, workers: int) -> list[Future]:
 
 def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, settings_path,
          workers, executor, notebook, today, isolated, force, request_ids, progress,
-         planned, interrupted) -> BatchResult:
+         planned, interrupted, pdfs, pdf_progress) -> BatchResult:
     from relief_kit.shell.batch.kernels import KernelPool
     from relief_kit.shell.case import data_fingerprint
 
@@ -198,6 +219,13 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
                 runner.shutdown(wait=True, cancel_futures=True)
     # The pool is closed here: every kernel down, every client, loop and context closed.
     result.seconds = time.perf_counter() - started
+    if pdfs and not signals.count:
+        from relief_kit.shell.batch.pdfs import add_pdfs
+
+        started = time.perf_counter()
+        result.pdfs = add_pdfs(archive, result.requests, workers=workers,
+                               stop=lambda: signals.count > 0, progress=pdf_progress)
+        result.pdf_seconds = time.perf_counter() - started
     if signals.count:
         raise BatchInterrupted(result, result.planned, signals.count)
     return result
@@ -235,7 +263,7 @@ def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, ru
         planned(len(jobs))
     with open_store(data_dir) as store:
         latest = {d.request_id: d.decision_id for d in store.latest_decisions()}
-    result = BatchResult(planned=len(jobs))
+    result = BatchResult(planned=len(jobs), requests=[job.request_id for job in jobs])
 
     def report(outcome: CaseOutcome) -> None:
         result.outcomes.append(outcome)
