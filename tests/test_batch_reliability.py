@@ -46,9 +46,10 @@ def test_a_long_run_keeps_descriptors_threads_and_memory_flat(portfolio, tmp_pat
     print(figures)
     assert figures["limit"] == 256
     assert figures["written"] == 100 and figures["failed"] == []
-    assert figures["end"]["fds"] == figures["start"]["fds"]
-    assert figures["end"]["threads"] == figures["start"]["threads"]
-    assert figures["end"]["os_threads"] == figures["start"]["os_threads"]
+    # Nothing grows (a thread the warm-up run's PDF pass left winding down may be gone).
+    assert figures["end"]["fds"] <= figures["start"]["fds"]
+    assert figures["end"]["threads"] <= figures["start"]["threads"]
+    assert figures["end"]["os_threads"] <= figures["start"]["os_threads"]
     assert figures["end"]["rss_mb"] - figures["start"]["rss_mb"] < 40
 
 
