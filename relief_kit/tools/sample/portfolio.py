@@ -87,6 +87,17 @@ _HARDSHIP_OF = {
     "illness": "illness", "unexpected_expense": "other", "separation": "other",
     "business_down": "business_down", "opportunist": "none",
 }
+#: The chance that a customer who states a hardship also says what they can pay a month,
+#: by the kind of hardship and the depth of the debt open at the request (in monthly
+#: fees). Income that stopped or fell (job loss, income drop, business down) leaves a
+#: monthly budget the customer talks about ("consigo pagar uns 60 reais por mês"), most of
+#: all with several bills open; an illness or another one-off expense is about a bill,
+#: not a budget, and the customer says so less often.
+_INCOME_HARDSHIPS = ("job_loss", "income_drop", "business_down")
+_CAPACITY_STATED = {  # (income hardship?, depth): chance
+    (True, "several"): 0.9, (True, "one"): 0.35, (True, "none"): 0.1,
+    (False, "several"): 0.5, (False, "one"): 0.15, (False, "none"): 0.05,
+}
 _AT_RISK_SHARES = {"idoso": 0.5, "doenca_cronica": 0.25, "deficiencia": 0.15, "outro": 0.10}
 _EMAIL_STYLES = {"utf8_alternative": 0.4, "utf8_plain": 0.2, "latin1": 0.25, "html_only": 0.15}
 
@@ -895,6 +906,9 @@ def _requests(rng: np.random.Generator, text_seed: int, p: _People, invoices: pd
     # written request usually says what happened; a call is often noted down before
     # anyone asked; an opportunist states no difficulty, or is not asked yet.
     intake_rng = np.random.default_rng([int(as_of_d), n, count, 13])
+    # What the customer says they can pay: a stream of its own again, two draws a
+    # request, so the intake's other answers stay as they were.
+    capacity_rng = np.random.default_rng([int(as_of_d), n, count, 17])
     for seq, i in enumerate(order, start=1):
         row = chosen[i]
         request_id = f"R{seq:04d}"
@@ -911,8 +925,9 @@ def _requests(rng: np.random.Generator, text_seed: int, p: _People, invoices: pd
         else:
             evidence_file = ""
         situation_of[request_id] = situations[i]
-        hardship, since, capacity = _hardship_intake(intake_rng, facts, situations[i],
-                                                     float(p.fee[row]))
+        hardship, since = _hardship_intake(intake_rng, facts, situations[i])
+        capacity = _stated_capacity(capacity_rng.random(2), hardship, facts.debt,
+                                    float(p.fee[row]))
         records.append({
             "request_id": request_id,
             "customer_id": customers["customer_id"].iat[row],
@@ -941,20 +956,31 @@ def _requests(rng: np.random.Generator, text_seed: int, p: _People, invoices: pd
     return frame, evidence, pd.Series(situation_of, name="situation", dtype=object)
 
 
-def _hardship_intake(rng: np.random.Generator, facts, situation: str, fee: float):
-    """The intake's hardship columns for one request: (category, since, capacity)."""
+def _hardship_intake(rng: np.random.Generator, facts, situation: str):
+    """The intake's hardship columns for one request: (category, since)."""
     written = bool(facts.evidence_kind)
     asked = rng.random() < (0.85 if written else 0.4)
     if not asked:
-        return "", None, None
+        return "", None
     hardship = _HARDSHIP_OF.get(situation, "other")
     if hardship == "none" and rng.random() < 0.5:
-        return "", None, None  # the opportunist dodged the question: still to ask
+        return "", None  # the opportunist dodged the question: still to ask
     since = facts.trouble_began if hardship != "none" else None
-    capacity = None
-    if hardship != "none" and facts.debt >= 1.5 * fee and rng.random() < 0.6:
-        capacity = float(max(10 * round(fee * rng.uniform(0.5, 1.1) / 10), 20.0))
-    return hardship, since, capacity
+    return hardship, since
+
+
+def _stated_capacity(draws: np.ndarray, hardship: str, debt: float, fee: float
+                     ) -> float | None:
+    """What the customer says they can pay a month (R$, a round ten, at least R$ 20), or
+    None: stated with the chance of :data:`_CAPACITY_STATED` for the ``hardship`` and the
+    ``debt`` open at the request (R$) against the monthly ``fee`` (R$); half to a little
+    over one fee. ``draws``: two uniforms in [0, 1) — whether, and how much."""
+    if hardship in ("", "none"):
+        return None
+    depth = "several" if debt >= 1.5 * fee else "one" if debt > 0 else "none"
+    if draws[0] >= _CAPACITY_STATED[(hardship in _INCOME_HARDSHIPS, depth)]:
+        return None
+    return float(max(10 * round(fee * (0.5 + 0.6 * draws[1]) / 10), 20.0))
 
 
 def _facts(rng, p: _People, row: int, bills: pd.DataFrame, moment: datetime, request_id: str,
