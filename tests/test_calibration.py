@@ -1,17 +1,20 @@
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from relief_kit.core.calibration import METHOD, Calibration, calibrate
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.model import Action
-from relief_kit.text import labels
+from relief_kit.text.calibration import calibration_table
 from tests.portfolio_builder import bill, changed, customers, invoices, monthly
 
 
 def table_of(calibration):
-    """The calibration's table with the catalogue's names, as the review shows it."""
-    return calibration.table(labels.group("band"), labels.group("arrangement"))
+    """The calibration's table in Portuguese, as the review shows it: a frame whose
+    columns are the headers."""
+    columns, rows = calibration_table(calibration.table(), calibration.window_days)
+    return pd.DataFrame([{header: row[code] for code, header in columns} for row in rows])
 
 AS_OF = date(2026, 11, 20)
 # "b" pays its 4th and 6th bills 20 days late (within the 30-day window) and its 5th
@@ -135,6 +138,23 @@ def test_each_action_reads_its_own_rate(criteria):
         ("good", "postponement")].used
     assert cal.probability("good", Action.INSTALMENTS) == cal.arrangements[
         ("good", "instalment")].used
+
+
+def test_table_is_codes_and_numbers_in_the_core(criteria):
+    table = calibrate(invoices(*PORTFOLIO), PEOPLE, criteria, AS_OF).table()
+    assert list(table.columns) == ["group", "scope", "bills", "paid", "observed", "toward",
+                                   "used", "note"]
+    assert table.loc[0, ["group", "scope", "bills", "paid"]].tolist() == [
+        "ordinary", "portfolio", 3, 2]
+    fair = table[(table["group"] == "ordinary") & (table["scope"] == "fair")].iloc[0]
+    assert (fair["bills"], fair["paid"], fair["observed"]) == (2, 1, 0.5)
+    assert fair["note"].code == "calibration_few_bills"
+    assert fair["note"].params == {"toward": "portfolio", "min_bills": 30}
+    cell = table[(table["group"] == "discount") & (table["scope"] == "good")].iloc[0]
+    assert cell["note"].code == "calibration_no_bills" and cell["note"].params == {
+        "toward": "kind"}
+    assert not any(isinstance(v, str) and " " in v for v in table.drop(columns="note")
+                   .to_numpy().ravel())  # no Portuguese: codes only
 
 
 def test_table_has_portuguese_headers_and_says_where_data_is_thin(criteria):

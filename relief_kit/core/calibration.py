@@ -25,15 +25,14 @@ like.
   all bands, itself shrunk toward the band's rate without an agreement: with no
   agreement on record, an agreement is priced like no agreement for that band.
 
-``Calibration.table(band_labels, kind_labels)`` shows all of it so the team can
-challenge it;
+``Calibration.table()`` shows all of it, as codes and numbers the text layer says in
+Portuguese, so the team can challenge it;
 ``Calibration.outcomes`` lists every comparable bill with its prediction and what
 happened, for the meeting to plot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -42,7 +41,7 @@ import pandas as pd
 
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.history import band_of, judged_bills
-from relief_kit.core.model import Action
+from relief_kit.core.model import Action, Reason
 
 #: Bump when the way rates are computed changes: cached calibrations of another
 #: method are refused by :meth:`Calibration.from_dict` and computed again.
@@ -53,6 +52,8 @@ _ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement"
                 Action.INSTALMENTS: "instalment"}
 #: With no comparable bill in the whole portfolio: an even chance (the table says so).
 NO_DATA_RATE = 0.5
+#: The columns of :meth:`Calibration.table`, in order.
+TABLE_COLUMNS = ("group", "scope", "bills", "paid", "observed", "toward", "used", "note")
 
 
 @dataclass(frozen=True)
@@ -94,43 +95,47 @@ class Calibration:
             return self.ordinary[band].used
         return self.arrangements[(band, kind)].used
 
-    def table(self, band_labels: Mapping[str, str], kind_labels: Mapping[str, str]
-              ) -> pd.DataFrame:
-        """The calibration in Portuguese, one row per band, per kind of agreement and
-        per (kind, band), for the team to challenge. ``band_labels`` and ``kind_labels``
-        name the bands and the kinds (the catalogue's ``band`` and ``arrangement``
-        groups, :mod:`relief_kit.text.labels`)."""
-        paid_header = f"pagas em {self.window_days} dias"
+    def table(self) -> pd.DataFrame:
+        """The calibration as codes and numbers, for the team to challenge: one row for the
+        whole portfolio, one per band, one per kind of agreement and one per (kind, band).
+
+        Columns: ``group`` (``"ordinary"`` — ordinary bills still unpaid when their grace
+        period ended — or a kind of :data:`KINDS`), ``scope`` (``"portfolio"``, ``"all"``
+        bands of a kind, or a band of :data:`BANDS`), ``bills``, ``paid`` (within
+        ``window_days``), ``observed``, ``toward`` (the rate it was shrunk toward; None
+        when not shrunk), ``used`` (rates in [0, 1]; ``observed`` is None without bills)
+        and ``note``: a :class:`~relief_kit.core.model.Reason` when the data is thin
+        (``calibration_no_history``, ``calibration_no_bills``, ``calibration_few_bills``,
+        with the rate it fell back on as ``toward``: ``portfolio`` or ``kind``), else
+        None. :func:`relief_kit.text.calibration.calibration_table` says it in
+        Portuguese."""
         rows = []
 
-        def add(group: str, label: str, rate: Rate, reference: str) -> None:
+        def add(group: str, scope: str, rate: Rate, toward: str) -> None:
             if rate.bills == 0:
-                note = f"sem faturas: vale {reference}"
+                note = Reason("calibration_no_bills", "calibration.prior_strength",
+                              {"toward": toward})
             elif rate.bills < self.min_bills:
-                note = f"poucas faturas (< {self.min_bills}): puxada para {reference}"
+                note = Reason("calibration_few_bills", "calibration.min_bills",
+                              {"toward": toward, "min_bills": self.min_bills})
             else:
-                note = ""
-            rows.append({"grupo": group, "faixa": label, "faturas": rate.bills,
-                         paid_header: rate.paid, "taxa observada": rate.observed,
-                         "taxa de referência": rate.toward, "taxa usada": rate.used,
-                         "observação": note})
+                note = None
+            rows.append({"group": group, "scope": scope, "bills": rate.bills,
+                         "paid": rate.paid, "observed": rate.observed,
+                         "toward": rate.toward, "used": rate.used, "note": note})
 
-        ordinary = "sem acordo: fatura comum ainda não paga ao fim da tolerância"
-        overall_note = "" if self.overall.bills else (
-            f"sem histórico na carteira: {NO_DATA_RATE:.0%} por falta de dados")
-        rows.append({"grupo": ordinary, "faixa": "toda a carteira",
-                     "faturas": self.overall.bills, paid_header: self.overall.paid,
-                     "taxa observada": self.overall.observed, "taxa de referência": None,
-                     "taxa usada": self.overall.used, "observação": overall_note})
+        rows.append({"group": "ordinary", "scope": "portfolio", "bills": self.overall.bills,
+                     "paid": self.overall.paid, "observed": self.overall.observed,
+                     "toward": None, "used": self.overall.used,
+                     "note": None if self.overall.bills else Reason(
+                         "calibration_no_history", "", {"rate": NO_DATA_RATE})})
         for band in BANDS:
-            add(ordinary, band_labels[band], self.ordinary[band], "a taxa de toda a carteira")
+            add("ordinary", band, self.ordinary[band], "portfolio")
         for kind in KINDS:
-            group = f"{kind_labels[kind]}: paga em até {self.window_days} dias da data combinada"
-            add(group, "todas as faixas", self.kinds[kind], "a taxa de toda a carteira")
+            add(kind, "all", self.kinds[kind], "portfolio")
             for band in BANDS:
-                add(group, band_labels[band], self.arrangements[(band, kind)],
-                    "a taxa do tipo de acordo (puxada para a da faixa sem acordo)")
-        return pd.DataFrame(rows)
+                add(kind, band, self.arrangements[(band, kind)], "kind")
+        return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
     def to_dict(self) -> dict:
         """Plain values (for the per-case cache and the batch's fingerprints)."""

@@ -98,12 +98,12 @@ class Case:
         return self.request.request_id
 
     @cached_property
-    def calibration_table(self) -> tuple[list[str], list[dict]]:
-        """The calibration's own table (columns, rows), computed once per case."""
-        from relief_kit.text import labels
+    def calibration_table(self) -> tuple[list[tuple[str, str]], list[dict]]:
+        """The band calibration's table in Portuguese (columns as (code, header), rows),
+        computed once per case (:func:`relief_kit.text.calibration.calibration_table`)."""
+        from relief_kit.text.calibration import calibration_table
 
-        table = self.calibration.table(labels.group("band"), labels.group("arrangement"))
-        return list(table.columns), table.to_dict("records")
+        return calibration_table(self.calibration.table(), self.calibration.window_days)
 
     def recommend(self, checklist: Checklist) -> Recommendation:
         """The recommendation for other answers (the live panel): pure, no I/O."""

@@ -55,6 +55,12 @@ def _render(section: str, code: str, params: Mapping[str, Any] | None = None) ->
     return _catalogue()[section][code].render(**dict(params or {}))
 
 
+def catalogue_text(section: str, code: str, params: Mapping[str, Any] | None = None) -> str:
+    """One entry of the catalogue, ``[section]`` ``code``, rendered with ``params``;
+    KeyError for an unknown section or code."""
+    return _render(section, code, params)
+
+
 def reason_text(reason: Any) -> str:
     """A reason (or an option's note, the model note) as its Portuguese sentence; "" for
     none. A reason that scored points ends with them (``[format].scored``)."""
