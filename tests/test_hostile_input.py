@@ -251,7 +251,7 @@ CORPUS = [
                "fim do arquivo; feche as aspas ou apague a que sobra"),
     Bad("csv row with more fields than the header",
         rewrite("invoices.csv", replace(b"\n100003,", b"\nx,y,100003,")), CHECK,
-        "erro: invoices.csv, linha 4: a linha tem 12 campos e o cabeçalho 10; confira "
+        "erro: invoices.csv, linha 4: a linha tem 13 campos e o cabeçalho 11; confira "
         "separadores e aspas (um ',' dentro de um texto precisa estar entre aspas)"),
     Bad("utf-16 without BOM", rewrite("customers.csv", lambda b: b.decode().encode("utf-16-le")),
         CHECK, "erro: customers.csv: nenhuma coluna de customers.csv no cabeçalho (esperadas "
