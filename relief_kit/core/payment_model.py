@@ -91,7 +91,7 @@ from relief_kit.core.history import judged_bills
 from relief_kit.core.model import Action, HistoryFeatures, Reason
 
 #: Bump when the method changes: cached models of another method are computed again.
-METHOD = "model-3"
+METHOD = "model-4"
 KINDS = ("ordinary", "discount", "postponement", "instalment")
 _ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement",
                 Action.INSTALMENTS: "instalment", Action.REFUSAL: "ordinary",
