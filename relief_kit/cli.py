@@ -445,15 +445,34 @@ def demo_command(folder: Path) -> None:
     click.echo(f"  - registros, com as razões de cada recomendação (abra no navegador):\n"
                f"      {archive}/<pedido>/record.html e record.pdf")
     click.echo(f"  - reunião da equipe (sem nomes): {report}")
+    command = _this_command()
     click.echo("\nPróximos comandos:")
-    click.echo(f"  relief-kit verify {archive}\n"
+    click.echo(f"  {command} verify {archive}\n"
                f"      confere cada arquivo do registro com o seu SHA256SUMS")
-    click.echo(f"  relief-kit queue {data}\n      os casos em aberto, por prazo")
-    click.echo(f"  relief-kit review {data}\n"
-               f"      abre no navegador a revisão do primeiro pedido sem decisão "
-               f"(--request ID para outro)")
+    click.echo(f"  {command} queue {data}\n      os casos em aberto, por prazo")
+    click.echo(f"  {command} review {data}\n"
+               f"      abre no navegador a fila de casos; um clique abre cada caso "
+               f"(--request ID abre um direto)")
     if result.failed:
         sys.exit(1)
+
+
+def _this_command() -> str:
+    """How the user can type this program again: ``relief-kit`` when that name on the
+    PATH is this program, else its path (``.venv/bin/relief-kit`` after ``make demo``,
+    whose virtual environment is not activated)."""
+    me = Path(sys.argv[0])
+    if me.name != "relief-kit":
+        return "relief-kit"
+    import shutil
+
+    found = shutil.which("relief-kit")
+    if found and Path(found).resolve() == me.resolve():
+        return "relief-kit"
+    try:
+        return str(me.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(me.resolve())
 
 
 # --------------------------------------------------------------------------- sample

@@ -95,5 +95,9 @@ def test_an_installed_wheel_runs_the_demo_outside_the_repository(wheel, tmp_path
     tail = "\n".join(lines[-8:])
     for command in ("relief-kit verify", "relief-kit queue", "relief-kit review"):
         assert command in tail
+    # ... typed as printed (the venv is not on PATH here: the path is printed), they run.
+    verify_line = next(line for line in lines if "relief-kit verify" in line).split()
+    assert subprocess.run(verify_line, cwd=outside, env=env, capture_output=True,
+                          timeout=300).returncode == 0
     assert (outside / "saida" / "reuniao.html").is_file()
     assert not (REPO / "saida").exists()
