@@ -7,6 +7,7 @@ import re
 import secrets
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -470,7 +471,7 @@ def test_kernels_of_pages_that_never_say_goodbye_are_culled(tmp_path, monkeypatc
     """A page fetched without running its script (a killed browser, a crashed tab, a
     script) never sends the beacon: the culler stops its kernel once idle. The idle time
     is shortened through the launcher's documented setting; the culling is Jupyter's own."""
-    idle = 4
+    idle = launch.MIN_CULL_IDLE_SECONDS
     monkeypatch.setenv(launch.CULL_IDLE_ENV, str(idle))
     folder = sample_copy(tmp_path)
     pages = launch.prepare_app(folder, analyst="Ana Teste")
@@ -481,6 +482,9 @@ def test_kernels_of_pages_that_never_say_goodbye_are_culled(tmp_path, monkeypatc
     env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime))
     log = (tmp_path / "voila.log").open("wb")
     process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    # A page that never finishes loading fails the test instead of hanging the suite.
+    watchdog = threading.Timer(LOADS * 120, process.kill)
+    watchdog.start()
     try:
         _wait_for_port(server.port, process)
         started: set[int] = set()
@@ -491,6 +495,7 @@ def test_kernels_of_pages_that_never_say_goodbye_are_culled(tmp_path, monkeypatc
         assert len(started) == LOADS
         gone = _wait_for_kernels(process.pid, 0, idle + 60)
     finally:
+        watchdog.cancel()
         _stop(process)
         log.close()
     print(f"{LOADS} páginas sem despedida: {LOADS} kernels, 0 vivos {gone:.1f} s depois da "

@@ -46,7 +46,12 @@ APP_PORT = 8866
 #: culled). The beacon is the prompt path, the culler the safety net for the rest.
 CULL_IDLE_SECONDS = 60
 CULL_INTERVAL_SECONDS = 15
-#: The environment variable that changes the idle time (whole seconds >= 1), for a
+#: The shortest idle time allowed: Jupyter's culler also stops a kernel still starting
+#: once it has been idle that long, and the Voilà page waiting for that kernel then never
+#: finishes loading (seen with 4 s on a loaded machine, where a kernel took longer than
+#: that to start).
+MIN_CULL_IDLE_SECONDS = 10
+#: The environment variable that changes the idle time (whole seconds >= 10), for a
 #: machine short of memory, or a test that watches the culler work.
 CULL_IDLE_ENV = "RELIEF_KIT_KERNEL_IDLE_SECONDS"
 #: Each launch's Jupyter runtime files (kernel connection files), under the data
@@ -274,14 +279,15 @@ def lab_server(notebook: Path, *, port: int | None = None, token: str | None = N
 
 def cull_idle_seconds(environ: dict[str, str] | None = None) -> int:
     """How long an app kernel without a page may sit idle before it is shut down:
-    :data:`CULL_IDLE_ENV` when set (whole seconds >= 1), else :data:`CULL_IDLE_SECONDS`.
+    :data:`CULL_IDLE_ENV` when set (whole seconds >= :data:`MIN_CULL_IDLE_SECONDS`), else
+    :data:`CULL_IDLE_SECONDS`.
     Raises ``InputError`` (one line) for any other value."""
     raw = (os.environ if environ is None else environ).get(CULL_IDLE_ENV, "").strip()
     if not raw:
         return CULL_IDLE_SECONDS
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdigit() or int(raw) < MIN_CULL_IDLE_SECONDS:
         raise InputError(f"{CULL_IDLE_ENV}={raw!r}: informe um número inteiro de segundos, "
-                         f"1 ou mais (padrão: {CULL_IDLE_SECONDS}).")
+                         f"{MIN_CULL_IDLE_SECONDS} ou mais (padrão: {CULL_IDLE_SECONDS}).")
     return int(raw)
 
 
