@@ -81,6 +81,9 @@ def test_the_case_page_takes_its_request_from_the_address_only_in_the_app(monkey
     monkeypatch.setenv("QUERY_STRING", "token=x&pedido=R%2000%2F7")
     assert queue_page.requested("") == "R 00/7"
     assert 'href="fila.ipynb"' in str(queue_page.queue_link())
+    monkeypatch.setenv("QUERY_STRING", "")  # caso.ipynb alone (a bookmark): back to the queue
+    with pytest.raises(InputError, match="volte à fila de casos"):
+        queue_page.requested("")
 
 
 def test_the_queue_page_lists_what_relief_kit_queue_lists_in_its_order(folder):

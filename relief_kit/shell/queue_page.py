@@ -40,11 +40,20 @@ def _in_app_folder() -> bool:
 def requested(request_id: str) -> str:
     """The request the page's address names (``caso.ipynb?pedido=R0012``) when Voilà
     serves the app's case page, else ``request_id`` (the notebook's parameter: the batch,
-    JupyterLab, a single-case app). An unknown id is refused by ``open_case`` in one line."""
+    JupyterLab, a single-case app). An unknown id is refused by ``open_case`` in one line.
+
+    Raises ``InputError`` (one line pointing back to the queue) for a case page of the app
+    whose address names no request (a bookmark of ``caso.ipynb`` alone)."""
     if not _in_app_folder():
         return request_id
     asked = parse_qs(os.environ.get("QUERY_STRING", "")).get(REQUEST_KEY)
-    return asked[0].strip() if asked and asked[0].strip() else request_id
+    chosen = asked[0].strip() if asked and asked[0].strip() else request_id
+    if not chosen:
+        from relief_kit.core.errors import InputError
+
+        raise InputError("Esta página não indica um pedido: volte à fila de casos e "
+                         "clique no pedido a revisar.")
+    return chosen
 
 
 def case_address(request_id: str) -> str:
