@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,36 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+@contextmanager
+def _serving(server, tmp_path: Path, log_name: str, ready: str | None = None,
+             extra_env: dict[str, str] | None = None, watchdog_seconds: float | None = None):
+    """``server`` (a launcher's Server) running with its output in ``tmp_path/log_name``,
+    once ``ready`` (an address) answers, else once its port listens; stopped on exit.
+
+    The runtime folder is the one the launcher picks: pytest's deep temporary paths would
+    make the kernels' IPC socket paths longer than a socket can bind. With
+    ``watchdog_seconds``, the server is killed after that long, so a page that never
+    finishes loading fails the test instead of hanging the suite."""
+    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
+    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime), **(extra_env or {}))
+    with (tmp_path / log_name).open("wb") as log:
+        process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT,
+                                   env=env)
+        watchdog = threading.Timer(watchdog_seconds, process.kill) if watchdog_seconds else None
+        if watchdog:
+            watchdog.start()
+        try:
+            if ready:
+                _wait_for_server(ready, process)
+            else:
+                _wait_for_port(server.port, process)
+            yield process
+        finally:
+            if watchdog:
+                watchdog.cancel()
+            _stop(process)
+
+
 def _launch(playwright):
     # Names other than 127.0.0.1 resolve to nothing: a request to a third party fails at
     # once inside the browser (offline, as at a provider without internet) and is still
@@ -102,20 +133,11 @@ def lab(tmp_path):
     notebook = launch.prepare_notebook(folder, WHATSAPP_REQUEST, analyst="Ana Teste")
     server = launch.lab_server(notebook, port=launch.free_port(18900),
                                token=secrets.token_urlsafe(16), open_browser=False)
-    # The runtime folder as the launcher picks it: pytest's deep temporary paths would
-    # make the kernels' IPC socket paths longer than a socket can bind.
-    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
-    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
-    log = (tmp_path / "lab.log").open("wb")
-    process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_for_server(f"http://127.0.0.1:{server.port}/api/status?token={server.token}",
-                         process)
+    with _serving(server, tmp_path, "lab.log",
+                  ready=f"http://127.0.0.1:{server.port}/api/status?token={server.token}",
+                  extra_env={"JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+                  ) as process:
         yield folder, server, process
-    finally:
-        _stop(process)
-        log.close()
 
 
 #: A request written over WhatsApp by a contact saved as a bare phone number.
@@ -130,16 +152,8 @@ def app(tmp_path):
                                        app=True)
     server = launch.app_server(notebook, port=launch.free_port(18950),
                                token=secrets.token_urlsafe(16), open_browser=False)
-    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
-    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime))
-    log = (tmp_path / "voila.log").open("wb")
-    process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_for_port(server.port, process)
+    with _serving(server, tmp_path, "voila.log") as process:
         yield folder, server, process
-    finally:
-        _stop(process)
-        log.close()
 
 
 def test_app_opens_ready_offline_and_records_one_decision_and_an_audited_reveal(app, tmp_path):
@@ -363,16 +377,8 @@ def queue_app(tmp_path_factory):
     pages = launch.prepare_app(folder, analyst="Ana Teste")
     server = launch.app_server(pages, port=launch.free_port(19000),
                                token=secrets.token_urlsafe(16), open_browser=False)
-    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
-    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime))
-    log = (tmp_path / "voila.log").open("wb")
-    process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_for_port(server.port, process)
+    with _serving(server, tmp_path, "voila.log") as process:
         yield folder, server, process, [c.request_id for c in morning(folder).queue]
-    finally:
-        _stop(process)
-        log.close()
 
 
 def test_the_queue_opens_first_and_each_case_opens_with_one_click(queue_app):
@@ -478,15 +484,7 @@ def test_kernels_of_pages_that_never_say_goodbye_are_culled(tmp_path, monkeypatc
     server = launch.app_server(pages, port=launch.free_port(19050),
                                token=secrets.token_urlsafe(16), open_browser=False)
     assert f"--MappingKernelManager.cull_idle_timeout={idle}" in server.command
-    runtime, _ = launch.socket_runtime(tmp_path / "runtime")
-    env = dict(server.environment(), JUPYTER_RUNTIME_DIR=str(runtime))
-    log = (tmp_path / "voila.log").open("wb")
-    process = subprocess.Popen(server.command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    # A page that never finishes loading fails the test instead of hanging the suite.
-    watchdog = threading.Timer(LOADS * 120, process.kill)
-    watchdog.start()
-    try:
-        _wait_for_port(server.port, process)
+    with _serving(server, tmp_path, "voila.log", watchdog_seconds=LOADS * 120) as process:
         started: set[int] = set()
         for _ in range(LOADS):
             with urllib.request.urlopen(server.url, timeout=180) as response:
@@ -494,9 +492,5 @@ def test_kernels_of_pages_that_never_say_goodbye_are_culled(tmp_path, monkeypatc
             started.update(_kernels(process.pid))
         assert len(started) == LOADS
         gone = _wait_for_kernels(process.pid, 0, idle + 60)
-    finally:
-        watchdog.cancel()
-        _stop(process)
-        log.close()
     print(f"{LOADS} páginas sem despedida: {LOADS} kernels, 0 vivos {gone:.1f} s depois da "
           f"última carga (ociosidade {idle} s)")
