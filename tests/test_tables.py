@@ -486,3 +486,64 @@ def test_the_column_reader_agrees_with_parse_date_on_any_text(tmp_path_factory, 
             assert by_line[line] == f"data improvável {text.strip()!r}; confira o ano"
         else:
             assert line not in by_line and value == pd.Timestamp(expected)
+
+
+# --------------------------------------------------------------------------- two parsers
+
+def _read_both(path: Path, table: str) -> tuple:
+    """(pyarrow's reading, pandas' reading) of one file: frames and problems."""
+    from relief_kit.sources import tables
+
+    fast = read_table(path, table)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tables, "_arrow_table", lambda source, table: None)
+        slow = read_table(path, table)
+    return fast, slow
+
+
+def _arrow_reads(path: Path, table: str) -> bool:
+    from relief_kit.sources import tables
+
+    source, _ = tables._read_text(path)
+    return tables._arrow_table(source, table) is not None
+
+
+_cell_text = st.lists(st.sampled_from(
+    list("aZ9 ,;\"'=\t\r\n\x00\x1b\x85\xa0\u2003ãçé-.:/") + ["R$", "=\"01\"", "''=1"]),
+    max_size=6).map("".join)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cells=st.lists(st.tuples(_cell_text, _cell_text, _cell_text, _cell_text),
+                      min_size=1, max_size=6),
+       sep=st.sampled_from([",", ";", "\t"]), encoding=st.sampled_from(["utf-8", "cp1252"]))
+def test_pyarrow_reads_any_text_as_pandas_parser_did(tmp_path_factory, cells, sep, encoding):
+    path = tmp_path_factory.mktemp("both") / "customers.csv"
+    rows = [dict(CUSTOMERS[0], customer_id=a, name=b, email=c, monthly_fee=d)
+            for a, b, c, d in cells]
+    try:
+        write_rows(path, schema.CUSTOMERS, rows, sep=sep, encoding=encoding)
+    except UnicodeEncodeError:
+        return
+    (fast, fast_problems), (slow, slow_problems) = _read_both(path, schema.CUSTOMERS)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert [str(p) for p in fast_problems] == [str(p) for p in slow_problems]
+
+
+def test_pyarrow_reads_a_well_formed_file_and_leaves_a_broken_row_to_pandas(tmp_path):
+    path = write_rows(tmp_path / "invoices.csv", schema.INVOICES, [
+        dict(INVOICES[0], invoice_id=' F1 ', arrangement="Discount"),
+        dict(INVOICES[1], invoice_id='="0101"'),
+        dict(INVOICES[1], invoice_id="F3", status="aberta", amount="1.234,5"),
+    ], sep=";")
+    assert _arrow_reads(path, schema.INVOICES)
+    (fast, fast_problems), (slow, slow_problems) = _read_both(path, schema.INVOICES)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert fast_problems == slow_problems and fast_problems
+    # A row with one field too many: pyarrow refuses the file, pandas names the line.
+    path.write_text(path.read_text(encoding="utf-8") + "F4;C1;x;y;z;;;;;;;;;;;\n",
+                    encoding="utf-8")
+    assert not _arrow_reads(path, schema.INVOICES)
+    _, problems = read_table(path, schema.INVOICES)
+    assert [(p.row, p.message.split(";")[0]) for p in problems if p.is_error][-1:] == [
+        (5, "a linha tem 16 campos e o cabeçalho 11")]
