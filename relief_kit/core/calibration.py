@@ -179,28 +179,35 @@ def _days(timestamps: pd.Series) -> np.ndarray:
     return timestamps.to_numpy().astype("datetime64[D]").astype("int64")
 
 
-def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria) -> pd.Series:
+def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria,
+                        rows: np.ndarray | None = None) -> pd.Series:
     """Each bill's customer band from the customer's earlier bills whose verdict was
     known on the bill's due date (their due date + grace days before it).
 
-    ``bills`` is :func:`relief_kit.core.history.judged_bills`. Vectorised: bills sorted by
-    (customer, due day) into one integer key; for each bill a binary search finds the
-    last earlier bill already judged, and cumulative sums give the counts before it.
+    ``bills`` is :func:`relief_kit.core.history.judged_bills`; ``rows``: the positions of
+    the bills wanted (default: every bill), the result indexed by their labels. Vectorised:
+    bills sorted by (customer, due day) into one integer key; for each wanted bill a
+    binary search finds the last earlier bill already judged, and cumulative sums give
+    the counts before it.
     """
-    if bills.empty:
-        return pd.Series(index=bills.index, dtype=object)
+    if rows is None:
+        rows = np.arange(len(bills))
+    if bills.empty or not len(rows):
+        return pd.Series(index=bills.index[rows], dtype=object)
     grace = int(criteria["punctuality.grace_days"])
     code = pd.factorize(bills["customer_id"])[0].astype("int64")
     day = _days(bills["due_date"])
-    day = day - day.min()  # non-negative, far below 2**32
-    key = (code << 32) + day
+    key = (code << 32) + (day - day.min())  # non-negative days, far below 2**32
     order = np.argsort(key, kind="stable")
     key = key[order]
     judged = bills["judged"].to_numpy(bool)[order]
     on_time = (bills["on_time"].to_numpy(bool) & bills["judged"].to_numpy(bool))[order]
-    first = np.searchsorted(key, (code[order] << 32), side="left")
+    at = np.empty_like(order)
+    at[order] = np.arange(len(order))
+    own_key = key[at[rows]]
+    first = np.searchsorted(key, code[rows] << 32, side="left")
     # Earlier bills of the same customer with due + grace < this due date.
-    known = np.maximum(np.searchsorted(key, key - grace, side="left"), first)
+    known = np.maximum(np.searchsorted(key, own_key - grace, side="left"), first)
     judged_before = np.r_[0, np.cumsum(judged)]
     on_time_before = np.r_[0, np.cumsum(on_time)]
     prior_judged = judged_before[known] - judged_before[first]
@@ -208,9 +215,7 @@ def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria) -> pd.Series:
     with np.errstate(invalid="ignore", divide="ignore"):
         share = prior_on_time / prior_judged
     band = band_of(pd.Series(share), prior_judged, criteria).to_numpy()
-    result = np.empty(len(bills), dtype=object)
-    result[order] = band
-    return pd.Series(result, index=bills.index, dtype=object)
+    return pd.Series(band, index=bills.index[rows], dtype=object)
 
 
 def _rates_known_then(due: np.ndarray, band: np.ndarray, paid: np.ndarray, window: int,
@@ -251,15 +256,24 @@ def calibrate(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteri
     ``customers`` is accepted for symmetry with :func:`relief_kit.core.history.features`;
     the bands come from the bills alone.
     """
+    return calibrate_bills(judged_bills(invoices, criteria, as_of), criteria, as_of)
+
+
+def calibrate_bills(bills: pd.DataFrame, criteria: Criteria, as_of: date) -> Calibration:
+    """:func:`calibrate` of the bills :func:`relief_kit.core.history.judged_bills`
+    gives (the payment model computes them once for its facts and this)."""
     window = int(criteria["calibration.window_days"])
     prior = float(criteria["calibration.prior_strength"])
-    bills = judged_bills(invoices, criteria, as_of)
-    bills["band"] = point_in_time_bands(bills, criteria)
     window_end = bills["due_date"] + pd.Timedelta(days=window)
     within = bills["paid"] & (bills["paid_on"] <= window_end)
     settled = window_end <= pd.Timestamp(as_of)
+    # Only the bills counted below need a band: the late ordinary ones and the agreements.
+    wanted = settled & (bills["relief"] | ~bills["on_time"])
+    bills = bills[wanted].assign(
+        band=point_in_time_bands(bills, criteria, np.flatnonzero(wanted.to_numpy())))
+    settled, within = settled[wanted], within[wanted]
 
-    ordinary = bills[~bills["relief"] & settled & ~bills["on_time"]]
+    ordinary = bills[~bills["relief"] & ~bills["on_time"]]
     ordinary_paid = within[ordinary.index]
     total, total_paid = len(ordinary), int(ordinary_paid.sum())
     overall_rate = total_paid / total if total else NO_DATA_RATE
@@ -271,7 +285,7 @@ def calibrate(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteri
         for band, row in per_band.iterrows()
     }
 
-    relief = bills[bills["relief"] & settled]
+    relief = bills[bills["relief"]]
     kept = within[relief.index]
     per_kind = _counts(kept, [relief["arrangement"]], pd.Index(KINDS))
     per_cell = _counts(kept, [relief["band"], relief["arrangement"]],

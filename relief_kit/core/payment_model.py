@@ -85,7 +85,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from relief_kit.core.calibration import Calibration, calibrate
+from relief_kit.core.calibration import Calibration, calibrate_bills
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.history import judged_bills
 from relief_kit.core.model import Action, HistoryFeatures, Reason
@@ -123,164 +123,179 @@ def _day_numbers(values: pd.Series) -> np.ndarray:
 
 
 def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
-               as_of: date) -> pd.DataFrame:
+               as_of: date, *, comparable_only: bool = False) -> pd.DataFrame:
     """Every counted bill with its point-in-time facts, kind, outcome and whether its
-    outcome was known by ``as_of``. Vectorised (sorting and cumulative sums)."""
+    outcome was known by ``as_of``; with ``comparable_only``, only the comparable bills
+    (the rows of the full result whose ``comparable`` is true, with the same index: the
+    model uses no other). Vectorised (sorting and cumulative sums)."""
+    return _bill_facts(judged_bills(invoices, criteria, as_of), invoices, customers,
+                       criteria, comparable_only)
+
+
+def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataFrame,
+                criteria: Criteria, comparable_only: bool) -> pd.DataFrame:
+    """:func:`bill_facts` of :func:`~relief_kit.core.history.judged_bills` ``bills``.
+
+    Every bill enters the customer's history (sorted by customer and due day, cumulative
+    sums over it); the facts are computed only at the rows returned (``at``: their
+    positions in that order), each a few binary searches and differences of sums."""
     grace = int(criteria["punctuality.grace_days"])
     window = int(criteria["calibration.window_days"])
     recent_days = int(criteria["punctuality.recent_months"]) * 30
-    bills = judged_bills(invoices, criteria, as_of)
     if bills.empty:
         return pd.DataFrame(columns=[*FACTS, "kind", "outcome", "comparable", "due_day",
                                      "known_day"])
-    code = pd.factorize(bills["customer_id"])[0].astype("int64")
+    code, owners = pd.factorize(bills["customer_id"])
+    code = code.astype("int64")
     due = _day_numbers(bills["due_date"])
     base = due.min()
-    day = due - base
-    key = (code << 32) + day
+    key = (code << 32) + (due - base)
     order = np.argsort(key, kind="stable")
     skey = key[order]
-    judged = bills["judged"].to_numpy(bool)[order]
-    on_time = (bills["on_time"].to_numpy(bool) & bills["judged"].to_numpy(bool))[order]
+    judged_all = bills["judged"].to_numpy(bool)
+    on_time_all = bills["on_time"].to_numpy(bool) & judged_all
+    judged = judged_all[order]
+    on_time = on_time_all[order]
     relief = bills["relief"].to_numpy(bool)[order]
-    first = np.searchsorted(skey, code[order] << 32, side="left")
-    known = np.maximum(np.searchsorted(skey, skey - grace, side="left"), first)
-    recent_from = np.maximum(np.searchsorted(skey, skey - grace - recent_days, side="left"),
-                             first)
-    recent_from = np.minimum(recent_from, known)
-
-    def before(flags: np.ndarray, start: np.ndarray) -> np.ndarray:
-        cum = np.r_[0, np.cumsum(flags)]
-        return cum[known] - cum[start]
-
-    n_judged = before(judged, first)
-    n_on_time = before(on_time, first)
-    n_recent = before(judged, recent_from)
-    n_recent_on = before(on_time, recent_from)
-    # Paid within the window, among the earlier bills whose window had ended.
     paid_flag = bills["paid"].to_numpy(bool)
     paid_on_day = _day_numbers(bills["paid_on"].fillna(bills["due_date"]))
     paid_days_unsorted = np.where(paid_flag, paid_on_day - due, 10**6)
+    arrangement = bills["arrangement"].fillna("").to_numpy(object)
+    agreement_all = arrangement != ""
+    ordinary_late_all = ~agreement_all & ~bills["on_time"].to_numpy(bool)
+    comparable_all = agreement_all | ordinary_late_all
+    rows = np.flatnonzero(comparable_all) if comparable_only else np.arange(len(bills))
+    at = np.empty_like(order)
+    at[order] = np.arange(len(order))
+    at = at[rows]  # each returned bill's position in (customer, due day) order
+    own_key = skey[at]
+    own_code = code[rows]
+    first = np.searchsorted(skey, own_code << 32, side="left")
+
+    def since(days: int, floor: np.ndarray) -> np.ndarray:
+        """First position of the customer's bills due at most ``days`` before."""
+        return np.maximum(np.searchsorted(skey, own_key - days, side="left"), floor)
+
+    known = since(grace, first)
+    recent_from = np.minimum(since(grace + recent_days, first), known)
+
+    def counts(flags: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        cum = np.r_[0, np.cumsum(flags)]
+        return cum[end] - cum[start]
+
+    n_judged = counts(judged, first, known)
+    n_on_time = counts(on_time, first, known)
+    n_recent = counts(judged, recent_from, known)
+    n_recent_on = counts(on_time, recent_from, known)
+    # Paid within the window, among the earlier bills whose window had ended.
     paid_days_all = paid_days_unsorted[order]
-    known_month = np.maximum(np.searchsorted(skey, skey - window, side="left"), first)
-    cum_month = np.r_[0, np.cumsum(paid_days_all <= window)]
+    in_window = paid_days_all <= window
+    known_month = since(window, first)
     n_month_known = known_month - first
-    n_month_paid = cum_month[known_month] - cum_month[first]
+    n_month_paid = counts(in_window, first, known_month)
     # The bills whose window had ended by this due date: of the recent ones, how many
     # were paid within it; of the late ones, how many were paid within it after all; how
     # long the latest took (as seen on this due date: a later payment is not yet known).
-    recent_month_from = np.minimum(np.maximum(
-        np.searchsorted(skey, skey - window - recent_days, side="left"), first), known_month)
+    recent_month_from = np.minimum(since(window + recent_days, first), known_month)
     n_recent_month = known_month - recent_month_from
-    k_recent_month = cum_month[known_month] - cum_month[recent_month_from]
+    k_recent_month = counts(in_window, recent_month_from, known_month)
     late_flags = judged & ~on_time
-    cum_late = np.r_[0, np.cumsum(late_flags)]
-    cum_late_paid = np.r_[0, np.cumsum(late_flags & (paid_days_all <= window))]
-    n_late = cum_late[known_month] - cum_late[first]
-    k_late = cum_late_paid[known_month] - cum_late_paid[first]
+    n_late = counts(late_flags, first, known_month)
+    k_late = counts(late_flags & in_window, first, known_month)
     has_last = known_month > first
     last = np.maximum(known_month - 1, 0)
     sorted_due = due[order]
-    last_delay = np.minimum(np.maximum(paid_days_all[last], 0), sorted_due - sorted_due[last])
-    kept_before = before(judged & relief & on_time, first)
-    broken_before = before(judged & relief & ~on_time, first)
+    last_delay = np.minimum(np.maximum(paid_days_all[last], 0), due[rows] - sorted_due[last])
+    kept_before = counts(judged & relief & on_time, first, known)
+    broken_before = counts(judged & relief & ~on_time, first, known)
     # Bills of the same customer due before this one and not paid by its due date.
-    paid_day = np.where(paid_flag, paid_on_day - base, np.iinfo("int64").max >> 33)[order]
-    paid_key = (code[order] << 32) + np.minimum(paid_day, (1 << 31) - 1)
+    paid_day = np.where(paid_flag, paid_on_day - base, np.iinfo("int64").max >> 33)
+    paid_key = (code << 32) + np.minimum(paid_day, (1 << 31) - 1)
     paid_sorted = np.sort(paid_key)
-    earlier = np.searchsorted(skey, skey, side="left") - first
-    paid_by_due = (np.searchsorted(paid_sorted, skey, side="right")
-                   - np.searchsorted(paid_sorted, code[order] << 32, side="left"))
-    own_paid = (paid_key <= skey).astype("int64")
+    earlier = np.searchsorted(skey, own_key, side="left") - first
+    paid_by_due = (np.searchsorted(paid_sorted, own_key, side="right")
+                   - np.searchsorted(paid_sorted, own_code << 32, side="left"))
+    own_paid = (paid_key[rows] <= own_key).astype("int64")
     open_before = np.clip(earlier - (paid_by_due - own_paid), 0, None)
 
-    facts = pd.DataFrame(index=np.arange(len(bills)))
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(len(order))
-
-    def back(values: np.ndarray) -> np.ndarray:
-        return values[inverse]
-
-    facts["on_time_share"] = back((n_on_time + 1.0) / (n_judged + 2.0))
-    facts["month_share"] = back((n_month_paid + 1.0) / (n_month_known + 2.0))
-    facts["history_length"] = back(np.log1p(n_judged.astype(float)))
+    facts = pd.DataFrame(index=rows if comparable_only else np.arange(len(bills)))
+    facts["on_time_share"] = (n_on_time + 1.0) / (n_judged + 2.0)
+    facts["month_share"] = (n_month_paid + 1.0) / (n_month_known + 2.0)
+    facts["history_length"] = np.log1p(n_judged.astype(float))
     with np.errstate(invalid="ignore", divide="ignore"):
         recent = np.where(n_recent > 0, n_recent_on / np.maximum(n_recent, 1),
                           (n_on_time + 1.0) / (n_judged + 2.0))
-    facts["recent_share"] = back(recent)
-    facts["open_before"] = back(np.minimum(open_before, 6).astype(float))
-    facts["kept_before"] = back((kept_before > 0).astype(float))
-    facts["recent_month_share"] = back((k_recent_month + 1.0) / (n_recent_month + 2.0))
-    facts["unpaid_recent"] = back((n_recent_month - k_recent_month).astype(float))
-    facts["last_in_window"] = back(np.where(has_last, (paid_days_all[last] <= window)
-                                            .astype(float), 0.5))
-    facts["last_delay"] = back(np.where(has_last, np.minimum(last_delay, _DELAY_CAP), 0) / 30)
-    facts["late_paid_share"] = back((k_late + 1.0) / (n_late + 2.0))
-    facts["late_count"] = back(np.log1p(n_late.astype(float)))
-    facts["broken_before"] = back((broken_before > 0).astype(float))
+    facts["recent_share"] = recent
+    facts["open_before"] = np.minimum(open_before, 6).astype(float)
+    facts["kept_before"] = (kept_before > 0).astype(float)
+    facts["recent_month_share"] = (k_recent_month + 1.0) / (n_recent_month + 2.0)
+    facts["unpaid_recent"] = (n_recent_month - k_recent_month).astype(float)
+    facts["last_in_window"] = np.where(has_last, (paid_days_all[last] <= window)
+                                       .astype(float), 0.5)
+    facts["last_delay"] = np.where(has_last, np.minimum(last_delay, _DELAY_CAP), 0) / 30
+    facts["late_paid_share"] = (k_late + 1.0) / (n_late + 2.0)
+    facts["late_count"] = np.log1p(n_late.astype(float))
+    facts["broken_before"] = (broken_before > 0).astype(float)
 
-    codes, names = pd.factorize(bills["arrangement"].fillna("").replace("", "ordinary"))
-    names = np.asarray(names, dtype=object)
-    kind = names[codes]
-
-    def is_kind(name: str) -> np.ndarray:
-        found = np.flatnonzero(names == name)
-        return codes == found[0] if len(found) else np.zeros(len(codes), dtype=bool)
-
+    kind = np.where(agreement_all[rows], arrangement[rows], "ordinary").astype(object)
     for name in ("discount", "postponement", "instalment"):
-        facts[f"is_{name}"] = is_kind(name).astype(float)
+        facts[f"is_{name}"] = (kind == name).astype(float)
     # A postponement of a bill not yet overdue (a due-date change: the ERP moved the bill)
     # is another product than postponing a debt: no earlier bill of the customer was
     # renegotiated into it (none due in the 120 days before it).
     facts["is_date_change"] = 0.0
-    moved = np.flatnonzero(is_kind("postponement"))
+    moved = np.flatnonzero(kind == "postponement")
     if len(moved):
         renegotiated = invoices[invoices["status"] == "renegotiated"][["customer_id",
                                                                        "due_date"]]
-        pairs = pd.DataFrame({"at": moved, "c": bills["customer_id"].to_numpy()[moved],
-                              "d": bills["due_date"].to_numpy()[moved]}).merge(
+        pairs = pd.DataFrame({"at": moved,
+                              "c": bills["customer_id"].array.take(rows[moved]),
+                              "d": bills["due_date"].to_numpy()[rows[moved]]}).merge(
             renegotiated.rename(columns={"customer_id": "c", "due_date": "r"}), on="c",
             how="left")
         replaced = pairs["r"].notna() & (pairs["r"] < pairs["d"]) & (
             pairs["r"] >= pairs["d"] - pd.Timedelta(days=120))
         debt = replaced.groupby(pairs["at"]).any()
         change = debt.index.to_numpy()[~debt.to_numpy()]
-        facts.loc[change, "is_date_change"] = 1.0
-        facts.loc[change, "is_postponement"] = 0.0
+        facts.iloc[change, facts.columns.get_loc("is_date_change")] = 1.0
+        facts.iloc[change, facts.columns.get_loc("is_postponement")] = 0.0
     # Position in the plan and size of the agreement: bills of one agreement share the
     # customer, the kind and the issue date.
-    position = pd.Index(customers["customer_id"]).get_indexer(bills["customer_id"])
+    position = pd.Index(customers["customer_id"]).get_indexer(owners)[code[rows]]
     fees = np.r_[customers["monthly_fee"].to_numpy(float), np.nan]  # -1: not a customer
     fee = fees[position]
     fee = np.where(np.isfinite(fee) & (fee > 0), fee, np.nan)
-    issued = bills["issued_on"] if "issued_on" in bills.columns else pd.Series(
-        pd.NaT, index=bills.index)
-    group = pd.DataFrame({"c": bills["customer_id"], "k": kind, "i": issued,
-                          "d": bills["due_date"], "a": bills["amount"]})
-    group["i"] = group["i"].fillna(group["d"])
-    agreement = ~is_kind("ordinary")
-    number = np.ones(len(bills))
-    total = bills["amount"].to_numpy(float).copy()
+    agreement = agreement_all[rows]
+    number = np.ones(len(rows))
+    total = bills["amount"].to_numpy(float)[rows]
     if agreement.any():
-        sub = group[agreement].sort_values(["c", "k", "i", "d"], kind="stable")
+        chosen = rows[agreement]
+        issued = (bills["issued_on"] if "issued_on" in bills.columns else pd.Series(
+            pd.NaT, index=bills.index)).iloc[chosen]
+        group = pd.DataFrame({"c": bills["customer_id"].array.take(chosen),
+                              "k": kind[agreement],
+                              "i": issued.fillna(bills["due_date"].iloc[chosen]).to_numpy(),
+                              "d": bills["due_date"].to_numpy()[chosen],
+                              "a": total[agreement],
+                              "at": np.flatnonzero(agreement)})
+        sub = group.sort_values(["c", "k", "i", "d"], kind="stable")
         grouped = sub.groupby(["c", "k", "i"], sort=False)
-        number[sub.index.to_numpy()] = grouped.cumcount().to_numpy() + 1
-        total[sub.index.to_numpy()] = grouped["a"].transform("sum").to_numpy(float)
-    facts["instalment_number"] = np.where(is_kind("instalment"), number - 1, 0.0)
+        number[sub["at"].to_numpy()] = grouped.cumcount().to_numpy() + 1
+        total[sub["at"].to_numpy()] = grouped["a"].transform("sum").to_numpy(float)
+    facts["instalment_number"] = np.where(kind == "instalment", number - 1, 0.0)
     depth = np.where(agreement, total / fee, facts["open_before"].to_numpy() + 1.0)
     facts["depth"] = np.log(np.clip(np.nan_to_num(depth, nan=1.0), 0.2, 24.0))
     facts["kind"] = kind
 
-    paid = paid_flag
-    paid_days = paid_days_unsorted
-    ordinary_late = is_kind("ordinary") & ~bills["on_time"].to_numpy(bool)
+    paid = paid_flag[rows]
+    paid_days = paid_days_unsorted[rows]
     horizon = np.where(agreement, grace, window)
     facts["outcome"] = (paid & (paid_days <= horizon)).astype(int)
-    facts["comparable"] = agreement | ordinary_late
-    facts["due_day"] = due
-    facts["known_day"] = due + horizon
+    facts["comparable"] = comparable_all[rows]
+    facts["due_day"] = due[rows]
+    facts["known_day"] = due[rows] + horizon
     facts["paid_days"] = paid_days
-    facts["customer_id"] = bills["customer_id"].to_numpy()
+    facts["customer_id"] = bills["customer_id"].array.take(rows)
     return facts
 
 
@@ -721,8 +736,9 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     ``invoices`` and ``customers`` are the canonical tables; the result's ``note`` says
     (as a code) why the scorecard is or is not used. Never raises for a small or empty
     portfolio: it falls back to the band calibration and says so."""
-    calibration = calibration or calibrate(invoices, customers, criteria, as_of)
-    facts = bill_facts(invoices, customers, criteria, as_of)
+    bills = judged_bills(invoices, criteria, as_of)
+    calibration = calibration or calibrate_bills(bills, criteria, as_of)
+    facts = _bill_facts(bills, invoices, customers, criteria, comparable_only=True)
     as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
     recovery = _recovery(facts, customers, invoices, criteria, as_of) if len(facts) else \
         Recovery(float(criteria["money.late_payment_prior"]), 45.0,
