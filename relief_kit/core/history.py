@@ -138,7 +138,9 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
                          "mais de uma vez; deixe uma linha por cliente (relief-kit check).")
     n = len(ids)
     bills = judged_bills(invoices, criteria, as_of)
-    code = ids.get_indexer(bills["customer_id"])
+    # Each distinct id looked up once (a customer has dozens of bills).
+    owner, owners = pd.factorize(bills["customer_id"])
+    code = np.where(owner >= 0, ids.get_indexer(owners)[owner], -1)
     known = code >= 0
     if not known.all():
         bills, code = bills[known].reset_index(drop=True), code[known]
