@@ -204,10 +204,17 @@ def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria,
     on_time = (bills["on_time"].to_numpy(bool) & bills["judged"].to_numpy(bool))[order]
     at = np.empty_like(order)
     at[order] = np.arange(len(order))
-    own_key = key[at[rows]]
-    first = np.searchsorted(key, code[rows] << 32, side="left")
+    at = at[rows]
+    # The binary searches run in key order (each starts near the previous one), then
+    # are put back in the order of ``rows``.
+    ascending = np.argsort(at)
+    own_key = key[at[ascending]]
+    first = np.searchsorted(key, code[rows][ascending] << 32, side="left")
     # Earlier bills of the same customer with due + grace < this due date.
     known = np.maximum(np.searchsorted(key, own_key - grace, side="left"), first)
+    back = np.empty_like(ascending)
+    back[ascending] = np.arange(len(ascending))
+    first, known = first[back], known[back]
     judged_before = np.r_[0, np.cumsum(judged)]
     on_time_before = np.r_[0, np.cumsum(on_time)]
     prior_judged = judged_before[known] - judged_before[first]
