@@ -530,7 +530,8 @@ def _typed_column(codes: np.ndarray, distinct: np.ndarray, index: pd.Index,
     if dtype == "str":  # taken in C++: no Python string per cell
         text = pa.array(parsed, type=pa.large_string()).take(pa.array(codes))
         return pd.Series(pd.array(text, dtype="str"), index=index, name=column.name)
-    return pd.Series(parsed[codes], index=index, name=column.name).astype(dtype)
+    # copy=False: the values are fresh (pandas would copy them once more by default).
+    return pd.Series(parsed[codes], index=index, name=column.name, copy=False).astype(dtype)
 
 
 def _typed_frame(raw: pd.DataFrame | pa.Table, table: str, file: str,
