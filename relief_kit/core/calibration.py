@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from relief_kit.core.criteria import Criteria
-from relief_kit.core.history import band_of, judged_bills
+from relief_kit.core.history import CustomerOrder, band_of, customer_order, judged_bills
 from relief_kit.core.model import Action, Reason
 
 #: Bump when the way rates are computed changes: cached calibrations of another
@@ -180,31 +180,27 @@ def _days(timestamps: pd.Series) -> np.ndarray:
 
 
 def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria,
-                        rows: np.ndarray | None = None) -> pd.Series:
+                        rows: np.ndarray | None = None,
+                        ordered: CustomerOrder | None = None) -> pd.Series:
     """Each bill's customer band from the customer's earlier bills whose verdict was
     known on the bill's due date (their due date + grace days before it).
 
     ``bills`` is :func:`relief_kit.core.history.judged_bills`; ``rows``: the positions of
-    the bills wanted (default: every bill), the result indexed by their labels. Vectorised:
-    bills sorted by (customer, due day) into one integer key; for each wanted bill a
-    binary search finds the last earlier bill already judged, and cumulative sums give
-    the counts before it.
+    the bills wanted (default: every bill), the result indexed by their labels;
+    ``ordered``: their :func:`~relief_kit.core.history.customer_order`, when already
+    computed. Vectorised: for each wanted bill a binary search finds the last earlier
+    bill already judged, and cumulative sums give the counts before it.
     """
     if rows is None:
         rows = np.arange(len(bills))
     if bills.empty or not len(rows):
         return pd.Series(index=bills.index[rows], dtype=object)
     grace = int(criteria["punctuality.grace_days"])
-    code = pd.factorize(bills["customer_id"])[0].astype("int64")
-    day = _days(bills["due_date"])
-    key = (code << 32) + (day - day.min())  # non-negative days, far below 2**32
-    order = np.argsort(key, kind="stable")
-    key = key[order]
+    ordered = ordered or customer_order(bills)
+    code, order, key = ordered.code, ordered.order, ordered.key
     judged = bills["judged"].to_numpy(bool)[order]
     on_time = (bills["on_time"].to_numpy(bool) & bills["judged"].to_numpy(bool))[order]
-    at = np.empty_like(order)
-    at[order] = np.arange(len(order))
-    at = at[rows]
+    at = ordered.position[rows]
     # The binary searches run in key order (each starts near the previous one), then
     # are put back in the order of ``rows``.
     ascending = np.argsort(at)
@@ -266,9 +262,11 @@ def calibrate(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteri
     return calibrate_bills(judged_bills(invoices, criteria, as_of), criteria, as_of)
 
 
-def calibrate_bills(bills: pd.DataFrame, criteria: Criteria, as_of: date) -> Calibration:
+def calibrate_bills(bills: pd.DataFrame, criteria: Criteria, as_of: date,
+                    ordered: CustomerOrder | None = None) -> Calibration:
     """:func:`calibrate` of the bills :func:`relief_kit.core.history.judged_bills`
-    gives (the payment model computes them once for its facts and this)."""
+    gives, and their :func:`~relief_kit.core.history.customer_order` when already
+    computed (the payment model computes both once for its facts and this)."""
     window = int(criteria["calibration.window_days"])
     prior = float(criteria["calibration.prior_strength"])
     window_end = bills["due_date"] + pd.Timedelta(days=window)
@@ -277,7 +275,8 @@ def calibrate_bills(bills: pd.DataFrame, criteria: Criteria, as_of: date) -> Cal
     # Only the bills counted below need a band: the late ordinary ones and the agreements.
     wanted = settled & (bills["relief"] | ~bills["on_time"])
     bills = bills[wanted].assign(
-        band=point_in_time_bands(bills, criteria, np.flatnonzero(wanted.to_numpy())))
+        band=point_in_time_bands(bills, criteria, np.flatnonzero(wanted.to_numpy()),
+                                 ordered))
     settled, within = settled[wanted], within[wanted]
 
     ordinary = bills[~bills["relief"] & ~bills["on_time"]]

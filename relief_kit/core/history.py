@@ -40,7 +40,7 @@ positions (``np.bincount`` / ``np.maximum.at``).
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
 
@@ -84,6 +84,31 @@ def judged_bills(invoices: pd.DataFrame, criteria: Criteria, as_of: date) -> pd.
     bills["recent"] = bills["due_date"] > recent_start
     bills["relief"] = bills["arrangement"].fillna("").ne("")
     return bills
+
+
+@dataclass(frozen=True)
+class CustomerOrder:
+    """Judged bills in (customer, due day) order: the one sort the point-in-time bands
+    (:func:`relief_kit.core.calibration.point_in_time_bands`) and the payment model's
+    facts search, computed once when both are (:func:`customer_order`)."""
+
+    code: np.ndarray  # each bill's customer number, in file order (int64)
+    owners: pd.Index  # the customer id of each number
+    order: np.ndarray  # the bills' positions in (customer, due day) order (stable)
+    key: np.ndarray  # (customer << 32) + days since the earliest due date, in that order
+    position: np.ndarray  # each bill's place in that order (the inverse of ``order``)
+
+
+def customer_order(bills: pd.DataFrame) -> CustomerOrder:
+    """:class:`CustomerOrder` of non-empty :func:`judged_bills` ``bills``."""
+    code, owners = pd.factorize(bills["customer_id"])
+    code = code.astype("int64")
+    day = bills["due_date"].to_numpy().astype("datetime64[D]").astype("int64")
+    key = (code << 32) + (day - day.min())  # non-negative days, far below 2**32
+    order = np.argsort(key, kind="stable")
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    return CustomerOrder(code, pd.Index(owners), order, key[order], position)
 
 
 def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Series:

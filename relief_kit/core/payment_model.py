@@ -87,7 +87,7 @@ import pandas as pd
 
 from relief_kit.core.calibration import Calibration, calibrate_bills
 from relief_kit.core.criteria import Criteria
-from relief_kit.core.history import judged_bills
+from relief_kit.core.history import CustomerOrder, customer_order, judged_bills
 from relief_kit.core.model import Action, HistoryFeatures, Reason
 
 #: Bump when the method changes: cached models of another method are computed again.
@@ -133,8 +133,10 @@ def bill_facts(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criter
 
 
 def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataFrame,
-                criteria: Criteria, comparable_only: bool) -> pd.DataFrame:
-    """:func:`bill_facts` of :func:`~relief_kit.core.history.judged_bills` ``bills``.
+                criteria: Criteria, comparable_only: bool,
+                ordered: CustomerOrder | None = None) -> pd.DataFrame:
+    """:func:`bill_facts` of :func:`~relief_kit.core.history.judged_bills` ``bills``
+    (``ordered``: their :func:`~relief_kit.core.history.customer_order`, if computed).
 
     Every bill enters the customer's history (sorted by customer and due day, cumulative
     sums over it); the facts are computed only at the rows returned (``at``: their
@@ -145,13 +147,10 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     if bills.empty:
         return pd.DataFrame(columns=[*FACTS, "kind", "outcome", "comparable", "due_day",
                                      "known_day"])
-    code, owners = pd.factorize(bills["customer_id"])
-    code = code.astype("int64")
+    ordered = ordered or customer_order(bills)
+    code, owners, order, skey = ordered.code, ordered.owners, ordered.order, ordered.key
     due = _day_numbers(bills["due_date"])
     base = due.min()
-    key = (code << 32) + (due - base)
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
     judged_all = bills["judged"].to_numpy(bool)
     on_time_all = bills["on_time"].to_numpy(bool) & judged_all
     judged = judged_all[order]
@@ -165,9 +164,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     ordinary_late_all = ~agreement_all & ~bills["on_time"].to_numpy(bool)
     comparable_all = agreement_all | ordinary_late_all
     rows = np.flatnonzero(comparable_all) if comparable_only else np.arange(len(bills))
-    at = np.empty_like(order)
-    at[order] = np.arange(len(order))
-    at = at[rows]  # each returned bill's position in (customer, due day) order
+    at = ordered.position[rows]  # each returned bill's place in (customer, due day) order
     own_key = skey[at]
     own_code = code[rows]
     ascending = np.argsort(at)
@@ -791,8 +788,9 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     (as a code) why the scorecard is or is not used. Never raises for a small or empty
     portfolio: it falls back to the band calibration and says so."""
     bills = judged_bills(invoices, criteria, as_of)
-    calibration = calibration or calibrate_bills(bills, criteria, as_of)
-    facts = _bill_facts(bills, invoices, customers, criteria, comparable_only=True)
+    ordered = customer_order(bills) if len(bills) else None  # one sort for both
+    calibration = calibration or calibrate_bills(bills, criteria, as_of, ordered)
+    facts = _bill_facts(bills, invoices, customers, criteria, True, ordered)
     as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
     recovery = _recovery(facts, customers, invoices, criteria, as_of) if len(facts) else \
         Recovery(float(criteria["money.late_payment_prior"]), 45.0,
