@@ -135,3 +135,91 @@ def test_later_instalments_are_conditional_on_the_earlier_ones_from_the_plans(mo
     frame = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
     feats = features_of(frame, sample.requests["customer_id"].iat[0])
     assert model.estimate(feats, Action.INSTALMENTS, 2, 3.0)[0] == model.continuation_rate(2)[0]
+
+
+def _history_facts_bill_by_bill(sample) -> pd.DataFrame:
+    """The facts of the customer's history, bill by bill, as the definitions say them:
+    a plain loop over each customer's earlier bills (the oracle of the vectorised
+    searches and sums of ``bill_facts``)."""
+    from relief_kit.core.history import judged_bills
+
+    grace = int(CRITERIA["punctuality.grace_days"])
+    window = int(CRITERIA["calibration.window_days"])
+    recent = int(CRITERIA["punctuality.recent_months"]) * 30
+    bills = judged_bills(sample.invoices, CRITERIA, AS_OF)
+    due = bills["due_date"].to_numpy().astype("datetime64[D]").astype(int)
+    paid = bills["paid"].to_numpy(bool)
+    paid_on = bills["paid_on"].fillna(bills["due_date"]).to_numpy().astype(
+        "datetime64[D]").astype(int)
+    taken = np.where(paid, paid_on - due, 10**6)
+    judged = bills["judged"].to_numpy(bool)
+    on_time = bills["on_time"].to_numpy(bool) & judged
+    relief = bills["relief"].to_numpy(bool)
+    rows = []
+    for _, mine in bills.groupby("customer_id", sort=False).indices.items():
+        mine = sorted(mine, key=lambda i: (due[i], i))  # by due day, ties in file order
+        for b in mine:
+            d = due[b]
+            known = [e for e in mine if due[e] < d - grace]
+            recent_known = [e for e in known if due[e] >= d - grace - recent]
+            past = [e for e in mine if due[e] < d - window]
+            recent_past = [e for e in past if due[e] >= d - window - recent]
+            late = [e for e in past if judged[e] and not on_time[e]]
+            n_judged = sum(judged[e] for e in known)
+            n_on = sum(on_time[e] for e in known)
+            n_recent = sum(judged[e] for e in recent_known)
+            month_paid = sum(taken[e] <= window for e in past)
+            recent_paid = sum(taken[e] <= window for e in recent_past)
+            late_paid = sum(taken[e] <= window for e in late)
+            last = past[-1] if past else None
+            earlier = sum(due[e] < d for e in mine)
+            paid_by_then = sum(paid[e] and paid_on[e] <= d for e in mine)
+            own = paid[b] and paid_on[b] <= d
+            rows.append({
+                "row": b,
+                "month_share": (month_paid + 1) / (len(past) + 2),
+                "history_length": np.log1p(n_judged),
+                "recent_share": (sum(on_time[e] for e in recent_known) / n_recent
+                                 if n_recent else (n_on + 1) / (n_judged + 2)),
+                "open_before": float(min(max(earlier - (paid_by_then - own), 0), 6)),
+                "kept_before": float(any(judged[e] and relief[e] and on_time[e]
+                                         for e in known)),
+                "broken_before": float(any(judged[e] and relief[e] and not on_time[e]
+                                           for e in known)),
+                "recent_month_share": (recent_paid + 1) / (len(recent_past) + 2),
+                "unpaid_recent": float(len(recent_past) - recent_paid),
+                "last_in_window": 0.5 if last is None else float(taken[last] <= window),
+                "last_delay": 0.0 if last is None else min(
+                    max(taken[last], 0), d - due[last], 120) / 30,
+                "late_paid_share": (late_paid + 1) / (len(late) + 2),
+                "late_count": np.log1p(len(late)),
+            })
+    return pd.DataFrame(rows).set_index("row").sort_index()
+
+
+def test_the_vectorised_facts_are_the_customer_history_bill_by_bill(sample):
+    facts = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    expected = _history_facts_bill_by_bill(sample).drop(columns="open_before")
+    pd.testing.assert_frame_equal(facts[list(expected.columns)], expected,
+                                  check_index_type=False, check_names=False)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known: a bill paid before the portfolio's earliest due date is left out of the "
+    "payments that open_before counts (its key falls below its customer's range), so "
+    "every later bill of that customer counts one open bill too many. Fixing it changes "
+    "the five seeds' model table (seed 11 then beats the base rate, the sample's Brier "
+    "goes from 0.2299 to 0.2318): a decision for the model, not for a speed change"))
+def test_open_bills_before_each_bill_are_counted_bill_by_bill(sample):
+    facts = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    expected = _history_facts_bill_by_bill(sample)["open_before"]
+    pd.testing.assert_series_equal(facts["open_before"], expected, check_index_type=False,
+                                   check_names=False)
+
+
+def test_the_model_facts_are_the_comparable_rows_of_all_facts(sample):
+    every = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    comparable = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF,
+                            comparable_only=True)
+    assert 0 < len(comparable) < len(every)
+    pd.testing.assert_frame_equal(comparable, every[every["comparable"]])
