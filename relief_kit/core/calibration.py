@@ -203,7 +203,7 @@ def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria,
     at = ordered.position[rows]
     # The binary searches run in key order (each starts near the previous one), then
     # are put back in the order of ``rows``.
-    ascending = np.argsort(at)
+    ascending = np.argsort(at, kind="stable")  # distinct values; runs of file order
     own_key = key[at[ascending]]
     first = np.searchsorted(key, code[rows][ascending] << 32, side="left")
     # Earlier bills of the same customer with due + grace < this due date.

@@ -167,7 +167,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     at = ordered.position[rows]  # each returned bill's place in (customer, due day) order
     own_key = skey[at]
     own_code = code[rows]
-    ascending = np.argsort(at)
+    ascending = np.argsort(at, kind="stable")  # distinct values; runs of file order
     back = np.empty_like(ascending)
     back[ascending] = np.arange(len(ascending))
 
@@ -218,7 +218,9 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     # Bills of the same customer due before this one and not paid by its due date.
     paid_day = np.where(paid_flag, paid_on_day - base, np.iinfo("int64").max >> 33)
     paid_key = (code << 32) + np.minimum(paid_day, (1 << 31) - 1)
-    paid_sorted = np.sort(paid_key)
+    # In customer order the payment keys are nearly sorted already: a stable sort (runs
+    # merged) takes a few ms where the default takes a tenth of a second.
+    paid_sorted = np.sort(paid_key[order], kind="stable")
     earlier = search(skey, own_key) - first
     paid_by_due = (search(paid_sorted, own_key, side="right")
                    - search(paid_sorted, own_code << 32))
