@@ -2,7 +2,10 @@
 
 The value parsers live in :mod:`relief_kit.core.values`; this module applies them
 column-wise to the folder's CSVs, writes tables back (formula-safe), reports every
-problem by file, line and column, and gives the :class:`Portfolio` accessor.
+problem by file, line and column, and gives the :class:`Portfolio` accessor. A file is
+split into cells by pyarrow's multi-threaded CSV reader, or by pandas' parser when
+pyarrow refuses it (a malformed row: pandas names its line); the values of each
+distinct text are then parsed once, whichever split the file.
 """
 
 from __future__ import annotations
@@ -198,7 +201,7 @@ class _Text:
     text: str
     sep: str
     header: list[str]
-    data: bytes = b""  # the file as read, handed to pandas' C parser as is (faster)
+    data: bytes = b""  # the file as read, handed to the parsers as is (faster)
     encoding: str = "utf-8"
 
 
