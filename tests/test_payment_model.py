@@ -204,12 +204,6 @@ def test_the_vectorised_facts_are_the_customer_history_bill_by_bill(sample):
                                   check_index_type=False, check_names=False)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known: a bill paid before the portfolio's earliest due date is left out of the "
-    "payments that open_before counts (its key falls below its customer's range), so "
-    "every later bill of that customer counts one open bill too many. Fixing it changes "
-    "the five seeds' model table (seed 11 then beats the base rate, the sample's Brier "
-    "goes from 0.2299 to 0.2318): a decision for the model, not for a speed change"))
 def test_open_bills_before_each_bill_are_counted_bill_by_bill(sample):
     facts = bill_facts(sample.invoices, sample.customers, CRITERIA, AS_OF)
     expected = _history_facts_bill_by_bill(sample)["open_before"]

@@ -37,7 +37,9 @@ bills are exactly that (a wave of shocks in the last three months, paid within t
 month 25 % of the time against 78 % for their look-alikes in the fitting period). No
 point-in-time fact of the customer can see it coming; the facts of the recent bills
 (paid within the month or not, how long the last one took, how the customer's late
-bills ended) see it from the second bill on.
+bills ended) see it from the second bill on. That is why seed 11 is where the model's
+lead over the base rate is thinnest (0.0005 of Brier score, against 0.004–0.005 on the
+other six seeds the bench prints).
 
 What is predicted
 -----------------
@@ -218,7 +220,11 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     kept_before = counts(judged & relief & on_time, first, known)
     broken_before = counts(judged & relief & ~on_time, first, known)
     # Bills of the same customer due before this one and not paid by its due date.
-    paid_day = np.where(paid_flag, paid_on_day - base, np.iinfo("int64").max >> 33)
+    # A payment before the portfolio's earliest due date counts from that day (every
+    # due date is on or after it, so "paid by this due date" is unchanged); a negative
+    # day would fall into the previous customer's keys and be missed.
+    paid_day = np.where(paid_flag, np.maximum(paid_on_day - base, 0),
+                        np.iinfo("int64").max >> 33)
     paid_key = (code << 32) + np.minimum(paid_day, (1 << 31) - 1)
     # In customer order the payment keys are nearly sorted already: a stable sort (runs
     # merged) takes a few ms where the default takes a tenth of a second.
