@@ -66,3 +66,32 @@ def test_a_bad_calendar_setting_is_one_line_naming_file_and_key(tmp_path, sectio
         load_calendar(path)
     assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_brazil_alone_gives_the_packages_holidays_without_importing_every_country():
+    """calendar.brazil() loads holidays.countries.brazil by itself (the whole package's
+    countries cost 0.2 s per kernel); its holidays are country_holidays("BR")'s."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from relief_kit.core.calendar import NATIONAL, brazil\n"
+        "from datetime import date\n"
+        "NATIONAL.is_business_day(date(2026, 11, 20))\n"
+        "print(sum(m.startswith('holidays.countries.') for m in sys.modules))\n")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout.split()[-1]
+    assert loaded == "1"  # holidays.countries.brazil only
+
+    import holidays
+
+    from relief_kit.core.calendar import _official
+
+    for state in ("", "MG", "SP", "BA", "RJ"):
+        for year in (2019, 2024, 2026, 2031):
+            for optional in (False, True):
+                categories = ("public", "optional") if optional else ("public",)
+                expected = holidays.country_holidays("BR", subdiv=state or None,
+                                                     years=year, categories=categories)
+                assert dict(_official(state, year, optional)) == dict(expected)

@@ -21,9 +21,13 @@ business day; the kit applies the same to every date it proposes to a customer
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 import holidays
 import numpy as np
@@ -135,11 +139,51 @@ def _weekday_holidays(calendar: BusinessCalendar, year: int) -> frozenset[date]:
     return frozenset(found)
 
 
+_BRAZIL_MODULE = "holidays.countries.brazil"
+_BRAZIL_LOCK = threading.Lock()  # the batch's worker threads: one load, one class
+
+
+@lru_cache(maxsize=1)
+def brazil() -> type[holidays.HolidayBase]:
+    """The ``holidays`` package's Brazil class, imported alone.
+
+    ``holidays.country_holidays("BR")`` (or ``holidays.Brazil``, or any import of
+    ``holidays.countries.brazil``) first runs ``holidays/countries/__init__.py``, which
+    imports every country of the package: about 270 modules and 0.2 s in each process
+    (every kernel of a batch), for the one country the kit uses. The module is loaded
+    from its file under its own name instead (it imports only the package's base:
+    calendars, groups, helpers), so a later import of the whole package finds it and
+    uses this module. ``country_holidays("BR")`` builds ``BR``, an alias subclass with
+    no holidays of its own; with the same arguments, the same holidays (checked for
+    every UF, 2015 to 2035, with and without the optional days).
+    """
+    with _BRAZIL_LOCK:
+        return _load_brazil()
+
+
+def _load_brazil() -> type[holidays.HolidayBase]:
+    module = sys.modules.get(_BRAZIL_MODULE)
+    if module is None:
+        path = Path(holidays.__file__).parent / "countries" / "brazil.py"
+        spec = importlib.util.spec_from_file_location(_BRAZIL_MODULE, path)
+        if not path.is_file() or spec is None or spec.loader is None:  # laid out otherwise
+            return holidays.country_holidays("BR").__class__
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_BRAZIL_MODULE] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(_BRAZIL_MODULE, None)
+            raise
+    return module.Brazil
+
+
 @lru_cache(maxsize=64)
 def _official(state: str, year: int, optional_days: bool) -> holidays.HolidayBase:
     categories = ("public", "optional") if optional_days else ("public",)
-    return holidays.country_holidays("BR", subdiv=state or None, years=year,
-                                     categories=categories)
+    # The keywords holidays.country_holidays("BR", ...) passes, with its defaults.
+    return brazil()(years=year, subdiv=state or None, expand=True, observed=True,
+                    prov=None, state=None, language=None, categories=categories)
 
 
 def parse_municipal_holiday(text: str) -> MunicipalHoliday:

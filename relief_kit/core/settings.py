@@ -8,10 +8,8 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import holidays
-
 from relief_kit import resources
-from relief_kit.core.calendar import BusinessCalendar, parse_municipal_holiday
+from relief_kit.core.calendar import BusinessCalendar, brazil, parse_municipal_holiday
 from relief_kit.core.errors import InputError
 
 DEFAULT_SETTINGS = resources.DEFAULT_SETTINGS
@@ -117,7 +115,7 @@ def load_calendar(path: str | Path | None = None, state: str = "") -> BusinessCa
         raise InputError(f"{path}: calendar.{unknown[0]}: chave desconhecida; use uma de: "
                          f"{', '.join(_CALENDAR_KEYS)}.")
     state = (state or "").strip().upper()
-    if state and state not in holidays.Brazil.subdivisions:
+    if state and state not in brazil().subdivisions:
         raise InputError(f"suspension.state: UF desconhecida {state!r}.")
     flags = {}
     for key in ("carnival", "optional_days"):
