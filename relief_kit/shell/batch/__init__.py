@@ -17,7 +17,8 @@ One public verb, :func:`run_batch`; a module per part:
   read once per run;
 - :mod:`.export` — the HTML record (one exporter per worker);
 - :mod:`.assemble` — the case folder's files, written atomically;
-- :mod:`.runner` — the run: skipping, workers, interruption, the summary.
+- :mod:`.runner` — the run: skipping, workers, interruption, the summary;
+- :mod:`.lazy` — imports the run would pay for and never use, deferred.
 
 Threads, not processes (papermill issues #239, #511, #552). Any
 ``concurrent.futures`` executor can be passed in instead (e.g. a Dask cluster's

@@ -140,6 +140,9 @@ def run_batch(
     top level under ``if __name__ == "__main__":``, as any script using
     ``multiprocessing`` (the ``relief-kit`` command, notebooks and tests already do).
     """
+    from relief_kit.shell.batch.lazy import defer_rfc3987_syntax
+
+    defer_rfc3987_syntax()  # about 1 s of imports the run never uses (see .lazy)
     with _Signals() as signals:
         return _run(Path(data_dir), Path(archive), signals, criteria_path=criteria_path,
                     settings_path=settings_path, workers=workers, executor=executor,
