@@ -1,0 +1,29 @@
+"""The runner's deferred import: jsonschema's IRI checks still work, only later."""
+
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = """
+import sys
+from relief_kit.shell.batch.lazy import defer_rfc3987_syntax
+
+assert defer_rfc3987_syntax()
+import nbformat  # jsonschema with it
+from jsonschema import Draft7Validator
+
+assert type(sys.modules["rfc3987_syntax"]).__name__ == "_Deferred"
+checker = Draft7Validator.FORMAT_CHECKER
+assert "iri" in checker.checkers and "iri-reference" in checker.checkers
+validator = Draft7Validator({"format": "iri"}, format_checker=checker)
+assert not list(validator.iter_errors("https://exemplo.com.br/ação"))
+assert list(validator.iter_errors("não é um IRI ::: <>"))
+assert type(sys.modules["rfc3987_syntax"]).__name__ == "module"  # the real one, now
+assert defer_rfc3987_syntax() is False  # already imported: nothing to defer
+"""
+
+
+def test_deferred_rfc3987_syntax_checks_iris_as_the_real_module_does():
+    pytest.importorskip("rfc3987_syntax")
+    subprocess.run([sys.executable, "-c", SCRIPT], check=True)
