@@ -15,7 +15,9 @@ every notebook and leaves it open (a zmq context, four sockets and a heartbeat t
 per case). The ``relief-kit`` engine registered here is papermill's nbclient engine
 with one difference: it runs the notebook through the worker's own client, which the
 pool keeps for the kernel's life. The namespace is emptied between cases by the pool
-(:meth:`relief_kit.shell.batch.kernels.WorkerKernel.reset`), not by a notebook cell.
+(:meth:`relief_kit.shell.batch.kernels.WorkerKernel.reset`), not by a notebook cell; the
+reset is sent as soon as a case's last cell has run (``KernelPool.case_done``), so the
+kernel empties itself while the worker exports the case.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def execute_parameterised(path: str, parameters: dict, pool: KernelPool, *,
                 output_path=None, progress_bar=False, log_output=False, start_timeout=60,
                 stdout_file=None, stderr_file=None, km=kernel.manager, kc=kernel.client,
                 execution_timeout=execution_timeout, autosave_cell_every=0)
+            pool.case_done()  # the kernel empties itself while this case is exported
             break
         except DeadKernelError:
             pool.retire()

@@ -33,6 +33,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,6 +106,7 @@ class WorkerKernel:
             connection_file=str(self.folder / "kernel.json"), context=context)
         self.client = None
         self.served = 0
+        self.pending_reset: str | None = None  # see reset_ahead
         self.start_timeout = start_timeout
 
     def start(self) -> None:
@@ -124,18 +126,53 @@ class WorkerKernel:
 
         Raises ``TimeoutError`` when the kernel does not answer in time and
         :class:`ReliefKitError` (with the kernel's error) when the code failed."""
-        reply = self.loop.run_until_complete(self.client.execute_interactive(
-            code, silent=True, store_history=False, allow_stdin=False, timeout=timeout,
-            output_hook=_ignore))
+        self.finish_silently(self.send_silently(code), timeout)
+
+    def send_silently(self, code: str) -> str:
+        """Send ``code`` to run silently (as :meth:`run_silently`) without waiting; the
+        kernel runs it before anything sent later. Returns the request's id, for
+        :meth:`finish_silently`."""
+        return self.client.execute(code, silent=True, store_history=False,
+                                   allow_stdin=False)
+
+    def finish_silently(self, msg_id: str, timeout: float = 60) -> None:
+        """Wait for the reply to a request of :meth:`send_silently` and for the kernel's
+        idle status after it; raises as :meth:`run_silently`."""
+        reply = self.loop.run_until_complete(self._finish(msg_id, timeout))
         content = reply["content"]
         if content.get("status") != "ok":
             raise ReliefKitError(f"erro no kernel: {content.get('ename', '')}: "
                                  f"{content.get('evalue', '')}")
 
+    async def _finish(self, msg_id: str, timeout: float) -> dict:
+        from queue import Empty
+
+        deadline = time.monotonic() + timeout
+        reply = await self.client._async_recv_reply(msg_id, timeout=timeout)
+        while True:  # its idle status: nothing of it is left on iopub for the next case
+            try:
+                message = await self.client._async_get_iopub_msg(
+                    timeout=max(0.0, deadline - time.monotonic()))
+            except Empty:
+                raise TimeoutError("Timeout waiting for the kernel's idle status") from None
+            if (message["parent_header"].get("msg_id") == msg_id
+                    and message["msg_type"] == "status"
+                    and message["content"].get("execution_state") == "idle"):
+                return reply
+
     def reset(self, timeout: float = 60) -> None:
         """Empty the kernel's namespace (:data:`RESET_CODE`) between two cases; raises
-        as :meth:`run_silently`."""
-        self.run_silently(RESET_CODE, timeout)
+        as :meth:`run_silently`. A reset sent ahead (:meth:`reset_ahead`) is waited
+        for instead of sent again."""
+        pending, self.pending_reset = self.pending_reset, None
+        self.finish_silently(pending or self.send_silently(RESET_CODE), timeout)
+
+    def reset_ahead(self) -> None:
+        """Send the reset for the next case now, without waiting: the kernel empties its
+        namespace while the runner exports the case just executed. :meth:`reset` waits
+        for it."""
+        if self.pending_reset is None:
+            self.pending_reset = self.send_silently(RESET_CODE)
 
     @property
     def pid(self) -> int | None:
@@ -168,10 +205,6 @@ class WorkerKernel:
         except Exception:  # a kernel already dead cannot be shut down twice
             self.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _ignore(message) -> None:
-    """Output hook of the reset: a silent execution has nothing to show."""
 
 
 class _Slot:
@@ -250,6 +283,21 @@ class KernelPool:
             self._start(slot)
         slot.kernel.served += 1
         return slot.kernel
+
+    def case_done(self) -> None:
+        """This worker's case has been executed: when its kernel serves the next case
+        too, its reset is sent now (:meth:`WorkerKernel.reset_ahead`) and runs while the
+        worker exports this one. Best effort: a failed send leaves the reset to
+        :meth:`kernel`."""
+        slot = self._slot()
+        current = slot.kernel
+        if (current is None or self.isolated or self._stopping.is_set()
+                or current.served >= self.cases_per_kernel):
+            return
+        try:
+            current.reset_ahead()
+        except Exception:
+            current.pending_reset = None
 
     def warm(self) -> None:
         """Start this worker thread's kernel now, ahead of its first case (``on_start``

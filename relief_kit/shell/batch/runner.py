@@ -154,21 +154,52 @@ def run_batch(
 def _preloader(data_dir: Path, fingerprint: str) -> Callable:
     """``on_start`` of the run's kernels: import what the case notebook imports and load
     the portfolio once (``case.loaded_portfolio``, the cache every case of the run is
-    served from), silently, leaving the namespace empty. Best effort: a folder that
-    cannot be loaded is reported by the first case's own notebook, in its words."""
+    served from), then move all of it out of the garbage collector's reach
+    (``gc.freeze``, as the reset between cases does: the collections of the first case
+    and of the first reset then walk only what the case made), silently, leaving the
+    namespace empty. While the kernel loads, the worker thread loads its own part of a
+    case (:func:`_warm_worker`). Best effort: a folder that cannot be loaded is reported
+    by the first case's own notebook, in its words."""
     code = ("import relief_kit.shell.case, relief_kit.shell.facts, relief_kit.shell.queue_page, "
             "relief_kit.shell.review, relief_kit.shell.views\n"
             f"relief_kit.shell.case.loaded_portfolio({str(data_dir.resolve())!r}, "
             f"{fingerprint!r})\n"
-            "del relief_kit")
+            "del relief_kit\n"
+            "import gc as _gc; _gc.freeze(); del _gc")
 
     def preload(kernel) -> None:
         try:
-            kernel.run_silently(code, timeout=600)
+            sent = kernel.send_silently(code)
+        except Exception:  # the case itself will say what is wrong
+            return
+        _warm_worker()
+        try:
+            kernel.finish_silently(sent, timeout=600)
         except Exception:  # the case itself will say what is wrong with the folder
             pass
 
     return preload
+
+
+def _warm_worker() -> None:
+    """What a worker thread's first case would load on the runner's side, loaded while
+    its kernel loads the portfolio (the thread would only wait): papermill and nbclient
+    (execution), nbconvert and this thread's record exporter with its page compiled,
+    nbformat's schema validator (every export and record.ipynb is validated), the
+    messages and evidence modules. Best effort: a failure here is met again, and
+    reported, by the case."""
+    try:
+        import nbformat
+
+        import relief_kit.shell.batch.execute  # noqa: F401
+        import relief_kit.shell.messages  # noqa: F401
+        import relief_kit.sources.evidence  # noqa: F401
+        from relief_kit.shell.batch.export import record_exporter
+
+        _ = record_exporter().template
+        nbformat.validate(nbformat.v4.new_notebook())
+    except Exception:
+        pass
 
 
 def _warm(runner: ThreadPoolExecutor, pool, workers: int) -> list[Future]:
