@@ -2,6 +2,7 @@
 
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -188,3 +189,36 @@ def test_a_broken_case_notebook_stops_the_batch_in_one_line(data, tmp_path, cont
         run_batch(data, tmp_path / "arquivo", notebook=broken)
     assert "\n" not in str(error.value) and str(error.value).startswith(str(broken))
     assert not (tmp_path / "arquivo").exists()
+
+
+def test_the_kernels_load_the_portfolio_the_runner_read_not_the_folder_again(data, tmp_path):
+    import pandas as pd
+
+    from relief_kit.shell.batch.kernels import KernelPool
+    from relief_kit.shell.batch.runner import _PortfolioHandoff, _preloader
+    from relief_kit.shell.case import data_fingerprint
+    from relief_kit.sources.tables import load_folder
+
+    folder = tmp_path / "copia"
+    shutil.copytree(data, folder)
+    fingerprint = data_fingerprint(folder)
+    read = load_folder(folder)
+    handoff = _PortfolioHandoff()
+    handoff.publish(read, folder)
+    try:
+        handed = pickle.loads(handoff.path.read_bytes())
+        assert handed.folder == folder.resolve() and handed.as_of == read.as_of
+        for name in ("customers", "invoices", "requests"):
+            pd.testing.assert_frame_equal(getattr(handed, name), getattr(read, name),
+                                          check_exact=True)
+        (folder / "invoices.csv").rename(tmp_path / "gone.csv")  # only the pickle has them
+        with KernelPool(on_start=_preloader(folder, fingerprint, handoff)) as pool:
+            kernel = pool.kernel()
+            kernel.run_silently(
+                "import relief_kit.shell.case as c\n"
+                f"p = c._LOADED[{str(folder.resolve())!r}].portfolio\n"
+                f"assert len(p.invoices) == {len(read.invoices)}, len(p.invoices)\n"
+                "import gc; assert gc.get_freeze_count() > 0")
+    finally:
+        handoff.close()
+    assert not handoff.path.parent.exists()

@@ -53,7 +53,7 @@ from relief_kit.core.recommend import recommend
 from relief_kit.core.regulatory import SuspensionDates, suspension_dates
 from relief_kit.core.settings import Provider, load_calendar, load_provider
 from relief_kit.core.values import ValueProblem
-from relief_kit.sources.tables import load_case, load_folder, read_folder_info
+from relief_kit.sources.tables import Portfolio, load_case, load_folder, read_folder_info
 
 #: Folder inside the data folder for derived, rebuildable files (the calibration cache).
 CACHE_DIR = ".relief-kit"
@@ -298,10 +298,11 @@ class LoadedPortfolio:
     for the cases (answers and decisions are read from the store each time).
     """
 
-    def __init__(self, folder: Path, fingerprint: str) -> None:
+    def __init__(self, folder: Path, fingerprint: str, portfolio: Portfolio | None = None
+                 ) -> None:
         self.folder = folder
         self.fingerprint = fingerprint
-        self.portfolio = load_folder(folder)
+        self.portfolio = portfolio if portfolio is not None else load_folder(folder)
         self._features: dict[tuple[str, date], pd.DataFrame] = {}
         self._calibrations: dict[tuple[str, date], PaymentModel] = {}
         self._criteria: dict[str, Criteria] = {}
@@ -348,18 +349,22 @@ class LoadedPortfolio:
 _LOADED: dict[str, LoadedPortfolio] = {}
 
 
-def loaded_portfolio(data_dir: str | Path, fingerprint: str) -> LoadedPortfolio:
+def loaded_portfolio(data_dir: str | Path, fingerprint: str, *,
+                     portfolio: Portfolio | None = None) -> LoadedPortfolio:
     """The folder loaded once for ``fingerprint``; a new fingerprint loads it again.
 
     The fingerprint is the caller's word for the data's version (the batch computes it
     once per run with :func:`data_fingerprint`): it is not recomputed here, so a case
-    costs no hashing of the whole folder.
+    costs no hashing of the whole folder. ``portfolio``: the folder as
+    ``load_folder(data_dir)`` reads it, read already for that fingerprint (the batch's
+    runner reads it to plan and hands it to its kernels), used instead of reading the
+    folder again.
     """
     key = str(Path(data_dir).expanduser().resolve())
     cached = _LOADED.get(key)
     if cached is None or cached.fingerprint != fingerprint:
         _LOADED.pop(key, None)  # let the old data go before loading the new
-        cached = LoadedPortfolio(Path(data_dir).expanduser(), fingerprint)
+        cached = LoadedPortfolio(Path(data_dir).expanduser(), fingerprint, portfolio)
         _LOADED[key] = cached
     return cached
 

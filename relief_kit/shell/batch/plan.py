@@ -62,6 +62,7 @@ def plan_jobs(
     isolated: bool = False,
     request_ids: Iterable[str] | None = None,
     data_fingerprint: str = "",
+    portfolio=None,
 ) -> list[CaseJob]:
     """One job per request, each with the fingerprint of everything its record shows.
 
@@ -70,7 +71,8 @@ def plan_jobs(
     settings, the calibration (it prices every case), the notebook, the templates, the
     kit's version and the as-of date: a rerun skips a case whose fingerprint matches
     the one in its ``case.json``. ``data_fingerprint``: the folder's
-    (:func:`relief_kit.shell.case.data_fingerprint`) when the caller has it already.
+    (:func:`relief_kit.shell.case.data_fingerprint`) when the caller has it already;
+    ``portfolio``: the folder as ``load_folder`` reads it, when the caller has read it.
     """
     from relief_kit.core.as_of import as_of_date
     from relief_kit.core.criteria import load_criteria
@@ -78,7 +80,7 @@ def plan_jobs(
     from relief_kit.sources.tables import load_folder
     from relief_kit.store.cases import open_store
 
-    portfolio = load_folder(data_dir)
+    portfolio = portfolio if portfolio is not None else load_folder(data_dir)
     criteria = load_criteria(criteria_path)
     # One as-of date for every case of the run: the option, else the folder's, else today.
     today = as_of_date(today or None, portfolio.as_of, date.today()).isoformat()
