@@ -83,3 +83,29 @@ def test_reasons_use_decimal_commas_and_plural_forms():
     assert one.startswith("Já teve 1 acordo nos") and "(s)" not in one
     assert reasons.reason_text(Reason("relief_cap", "relief.max_per_12_months",
                                       {"count": 2, "cap": 2})).startswith("Já teve 2 acordos")
+
+
+
+def test_catalogue_entries_are_compiled_when_first_used_and_render_the_same():
+    import pytest
+    from jinja2 import TemplateSyntaxError
+
+    from relief_kit.text import lines
+    from relief_kit.text.render import LazyTemplates, environment
+
+    entries = LazyTemplates({"ok": "R$ {{ value }}", "broken": "{% if %}"})
+    assert "broken" in entries and len(entries) == 2  # asked without compiling
+    assert entries["ok"].render(value=3) == "R$ 3" and entries["ok"] is entries["ok"]
+    with pytest.raises(TemplateSyntaxError):  # compiled only now
+        entries["broken"]
+    with pytest.raises(KeyError):
+        entries["absent"]
+    # Every entry of both catalogues compiles, as the environment compiles it.
+    for module in (reasons, lines):
+        raw = tomllib.loads(module.CATALOGUE.read_text(encoding="utf-8"))
+        for section, sources in raw.items():
+            for code, text in sources.items():
+                template = module._catalogue()[section][code]
+                assert template.environment is environment()
+                environment().from_string(text)  # the same source
+                assert code in module._catalogue()[section]

@@ -16,7 +16,7 @@ from typing import Any
 from relief_kit import resources
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
-from relief_kit.text.render import environment
+from relief_kit.text.render import LazyTemplates
 
 CATALOGUE = resources.template_dir("text") / "lines.toml"
 
@@ -26,13 +26,12 @@ def _number(value) -> str:
 
 
 @lru_cache(maxsize=1)
-def _catalogue() -> dict[str, dict[str, Any]]:
-    # The kit's one Jinja environment (text.render); plain text, never HTML.
-    env = environment()
+def _catalogue() -> dict[str, Mapping[str, Any]]:
+    # The kit's one Jinja environment (text.render), each entry compiled at its first
+    # use; plain text, never HTML.
     helpers = {"day": fmt.day, "money": fmt.money, "number": _number}
     raw = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
-    return {section: {code: env.from_string(text, globals=helpers)
-                      for code, text in entries.items()}
+    return {section: LazyTemplates(entries, globals=helpers)
             for section, entries in raw.items()}
 
 

@@ -36,13 +36,13 @@ def points(value: float) -> str:
 
 
 @lru_cache(maxsize=1)
-def _catalogue() -> dict[str, dict[str, Template]]:
-    from relief_kit.text.render import environment
+def _catalogue() -> dict[str, Mapping[str, Template]]:
+    # The kit's environment, each entry compiled at its first use (text.render);
+    # plain text: a string template is never autoescaped.
+    from relief_kit.text.render import LazyTemplates
 
-    env = environment()  # plain text: a string template is never autoescaped
     raw = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
-    return {section: {code: env.from_string(text) for code, text in entries.items()}
-            for section, entries in raw.items()}
+    return {section: LazyTemplates(entries) for section, entries in raw.items()}
 
 
 def _field(value: Any, name: str, default: Any = None) -> Any:
