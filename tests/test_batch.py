@@ -222,3 +222,20 @@ def test_the_kernels_load_the_portfolio_the_runner_read_not_the_folder_again(dat
     finally:
         handoff.close()
     assert not handoff.path.parent.exists()
+
+
+def test_a_reset_sent_ahead_empties_the_namespace_before_anything_else_runs():
+    from relief_kit.shell.batch.kernels import KernelPool
+
+    with KernelPool() as pool:
+        first = pool.kernel()
+        first.run_silently("leftover = 1")
+        pool.case_done()  # the reset goes now; nobody waits for it yet
+        assert first.pending_reset is not None
+        first.run_silently("assert 'leftover' not in globals()")  # after the reset
+        assert first.pending_reset is None
+        first.run_silently("leftover = 2")
+        pool.case_done()
+        second = pool.kernel()  # waits for the reset sent ahead instead of sending one
+        assert second is first and second.pending_reset is None
+        second.run_silently("assert 'leftover' not in globals()")

@@ -125,7 +125,11 @@ class WorkerKernel:
         status) up to ``timeout`` seconds.
 
         Raises ``TimeoutError`` when the kernel does not answer in time and
-        :class:`ReliefKitError` (with the kernel's error) when the code failed."""
+        :class:`ReliefKitError` (with the kernel's error) when the code failed; a reset
+        sent ahead (:meth:`reset_ahead`) is waited for first, and raises the same way."""
+        pending, self.pending_reset = self.pending_reset, None
+        if pending is not None:  # its reply comes first: read it, not skip it
+            self.finish_silently(pending, timeout)
         self.finish_silently(self.send_silently(code), timeout)
 
     def send_silently(self, code: str) -> str:
