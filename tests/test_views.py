@@ -266,3 +266,35 @@ def test_a_decision_whose_dates_have_passed_is_shown_as_needing_new_terms(folder
     html = str(views.answers_and_decision(later))
     assert "Precisa de novos termos: a data 25/11/2026 já passou" in html
     assert "registre uma nova decisão" in html
+
+
+COMPILED_ONCE = """
+import pickle, sys
+from relief_kit.text import reasons, render
+
+entries = pickle.loads(open(sys.argv[1], 'rb').read())
+render.use_compiled(entries)
+env = render.environment()
+def refuse(*args, **kwargs):
+    raise AssertionError("compiled again")
+env.compile = refuse  # every template below must come compiled
+print(render.render("views/section_title.html", title="Histórico <pagamentos>", note="x"))
+print(reasons._catalogue()["format"]["change_joiner"].render())
+"""
+
+
+def test_templates_compiled_once_render_the_same_in_another_process(tmp_path):
+    import pickle
+    import subprocess
+    import sys
+
+    from relief_kit.text import reasons, render
+
+    compiled = tmp_path / "templates.pickle"
+    compiled.write_bytes(pickle.dumps(render.compile_templates()))
+    shown = subprocess.run([sys.executable, "-c", COMPILED_ONCE, str(compiled)],
+                           check=True, capture_output=True, text=True).stdout
+    expected = (render.render("views/section_title.html", title="Histórico <pagamentos>",
+                              note="x") + "\n"
+                + reasons._catalogue()["format"]["change_joiner"].render() + "\n")
+    assert shown == expected and "&lt;pagamentos&gt;" in shown

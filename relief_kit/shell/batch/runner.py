@@ -162,16 +162,18 @@ class _PortfolioHandoff:
 
     The runner reads the data folder anyway (:func:`plan_jobs`); each kernel then read
     and parsed the same CSVs again (0.3 s of CPU per kernel at 2,000 customers, seconds
-    at 100,000). :meth:`publish` pickles what ``load_folder`` returned into a private
-    folder of the run (named like a kernel's folder, so a run killed with -9 leaves it
-    to :func:`~relief_kit.shell.batch.kernels.clean_stale_kernels`); a kernel loads it
-    in a few milliseconds. Without it (the folder could not be read, or pickled), each
-    kernel reads the folder itself, as before.
+    at 100,000), and compiled the kit's templates (about 0.2 s each). :meth:`publish`
+    pickles what ``load_folder`` returned, and the templates compiled once, into a
+    private folder of the run (named like a kernel's folder, so a run killed with -9
+    leaves it to :func:`~relief_kit.shell.batch.kernels.clean_stale_kernels`); a kernel
+    loads both in a few milliseconds. Without them (the folder could not be read, or
+    pickled), each kernel reads the folder and compiles the templates itself.
     """
 
     def __init__(self) -> None:
         self.ready = threading.Event()
         self.path: Path | None = None
+        self.templates: Path | None = None
         self._folder: Path | None = None
 
     def publish(self, portfolio, data_dir: Path) -> None:
@@ -192,10 +194,26 @@ class _PortfolioHandoff:
             with path.open("wb") as handle:
                 pickle.dump(fresh, handle, protocol=pickle.HIGHEST_PROTOCOL)
             self.path = path
+            self.templates = self._compile_templates()
         except Exception:
             self.path = None
         finally:
             self.ready.set()
+
+    def _compile_templates(self) -> Path | None:
+        """The kit's templates the kernels render, compiled once for the run
+        (``render.compile_templates``): each kernel compiled them in its first case."""
+        import pickle
+
+        from relief_kit.text.render import compile_templates
+
+        try:
+            path = self._folder / "templates.pickle"
+            path.write_bytes(pickle.dumps(compile_templates(),
+                                          protocol=pickle.HIGHEST_PROTOCOL))
+            return path
+        except Exception:  # each kernel compiles them itself
+            return None
 
     def give_up(self) -> None:
         """No portfolio to hand over: the kernels read the folder themselves."""
@@ -212,26 +230,28 @@ class _PortfolioHandoff:
 def _preloader(data_dir: Path, fingerprint: str, handoff: _PortfolioHandoff) -> Callable:
     """``on_start`` of the run's kernels: import what the case notebook imports and load
     the portfolio once (``case.loaded_portfolio``, the cache every case of the run is
-    served from; the runner's own reading, handed over by ``handoff``, else the folder
-    read again), then move all of it out of the garbage collector's reach (``gc.freeze``,
-    as the reset between cases does: the collections of the first case and of the first
-    reset then walk only what the case made), silently, leaving the namespace empty.
-    While the kernel imports, the worker thread loads its own part of a case
-    (:func:`_warm_worker`). Best effort: a folder that cannot be loaded is reported by
-    the first case's own notebook, in its words."""
+    served from; the runner's own reading, handed over by ``handoff`` with the kit's
+    templates compiled, else the folder read again), then move all of it out of the
+    garbage collector's reach (``gc.freeze``, as the reset between cases does: the
+    collections of the first case and of the first reset then walk only what the case
+    made), silently, leaving the namespace empty. While the kernel imports, the worker
+    thread loads its own part of a case (:func:`_warm_worker`). Best effort: a folder
+    that cannot be loaded is reported by the first case's own notebook, in its words."""
     folder = str(data_dir.resolve())
 
-    def load_code(path: Path | None) -> str:
+    def load_code(path: Path | None, templates: Path | None) -> str:
+        code = "import pickle as _pickle, relief_kit.shell.case, relief_kit.text.render\n"
+        if templates is not None:
+            code += (f"with open({str(templates)!r}, 'rb') as _file:\n"
+                     "    relief_kit.text.render.use_compiled(_pickle.load(_file))\n")
         if path is None:
-            load = f"relief_kit.shell.case.loaded_portfolio({folder!r}, {fingerprint!r})\n"
+            code += f"relief_kit.shell.case.loaded_portfolio({folder!r}, {fingerprint!r})\n"
         else:
-            load = (f"import pickle as _pickle\n"
-                    f"with open({str(path)!r}, 'rb') as _file:\n"
-                    f"    relief_kit.shell.case.loaded_portfolio({folder!r}, {fingerprint!r}, "
-                    f"portfolio=_pickle.load(_file))\n"
-                    "del _pickle, _file\n")
-        return ("import relief_kit.shell.case\n" + load
-                + "del relief_kit\nimport gc as _gc; _gc.freeze(); del _gc")
+            code += (f"with open({str(path)!r}, 'rb') as _file:\n"
+                     f"    relief_kit.shell.case.loaded_portfolio({folder!r}, {fingerprint!r}, "
+                     f"portfolio=_pickle.load(_file))\n")
+        return code + ("del _pickle, relief_kit\nglobals().pop('_file', None)\n"
+                       "import gc as _gc; _gc.freeze(); del _gc")
 
     def preload(kernel) -> None:
         try:
@@ -241,7 +261,7 @@ def _preloader(data_dir: Path, fingerprint: str, handoff: _PortfolioHandoff) -> 
         _warm_worker()
         handoff.ready.wait(timeout=600)
         try:
-            load = kernel.send_silently(load_code(handoff.path))
+            load = kernel.send_silently(load_code(handoff.path, handoff.templates))
             kernel.finish_silently(imports, timeout=600)
             kernel.finish_silently(load, timeout=600)
         except Exception:  # the case itself will say what is wrong with the folder
