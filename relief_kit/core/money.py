@@ -42,6 +42,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from relief_kit.core import terms as agreed
 from relief_kit.core.bills import fallback_bills, total
@@ -112,7 +113,15 @@ def present_value(expected: Decimal, months: float, monthly_rate: float) -> Deci
 def _pv(cash: Decimal, when: date | None, today: date, rate: float) -> Decimal:
     if when is None or cash == 0:
         return ZERO
-    return present_value(cash, max((when - today).days, 0) / 30, rate)
+    return _discounted(cash, max((when - today).days, 0), rate)
+
+
+@lru_cache(maxsize=65536, typed=True)
+def _discounted(cash: Decimal, days: int, rate: float) -> Decimal:
+    """:func:`present_value` of ``cash`` received in ``days`` days, remembered: a
+    portfolio's cases repeat the same fees, debts and dates (the meeting prices
+    thousands)."""
+    return present_value(cash, days / 30, rate)
 
 
 def discount_percent(features: HistoryFeatures, checklist: Checklist, amount: Decimal,
@@ -177,7 +186,7 @@ def instalment_plan(amount: Decimal, features: HistoryFeatures, criteria: Criter
     if count < 2:
         return ()
     first = today + timedelta(days=int(criteria["instalments.first_due_days"]))
-    return tuple(replace(i, due_date=calendar.next_business_day(i.due_date))
+    return tuple(Instalment(i.number, calendar.next_business_day(i.due_date), i.amount)
                  for i in agreed.split(amount, count, first))
 
 
@@ -197,6 +206,20 @@ def _capacity_factor(asked: Decimal, capacity: Decimal | None) -> float:
     return float(capacity / asked)
 
 
+@lru_cache(maxsize=256, typed=True)
+def _decimal(value: float) -> Decimal:
+    """``Decimal(str(value))`` of a criteria or portfolio parameter, made once."""
+    return Decimal(str(value))
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _lost_margin(monthly_fee: Decimal, margin_share: float, remaining_months: float
+                 ) -> Decimal:
+    """The customer's future margin lost when they leave (R$): fee × share × months."""
+    return cents(monthly_fee * _decimal(margin_share)
+                 * Decimal(str(round(remaining_months, 2))))
+
+
 def _unpaid_events(debt: Decimal, start: date, weight: float, p_window: float, today: date,
                    rate: float, path: Ordinary, customer: Customer, after: str = "",
                    number: int = 0) -> list[Event]:
@@ -209,9 +232,8 @@ def _unpaid_events(debt: Decimal, start: date, weight: float, p_window: float, t
     soon = start + timedelta(days=path.window_days // 2)
     late_when = start + timedelta(days=int(round(path.late_days)))
     gone = start + timedelta(days=path.termination_days + 90)
-    recovered = cents(debt * Decimal(str(path.recovered)))
-    lost = cents(customer.monthly_fee * Decimal(str(path.margin_share))
-                 * Decimal(str(round(path.remaining_months, 2))))
+    recovered = cents(debt * _decimal(path.recovered))
+    lost = _lost_margin(customer.monthly_fee, path.margin_share, path.remaining_months)
     rest = weight * (1 - p_window)
     params = {"after": after, "number": number}
     return [
@@ -239,9 +261,10 @@ def _one_payment_tree(code: str, p: float, cash: Decimal, when: date, debt: Deci
 
 def _value(events: list[Event]) -> tuple[Decimal, Decimal]:
     """Expected cash, and expected present value net of the expected lost margin."""
-    cash = sum((e.cash * Decimal(str(e.probability)) for e in events), ZERO)
-    net = sum(((e.present_value - e.lost_margin) * Decimal(str(e.probability))
-               for e in events), ZERO)
+    chances = [Decimal(str(e.probability)) for e in events]
+    cash = sum((e.cash * p for e, p in zip(events, chances, strict=True)), ZERO)
+    net = sum(((e.present_value - e.lost_margin) * p
+               for e, p in zip(events, chances, strict=True)), ZERO)
     return cents(cash), cents(net)
 
 

@@ -24,6 +24,8 @@ CENT = Decimal("0.01")
 
 def cents(value: Decimal | float | int) -> Decimal:
     """Rounded half-up to the centavo."""
+    if type(value) is Decimal:  # Decimal(str(d)) is d: skip the round trip (hot path)
+        return value.quantize(CENT, rounding=ROUND_HALF_UP)
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
