@@ -661,15 +661,18 @@ def _write_meeting(folder: Path, archive: Path, out: Path, proposed: Path | None
 
     from relief_kit.shell.meeting import build_inputs, meeting_report
     from relief_kit.shell.pseudonyms import pseudonymizer
+    from relief_kit.shell.replay import cycle_collection_paused
     from relief_kit.sources.tables import read_folder_info
     from relief_kit.text import formatting as fmt
 
     as_of, _ = read_folder_info(folder)
-    inputs = build_inputs(folder, criteria_path=criteria_path, proposed_path=proposed,
-                          today=_today(today, as_of))
-    records = sum(1 for p in archive.glob("*/case.json")) if archive.is_dir() else 0
-    html = meeting_report(inputs, pseudonymizer(), fmt.moment(datetime.now()),
-                          archived=records)
+    # One pause for the whole report; the process ends after it (see the note).
+    with cycle_collection_paused(then_freeze=True):
+        inputs = build_inputs(folder, criteria_path=criteria_path, proposed_path=proposed,
+                              today=_today(today, as_of))
+        records = sum(1 for p in archive.glob("*/case.json")) if archive.is_dir() else 0
+        html = meeting_report(inputs, pseudonymizer(), fmt.moment(datetime.now()),
+                              archived=records)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     click.echo(f"Relatório da reunião: {out} "

@@ -521,10 +521,12 @@ def meeting_report(inputs: MeetingInputs, pseudonym: Callable[[str, str], str],
                    generated: str, archived: int = 0) -> str:
     """The meeting report as one self-contained HTML page (no network, no names)."""
     from relief_kit import __version__
+    from relief_kit.shell.replay import cycle_collection_paused
     from relief_kit.text import formatting as fmt
     from relief_kit.text import render as text_render
 
-    sections = report_sections(meeting_tables(inputs, pseudonym))
+    with cycle_collection_paused():
+        sections = report_sections(meeting_tables(inputs, pseudonym))
     return text_render.render(
         "meeting/report.html.j2",
         sections=sections, as_of=fmt.day(inputs.as_of), requests=len(inputs.portfolio.requests),
@@ -605,24 +607,25 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
     here and shared by the decisions table, the replay and the what-if.
     """
     from relief_kit.core.criteria import load_criteria
-    from relief_kit.shell.replay import recommend_all, replay_inputs
+    from relief_kit.shell.replay import cycle_collection_paused, recommend_all, replay_inputs
     from relief_kit.sources.tables import load_folder
     from relief_kit.store.cases import open_store
 
-    portfolio = load_folder(data_dir)
-    criteria = load_criteria(criteria_path)
-    proposed = load_criteria(proposed_path) if proposed_path else None
-    as_of = as_of_date(today, portfolio.as_of, date.today())
-    shared = replay_inputs(portfolio, criteria, as_of=as_of)
-    with open_store(data_dir) as store:
-        latest = store.latest_decisions()
-    known = set(shared.requests)
-    answers = {d.request_id: d.checklist for d in latest if d.request_id in known}
-    current = recommend_all(portfolio, criteria, as_of=as_of, inputs=shared, answers=answers,
-                            explain=False)
-    decisions = decisions_frame(portfolio, latest, criteria, as_of,
-                                recommendations={c.request_id: c for c in current},
-                                inputs=shared)
+    with cycle_collection_paused():
+        portfolio = load_folder(data_dir)
+        criteria = load_criteria(criteria_path)
+        proposed = load_criteria(proposed_path) if proposed_path else None
+        as_of = as_of_date(today, portfolio.as_of, date.today())
+        shared = replay_inputs(portfolio, criteria, as_of=as_of)
+        with open_store(data_dir) as store:
+            latest = store.latest_decisions()
+        known = set(shared.requests)
+        answers = {d.request_id: d.checklist for d in latest if d.request_id in known}
+        current = recommend_all(portfolio, criteria, as_of=as_of, inputs=shared,
+                                answers=answers, explain=False)
+        decisions = decisions_frame(portfolio, latest, criteria, as_of,
+                                    recommendations={c.request_id: c for c in current},
+                                    inputs=shared)
     return MeetingInputs(portfolio, criteria, proposed, decisions, as_of, shared, current)
 
 

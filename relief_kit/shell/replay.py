@@ -9,7 +9,9 @@ with the current replay when the criteria sections they read are unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,6 +36,33 @@ from relief_kit.sources.tables import Portfolio
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
 from relief_kit.text.reasons import reason_text
+
+
+@contextmanager
+def cycle_collection_paused(*, then_freeze: bool = False) -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a bulk computation, restored after.
+
+    A replay builds millions of small objects (terms, events, reasons, Decimals) that
+    live until the caller is done with them (the meeting: until its report is written),
+    and each full pass of the collector walks every one of them: at 10,000 cases its
+    passes cost about 3 s of CPU (measured with ``gc.callbacks``). None of them is in a
+    reference cycle, so reference counting frees them as before; only cyclic garbage
+    (from pandas, say) waits until the pause ends. Nested uses leave the collector as
+    the outermost found it. Also a decorator (``@cycle_collection_paused()``).
+
+    ``then_freeze``: for a command whose process ends after the pause, what exists then
+    is left out of every later collection (``gc.freeze``) instead of being walked once
+    more by the first one (0.7 s at 10,000 cases).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if then_freeze:
+            gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -71,6 +100,7 @@ def _same(criteria: Criteria, other: Criteria, sections: tuple[str, ...]) -> boo
     return all(criteria.sections.get(s) == other.sections.get(s) for s in sections)
 
 
+@cycle_collection_paused()
 def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
                   calibration: PaymentModel | None = None,
                   like: ReplayInputs | None = None) -> ReplayInputs:
@@ -105,6 +135,7 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
                         bills)
 
 
+@cycle_collection_paused()
 def recommend_all(
     portfolio: Portfolio,
     criteria: Criteria,
