@@ -114,3 +114,103 @@ def test_business_days_between_counts_as_walking_day_by_day(calendar):
             day += timedelta(days=1)
             walked += day.weekday() < 5 and not calendar.is_holiday(day)
         assert calendar.business_days_between(start, end) == walked
+
+
+def test_requests_for_information_left_unpriced_change_no_recommendation(portfolio):
+    criteria = load_criteria()
+    priced = recommend_all(portfolio, criteria, as_of=portfolio.as_of, explain=False)
+    plain = recommend_all(portfolio, criteria, as_of=portfolio.as_of, explain=False,
+                          price_asking=False)
+    for a, b in zip(priced, plain, strict=True):
+        ra, rb = a.recommendation, b.recommendation
+        assert (ra.action, ra.terms, ra.reasons, ra.score, ra.missing) == (
+            rb.action, rb.terms, rb.reasons, rb.score, rb.missing)
+        # Only a request for information goes without its money comparison.
+        assert rb.options == (() if ra.action is Action.ASK_INFO else ra.options)
+    assert any(a.recommendation.action is Action.ASK_INFO for a in priced)
+
+
+def test_the_meeting_tables_are_those_of_a_replay_pricing_every_request(tmp_path):
+    """build_inputs leaves requests for information unpriced, a decided one included:
+    every table, the what-if's and the decisions' present values among them, is the one
+    computed from a replay that prices every request."""
+    import shutil
+
+    from relief_kit.shell.meeting import MeetingInputs, build_inputs, meeting_tables
+    from relief_kit.shell.pseudonyms import Pseudonymizer
+    from relief_kit.store.cases import open_store
+    from relief_kit.tools.demo import simulate_decisions
+
+    folder = tmp_path / "dados"
+    shutil.copytree(SAMPLE, folder)
+    simulate_decisions(folder, 1)
+    path = tmp_path / "proposta.toml"
+    path.write_text((SAMPLE.parent / "criteria.toml").read_text(encoding="utf-8").replace(
+        "grant_threshold = 1", "grant_threshold = 3"), encoding="utf-8")
+    inputs = build_inputs(folder, proposed_path=path)
+    assert any(not c.recommendation.options for c in inputs.current)  # some left unpriced
+    with open_store(folder) as store:
+        latest = store.latest_decisions()
+    answers = {d.request_id: d.checklist for d in latest}
+    everything = recommend_all(inputs.portfolio, inputs.criteria, as_of=inputs.as_of,
+                               inputs=inputs.replay, answers=answers, explain=False)
+    pseudonym = Pseudonymizer(b"k" * 32)
+    fast = meeting_tables(inputs, pseudonym)
+    slow = meeting_tables(MeetingInputs(
+        inputs.portfolio, inputs.criteria, inputs.proposed, inputs.decisions, inputs.as_of,
+        inputs.replay, everything), pseudonym)
+    assert fast.keys() == slow.keys()
+    for title in fast:
+        pd.testing.assert_frame_equal(fast[title], slow[title], obj=title)
+    assert len(fast["E se: casos que mudam"])
+
+
+def test_cycle_collection_is_paused_inside_and_restored_after():
+    import gc
+
+    from relief_kit.shell.replay import cycle_collection_paused
+
+    assert gc.isenabled()
+    with cycle_collection_paused():
+        assert not gc.isenabled()
+        with cycle_collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    with pytest.raises(ValueError), cycle_collection_paused():
+        raise ValueError
+    assert gc.isenabled()
+
+
+def test_a_decided_request_for_information_is_priced_for_the_decisions_table(tmp_path):
+    """A decision whose answers now lead to asking for information (an undocumented
+    request, say) still gets the present value of what was decided."""
+    import dataclasses
+    import shutil
+
+    from relief_kit.shell.meeting import decisions_frame
+    from relief_kit.store.cases import open_store
+    from relief_kit.tools.demo import simulate_decisions
+
+    folder = tmp_path / "dados"
+    shutil.copytree(SAMPLE, folder)
+    simulate_decisions(folder, 1)
+    portfolio, criteria = load_folder(folder), load_criteria()
+    with open_store(folder) as store:
+        latest = store.latest_decisions()
+    latest = [dataclasses.replace(d, checklist=dataclasses.replace(d.checklist,
+                                                                    documented=False))
+              for d in latest]
+    answers = {d.request_id: d.checklist for d in latest}
+    inputs = replay_inputs(portfolio, criteria, as_of=portfolio.as_of)
+    frames = []
+    for price_asking in (True, False):
+        cases = recommend_all(portfolio, criteria, as_of=portfolio.as_of, inputs=inputs,
+                              answers=answers, explain=False, price_asking=price_asking)
+        assert all(c.recommendation.action is Action.ASK_INFO for c in cases
+                   if c.request_id in answers)
+        frames.append(decisions_frame(portfolio, latest, criteria, portfolio.as_of,
+                                      recommendations={c.request_id: c for c in cases},
+                                      inputs=inputs))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert frames[1]["decided_value"].ne(0).any()

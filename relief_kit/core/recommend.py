@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from relief_kit.core.bills import fallback_bills
+from relief_kit.core.bills import fallback_bills, total
 from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.model import (
@@ -195,6 +195,7 @@ def recommend(
     *,
     explain: bool = True,
     priced: tuple[OptionValue, ...] | None = None,
+    price_asking: bool = True,
 ) -> Recommendation:
     """The recommended action, its terms, the reasons and the money comparison.
 
@@ -209,11 +210,19 @@ def recommend(
     customer, features, answers, bills, date, calendar and probabilities under criteria
     whose priced sections (``money.PRICED_SECTIONS``) equal these; the what-if passes
     the current criteria's rows instead of pricing every option again.
+    ``price_asking``: False leaves the money comparison out (``options`` empty) when the
+    recommendation is to ask for information, which values no option; the meeting, which
+    shows the value of recommended and decided options only, skips pricing them.
     """
     bills = tuple(bills) if bills else fallback_bills(customer, features, today)
-    rows = priced if priced is not None else options(
-        customer, features, checklist, criteria, today, probabilities, bills, calendar)
-    refusal = next(r for r in rows if r.action is Action.REFUSAL)
+    missing = missing_items(checklist, criteria)
+    if priced is not None:
+        rows = priced
+    elif not price_asking and (checklist.documented is False or missing):
+        rows = ()
+    else:
+        rows = options(customer, features, checklist, criteria, today, probabilities, bills,
+                       calendar)
     note = _model_note(probabilities)
 
     def result(action: Action, terms: Terms, reasons: list[Reason], score: float = 0.0,
@@ -234,17 +243,18 @@ def recommend(
         if second:
             reasons.append(Reason("second_analyst", "at_risk.refusal_needs_second_analyst"))
         reasons.append(Reason("private_refusal", "pratica.recusa_privada"))
+        refusal = next(r for r in rows if r.action is Action.REFUSAL)
         return result(Action.REFUSAL, refusal.terms, reasons, score, second=second)
 
+    # The refusal row's amount: the bills' total (money.options).
     if checklist.documented is False:
-        return result(Action.ASK_INFO, Terms(amount=refusal.terms.amount, bills=bills), [Reason(
-            "undocumented", "pratica.documentacao")], missing=missing_items(checklist, criteria))
-    missing = missing_items(checklist, criteria)
+        return result(Action.ASK_INFO, Terms(amount=total(bills), bills=bills), [Reason(
+            "undocumented", "pratica.documentacao")], missing=missing)
     if missing:
         why = [Reason("missing_items", "decision.required_items", {"items": list(missing)})]
         if "hardship" in missing:
             why.append(Reason("hardship_not_said", "pratica.necessidade"))
-        return result(Action.ASK_INFO, Terms(amount=refusal.terms.amount, bills=bills), why,
+        return result(Action.ASK_INFO, Terms(amount=total(bills), bills=bills), why,
                       missing=missing)
 
     score, reasons = _score(customer, features, checklist, criteria)

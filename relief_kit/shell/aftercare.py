@@ -249,13 +249,17 @@ def agreement_payments(portfolio, latest: dict) -> dict[str, list]:
 
 
 def follow_ups_on(folder: str | Path, today: date, criteria: Criteria, portfolio,
-                  calendar: BusinessCalendar | None = None) -> list[FollowUp]:
+                  calendar: BusinessCalendar | None = None, *,
+                  decisions: list | None = None) -> list[FollowUp]:
     """Only the follow-up of every agreement on ``today`` (what :func:`gather` finds
     for them, in the portfolio's request order), without the clocks and the guard:
-    the meeting counts them."""
+    the meeting counts them. ``decisions``: the store's latest decisions
+    (``CaseStore.latest_decisions``) when the caller has already read them."""
     calendar = calendar or load_calendar(state=str(criteria["suspension.state"]))
-    with open_store(folder) as store:
-        latest = {d.request_id: d for d in store.latest_decisions()}
+    if decisions is None:
+        with open_store(folder) as store:
+            decisions = store.latest_decisions()
+    latest = {d.request_id: d for d in decisions}
     paid = agreement_payments(portfolio, latest)
     owners: dict[str, str] = {}
     for request_id, customer_id in zip(portfolio.requests["request_id"],

@@ -275,6 +275,9 @@ class MeetingInputs:
     #: recommendation under them, computed once by build_inputs; None: computed here.
     replay: object | None = None
     current: list | None = None
+    #: The store's latest decision of every request (``CaseStore.latest_decisions``), as
+    #: build_inputs read them; None: read again where needed.
+    latest: list | None = None
 
 
 def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
@@ -294,13 +297,16 @@ def money_summary(decisions: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def agreements_by_kind(portfolio, criteria, as_of: date) -> pd.DataFrame:
+def agreements_by_kind(portfolio, criteria, as_of: date, *,
+                       latest: list | None = None) -> pd.DataFrame:
     """Every agreement's follow-up on ``as_of`` (``relief-kit follow-up``), counted by
-    kind: kept, on track, due soon, broken."""
+    kind: kept, on track, due soon, broken. ``latest``: the store's latest decisions,
+    when already read (else read here)."""
     from relief_kit.shell.aftercare import follow_up_counts, follow_ups_on
     from relief_kit.text.lines import line
 
-    counts = follow_up_counts(follow_ups_on(portfolio.folder, as_of, criteria, portfolio))
+    counts = follow_up_counts(follow_ups_on(portfolio.folder, as_of, criteria, portfolio,
+                                            decisions=latest))
     return pd.DataFrame({"situação": [line("follow_up_kinds", k) for k in counts],
                          "acordos": list(counts.values())})
 
@@ -315,6 +321,7 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
     shared = inputs.replay or replay_inputs(portfolio, criteria, as_of=inputs.as_of)
     current = inputs.current or recommend_all(
         portfolio, criteria, as_of=inputs.as_of, inputs=shared, explain=False,
+        price_asking=False,
         answers=dict(zip(decisions["request_id"], decisions["checklist"], strict=True)))
     calibration = shared.calibration
     tables: dict = {"Pedidos ao longo do tempo": requests_over_time(portfolio.requests)}
@@ -325,7 +332,8 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
     tables["Acordos cumpridos, por ação"] = kept_summary(agreements, "action")
     tables["Acordos cumpridos, por segmento"] = kept_summary(agreements, "segment")
     tables["Acordos cumpridos, por analista"] = kept_summary(agreements, "analyst")
-    tables["Acordos hoje, por situação"] = agreements_by_kind(portfolio, criteria, inputs.as_of)
+    tables["Acordos hoje, por situação"] = agreements_by_kind(portfolio, criteria, inputs.as_of,
+                                                              latest=inputs.latest)
     tables["Dinheiro"] = money_summary(decisions)
     if inputs.proposed is not None:
         # Features and calibration are shared with the current replay unless the
@@ -335,7 +343,7 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
         replay = what_if(current, recommend_all(
             portfolio, inputs.proposed, as_of=inputs.as_of, inputs=proposed_inputs,
             answers={c.request_id: c.checklist for c in current}, explain=False,
-            like=current, like_inputs=shared), pseudonym)
+            like=current, like_inputs=shared, price_asking=False), pseudonym)
         tables["E se: transições"] = replay.transitions
         tables["E se: casos que mudam"] = replay.changed
         tables["E se: resumo"] = pd.DataFrame([{
@@ -570,8 +578,11 @@ def decisions_frame(portfolio, decisions: list, criteria, as_of: date,
         feats = inputs.features[customer.customer_id]
         checklist = decision.checklist
         known_case = recommendations.get(decision.request_id)
+        # A known recommendation without its money comparison (a request for
+        # information replayed with price_asking=False) is priced here.
         rec = (known_case.recommendation if known_case is not None
-               and known_case.checklist == checklist else
+               and known_case.checklist == checklist and known_case.recommendation.options
+               else
                recommend(customer, feats, request, checklist, criteria, as_of,
                          inputs.calibration,
                          bills=inputs.bills.get(customer.customer_id) or bills_concerned(
@@ -621,12 +632,15 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
             latest = store.latest_decisions()
         known = set(shared.requests)
         answers = {d.request_id: d.checklist for d in latest if d.request_id in known}
+        # The meeting values only decided and recommended options: requests for
+        # information are not priced (a decided one is, by decisions_frame).
         current = recommend_all(portfolio, criteria, as_of=as_of, inputs=shared,
-                                answers=answers, explain=False)
+                                answers=answers, explain=False, price_asking=False)
         decisions = decisions_frame(portfolio, latest, criteria, as_of,
                                     recommendations={c.request_id: c for c in current},
                                     inputs=shared)
-    return MeetingInputs(portfolio, criteria, proposed, decisions, as_of, shared, current)
+    return MeetingInputs(portfolio, criteria, proposed, decisions, as_of, shared, current,
+                         latest)
 
 
 SAMPLE_DIR = str(resources.SAMPLE)

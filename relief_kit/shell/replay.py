@@ -147,6 +147,7 @@ def recommend_all(
     explain: bool = True,
     like: list[CaseRecommendation] | None = None,
     like_inputs: ReplayInputs | None = None,
+    price_asking: bool = True,
 ) -> list[CaseRecommendation]:
     """The recommendation for every request of the portfolio, in request order.
 
@@ -159,6 +160,8 @@ def recommend_all(
     ones, for a what-if): when both criteria price options alike (same
     ``PRICED_SECTIONS``, same probabilities and date), a case with the same answers
     reuses their money comparison instead of pricing every option again.
+    ``price_asking``: as :func:`recommend`'s (False: a request for information comes
+    without its money comparison; the meeting values none of them).
     """
     answers = answers or {}
     if inputs is None:
@@ -179,9 +182,11 @@ def recommend_all(
         recommendation = recommend(
             customer, inputs.features[request.customer_id], request, checklist, criteria,
             as_of, inputs.calibration, bills=inputs.bills[request.customer_id],
-            explain=explain,
+            explain=explain, price_asking=price_asking,
+            # An earlier request for information left unpriced has no rows to share.
             priced=(before.recommendation.options if before is not None
-                    and before.checklist == checklist else None),
+                    and before.checklist == checklist and before.recommendation.options
+                    else None),
         )
         results.append(CaseRecommendation(request_id, request.customer_id, checklist,
                                           recommendation))
