@@ -88,7 +88,7 @@ class ReplayInputs:
     as_of: date
     requests: dict[str, ReliefRequest]
     customers: dict[str, Customer]  # the customers who asked, by id
-    features: dict[str, HistoryFeatures]
+    features: dict[str, HistoryFeatures]  # of the customers who asked, by id
     calibration: PaymentModel
     features_frame: Any  # pd.DataFrame of history.features, kept for sharing
     #: The bills each requesting customer's case is about (``bills.bills_concerned``),
@@ -109,19 +109,6 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
     ``like``: the inputs under other criteria (the current ones, for a what-if), whose
     features and calibration are reused when the sections they depend on are equal.
     """
-    if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
-                                                          FEATURE_SECTIONS):
-        frame, values = like.features_frame, like.features
-    else:
-        frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
-        values = features_values(frame)
-    if calibration is None:
-        if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
-                                                              CALIBRATION_SECTIONS):
-            calibration = like.calibration
-        else:
-            calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria,
-                                            as_of)
     if like is not None and like.as_of == as_of:
         requests, customers, bills = like.requests, like.customers, like.bills
     else:
@@ -131,6 +118,20 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
         asking = {r.customer_id: customers[r.customer_id] for r in requests.values()
                   if r.customer_id in customers}
         bills = bills_concerned_all(portfolio.invoices, asking, as_of)
+    if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
+                                                          FEATURE_SECTIONS):
+        frame, values = like.features_frame, like.features
+    else:
+        frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
+        # The frame has every customer; value objects only for those who asked.
+        values = features_values(frame[frame.index.isin(list(customers))])
+    if calibration is None:
+        if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
+                                                              CALIBRATION_SECTIONS):
+            calibration = like.calibration
+        else:
+            calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria,
+                                            as_of)
     return ReplayInputs(criteria, as_of, requests, customers, values, calibration, frame,
                         bills)
 
