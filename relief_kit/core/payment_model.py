@@ -492,7 +492,7 @@ class PaymentModel:
         """The scorecard's log-odds for facts ``x`` (shape ``(len(FACTS),)``) and each
         fact's points minus its reference (the reason codes' contributions)."""
         # bisect_right over a fact's edges is np.searchsorted(side="right") without
-        # turning the tuple into an array for each of the 19 facts of every estimate
+        # turning the tuple into an array for each fact of every estimate
         # (the meeting asks about 50,000 of them).
         contributions = np.array([
             points[bisect_right(edges, value)] - reference
