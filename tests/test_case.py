@@ -167,7 +167,7 @@ def test_calibration_is_cached_in_the_data_folder_and_read_back(folder):
     assert first.ordinary["good"].used != 0.123
 
 
-def test_calibration_cache_key_follows_the_bills_the_criteria_and_the_date(folder, tmp_path):
+def test_calibration_cache_key_follows_the_tables_the_criteria_and_the_date(folder, tmp_path):
     criteria = load_criteria()
     before = calibration_cache_path(folder, criteria, AS_OF)
     assert calibration_cache_path(folder, criteria, date(2026, 11, 21)) != before
@@ -177,7 +177,12 @@ def test_calibration_cache_key_follows_the_bills_the_criteria_and_the_date(folde
     assert calibration_cache_path(folder, load_criteria(edited), AS_OF) != before
     with (folder / "invoices.csv").open("a", encoding="utf-8") as handle:
         handle.write("\n")
-    assert calibration_cache_path(folder, criteria, AS_OF) != before
+    after_bills = calibration_cache_path(folder, criteria, AS_OF)
+    assert after_bills != before
+    # The fit reads the customers too (cancellations: how long a customer stays).
+    with (folder / "customers.csv").open("a", encoding="utf-8") as handle:
+        handle.write("\n")
+    assert calibration_cache_path(folder, criteria, AS_OF) != after_bills
 
 
 def test_calibration_passed_in_prices_the_options(folder):

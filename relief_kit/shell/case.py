@@ -385,9 +385,15 @@ def _file_sha256(path: Path) -> str:
 
 
 def calibration_key(data_dir: str | Path, criteria: Criteria, as_of: date) -> str:
-    """What the cached calibration depends on: the bills, the criteria, the as-of date."""
+    """What the cached calibration depends on: what :func:`fit_payment_model` reads (the
+    bills and the customers: their cancellations give how long a customer stays), the
+    criteria and the as-of date. A hex SHA-256.
+
+    Raises :class:`InputError` when either table is missing."""
+    folder = Path(data_dir)
     parts = (_CACHE_FORMAT, getattr(calibration_method, "METHOD", ""),
-             _file_sha256(Path(data_dir) / schema.INVOICES), criteria.sha256, as_of.isoformat())
+             _file_sha256(folder / schema.INVOICES), _file_sha256(folder / schema.CUSTOMERS),
+             criteria.sha256, as_of.isoformat())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
