@@ -39,6 +39,7 @@ assumption the tables state).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -190,14 +191,31 @@ def instalment_plan(amount: Decimal, features: HistoryFeatures, criteria: Criter
                  for i in agreed.split(amount, count, first))
 
 
-def _chance(probabilities: PaymentProbabilities, features: HistoryFeatures, action: Action,
-            number: int = 1, depth: float = 1.0, upcoming: bool = False
-            ) -> tuple[float, tuple[str, ...]]:
-    estimate = getattr(probabilities, "estimate", None)
-    if estimate is not None:
-        p, factors = estimate(features, action, number, depth, upcoming)
+def _chances(probabilities: PaymentProbabilities, features: HistoryFeatures,
+             depth: float = 1.0) -> Callable[..., tuple[float, tuple]]:
+    """The chance of paying as agreed for each option of one debt (``depth``: the debt
+    in monthly fees), as a function ``(action, number=1, upcoming=False) -> (chance,
+    factors)``: the payment model's ``estimates`` when it has them (the customer's part
+    computed once for every option), else its ``estimate`` option by option, else the
+    band's probability (no factors)."""
+    estimates = getattr(probabilities, "estimates", None)
+    if estimates is not None:
+        per_option = estimates(features, depth)
+    else:
+        estimate = getattr(probabilities, "estimate", None)
+        if estimate is None:
+            def per_option(action: Action, number: int = 1, upcoming: bool = False):
+                return probabilities.probability(features.punctuality_band, action), ()
+        else:
+            def per_option(action: Action, number: int = 1, upcoming: bool = False):
+                return estimate(features, action, number, depth, upcoming)
+
+    def chance(action: Action, number: int = 1, upcoming: bool = False
+               ) -> tuple[float, tuple]:
+        p, factors = per_option(action, number, upcoming)
         return float(p), tuple(factors)
-    return float(probabilities.probability(features.punctuality_band, action)), ()
+
+    return chance
 
 
 def _capacity_factor(asked: Decimal, capacity: Decimal | None) -> float:
@@ -300,7 +318,8 @@ def options(
     # broken an agreement.
     broken = replace(features, earlier_reliefs=features.earlier_reliefs + 1,
                      reliefs_broken=features.reliefs_broken + 1)
-    p_after, _ = _chance(probabilities, broken, Action.REFUSAL, depth=depth)
+    p_after, _ = _chances(probabilities, broken, depth)(Action.REFUSAL)
+    chance = _chances(probabilities, features, depth)
     rows = []
 
     # Discount for payment within the month: pay by the bill's own due date when it is
@@ -311,7 +330,7 @@ def options(
     latest_due = max(b.due_date for b in bills)
     pay_by = calendar.next_business_day(
         latest_due if upcoming and latest_due > today else today + timedelta(days=days))
-    p, factors = _chance(probabilities, features, Action.DISCOUNT, depth=depth)
+    p, factors = chance(Action.DISCOUNT)
     p_used = p * _capacity_factor(to_pay, capacity)
     events, cash, net = _one_payment_tree("paid_as_agreed", p_used, to_pay, pay_by, amount,
                                           p_after, today, rate, path, customer, "discount")
@@ -343,8 +362,7 @@ def options(
     if not allowed:
         note = Reason("no_new_date", "postponement.max_days", {"days": longest})
         new_date = today  # priced as if due now, only to show it; no date is offered
-    p, post_factors = _chance(probabilities, features, Action.POSTPONEMENT, depth=depth,
-                              upcoming=upcoming)
+    p, post_factors = chance(Action.POSTPONEMENT, upcoming=upcoming)
     p_used = p * _capacity_factor(amount, capacity)
     events, cash, net = _one_payment_tree("paid_on_new_date", p_used, amount, new_date, amount,
                                           p_after, today, rate, path, customer,
@@ -370,8 +388,7 @@ def options(
     biggest = max((i.amount for i in plan), default=ZERO)
     factor = _capacity_factor(biggest, capacity)
     for instalment in plan:
-        p, found = _chance(probabilities, features, Action.INSTALMENTS, instalment.number,
-                           depth)
+        p, found = chance(Action.INSTALMENTS, instalment.number)
         p *= factor
         if instalment.number == 1:
             first_p, inst_factors = p, found
@@ -395,7 +412,7 @@ def options(
     # Refusal: no agreement; the debt goes the ordinary way from its due date (or today),
     # with the chance of a late bill paid within the window, scaled for a customer who
     # asked for help and was refused (money.refused_payment_factor, a labelled prior).
-    p, ref_factors = _chance(probabilities, features, Action.REFUSAL, depth=depth)
+    p, ref_factors = chance(Action.REFUSAL)
     p_refused = p * path.refused_factor
     start = max(today, latest_due)
     events = _unpaid_events(amount, start, 1.0, p_refused, today, rate, path, customer)

@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -318,36 +319,45 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     return facts
 
 
-def case_facts(features: HistoryFeatures, action: Action, number: int = 1,
-               depth: float = 1.0, upcoming: bool = False, window_days: int = 30
-               ) -> np.ndarray:
-    """The model's facts (shape ``(len(FACTS),)``, in :data:`FACTS` order) for a customer
-    today and an option (``number``: the instalment's position in its plan; ``depth``:
-    the debt in monthly fees; ``upcoming``: the bills concerned are not due yet, so a
-    postponement is a due-date change; ``window_days``: ``calibration.window_days``)."""
+#: The facts that say which option is priced (the rest are about the customer and the
+#: debt): the only ones that differ between one case's estimates.
+_OPTION_FACTS = ("is_discount", "is_postponement", "is_date_change", "is_instalment",
+                 "instalment_number")
+_OPTION_INDEX = tuple(FACTS.index(name) for name in _OPTION_FACTS)
+
+
+def option_facts(action: Action, number: int = 1, upcoming: bool = False
+                 ) -> tuple[float, ...]:
+    """The option's part of :func:`case_facts`: the values of :data:`_OPTION_FACTS` (in
+    that order) for ``action`` (``number``: the instalment's position in its plan;
+    ``upcoming``: a postponement of bills not due yet is a due-date change)."""
+    kind = _ACTION_KIND[Action(action)]
+    return (float(kind == "discount"), float(kind == "postponement" and not upcoming),
+            float(kind == "postponement" and upcoming), float(kind == "instalment"),
+            float(number - 1) if kind == "instalment" else 0.0)
+
+
+def customer_facts(features: HistoryFeatures, depth: float = 1.0, window_days: int = 30
+                   ) -> dict[str, float]:
+    """The customer's part of :func:`case_facts` (every fact but :data:`_OPTION_FACTS`),
+    by name: the same for every option priced for one debt (``depth``: in monthly
+    fees; ``window_days``: ``calibration.window_days``)."""
     judged = max(features.bills, 0)
     share = features.on_time_share
     on_time = (share or 0.0) * judged
     shrunk = (on_time + 1.0) / (judged + 2.0)
     recent = features.recent_on_time_share
-    kind = _ACTION_KIND[Action(action)]
     kept = features.earlier_reliefs > 0 and features.reliefs_broken == 0
     month = features.paid_within_window_share
     known_month = features.bills_past_window
     month_paid = (month or 0.0) * known_month
-    values = {
-        "on_time_share": shrunk,
+    return {
         "month_share": (month_paid + 1.0) / (known_month + 2.0),
         "history_length": math.log1p(judged),
         "recent_share": shrunk if recent is None else recent,
         "open_before": float(min(features.open_bills, 6)),
         "kept_before": float(kept),
         "broken_before": float(features.reliefs_broken > 0),
-        "is_discount": float(kind == "discount"),
-        "is_postponement": float(kind == "postponement" and not upcoming),
-        "is_date_change": float(kind == "postponement" and upcoming),
-        "is_instalment": float(kind == "instalment"),
-        "instalment_number": float(number - 1) if kind == "instalment" else 0.0,
         "depth": math.log(min(max(depth, 0.2), 24.0)),
         "recent_month_share": (features.recent_paid_within_window + 1.0)
         / (features.recent_past_window + 2.0),
@@ -361,6 +371,19 @@ def case_facts(features: HistoryFeatures, action: Action, number: int = 1,
         / (features.late_past_window + 2.0),
         "late_count": math.log1p(features.late_past_window),
     }
+
+
+def case_facts(features: HistoryFeatures, action: Action, number: int = 1,
+               depth: float = 1.0, upcoming: bool = False, window_days: int = 30
+               ) -> np.ndarray:
+    """The model's facts (shape ``(len(FACTS),)``, in :data:`FACTS` order) for a customer
+    today and an option (``number``: the instalment's position in its plan; ``depth``:
+    the debt in monthly fees; ``upcoming``: the bills concerned are not due yet, so a
+    postponement is a due-date change; ``window_days``: ``calibration.window_days``):
+    :func:`customer_facts` and :func:`option_facts` together."""
+    values = {**customer_facts(features, depth, window_days),
+              **dict(zip(_OPTION_FACTS, option_facts(action, number, upcoming),
+                         strict=True))}
     return np.array([values[name] for name in FACTS], dtype=float)
 
 
@@ -488,19 +511,22 @@ class PaymentModel:
         ``predicted``, ``observed``."""
         return [dict(row) for row in self.skill.reliability]
 
-    def log_odds(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """The scorecard's log-odds for facts ``x`` (shape ``(len(FACTS),)``) and each
-        fact's points minus its reference (the reason codes' contributions)."""
+    def _contribution(self, i: int, value: float) -> float:
+        """Fact ``i``'s points at ``value`` minus its reference (log-odds)."""
         # bisect_right over a fact's edges is np.searchsorted(side="right") without
         # turning the tuple into an array for each fact of every estimate
         # (the meeting asks about 50,000 of them).
-        contributions = np.array([
-            points[bisect_right(edges, value)] - reference
-            for edges, points, reference, value in zip(self.edges, self.points,
-                                                       self.reference, x.tolist(),
-                                                       strict=True)])
-        return self.intercept + float(sum(self.reference)) + float(contributions.sum()), \
-            contributions
+        return self.points[i][bisect_right(self.edges[i], value)] - self.reference[i]
+
+    def _log_odds(self, contributions: list[float]) -> tuple[float, np.ndarray]:
+        array = np.array(contributions)
+        return self.intercept + float(sum(self.reference)) + float(array.sum()), array
+
+    def log_odds(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The scorecard's log-odds for facts ``x`` (shape ``(len(FACTS),)``) and each
+        fact's points minus its reference (the reason codes' contributions)."""
+        return self._log_odds([self._contribution(i, value)
+                               for i, value in enumerate(x.tolist())])
 
     def estimate(self, features: HistoryFeatures, action: Action, number: int = 1,
                  depth: float = 1.0, upcoming: bool = False) -> tuple[float, tuple[Reason, ...]]:
@@ -509,24 +535,51 @@ class PaymentModel:
         chance against the average bill the scorecard was fitted on).
 
         For instalment 2 onward: the chance given the earlier instalments were paid, from
-        the portfolio's plans (a conditional rate; the tree multiplies them)."""
-        if Action(action) is Action.INSTALMENTS and number >= 2:
-            rate, source = self.continuation_rate(number)
-            return rate, (source,)
-        if not self.used:
-            p = self.calibration.probability(features.punctuality_band, action)
-            return p, (Reason("band_rate", "", {"why": self.note.code,
-                                                **self.note.params}),)
-        x = case_facts(features, action, number, depth, upcoming, self.window_days)
-        z, contributions = self.log_odds(x)
-        p = 1.0 / (1.0 + math.exp(-z))
-        weights = contributions.tolist()  # Python floats: numpy scalars cost per use
-        ranked = sorted((i for i in _CUSTOMER_INDEX if abs(weights[i]) >= 0.05),
-                        key=lambda i: -abs(weights[i]))[:3]
-        factors = tuple(Reason("factor", "", {
-            "fact": FACTS[i], "direction": "up" if weights[i] > 0 else "down",
-            "weight": round(weights[i], 3)}) for i in ranked)
-        return p, factors
+        the portfolio's plans (a conditional rate; the tree multiplies them).
+        :meth:`estimates` gives the same for several options of one debt."""
+        return self.estimates(features, depth)(action, number, upcoming)
+
+    def estimates(self, features: HistoryFeatures, depth: float = 1.0
+                  ) -> Callable[..., tuple[float, tuple[Reason, ...]]]:
+        """:meth:`estimate` for one customer and one debt (``depth``, in monthly fees),
+        as a function of the option: ``(action, number=1, upcoming=False) -> (chance,
+        factors)``. The customer's facts, their points and the factors (which name
+        customer facts only) are computed once, at the first option that needs them;
+        each option then adds only its own facts' points (the money comparison prices
+        five options per case)."""
+        shared: list = []
+
+        def customer_part() -> tuple[list[float], tuple[Reason, ...]]:
+            if not shared:
+                values = customer_facts(features, depth, self.window_days)
+                weights = [0.0 if name in _OPTION_FACTS
+                           else self._contribution(i, values[name])
+                           for i, name in enumerate(FACTS)]
+                ranked = sorted((i for i in _CUSTOMER_INDEX if abs(weights[i]) >= 0.05),
+                                key=lambda i: -abs(weights[i]))[:3]
+                shared.append((weights, tuple(Reason("factor", "", {
+                    "fact": FACTS[i], "direction": "up" if weights[i] > 0 else "down",
+                    "weight": round(weights[i], 3)}) for i in ranked)))
+            return shared[0]
+
+        def estimate(action: Action, number: int = 1, upcoming: bool = False
+                     ) -> tuple[float, tuple[Reason, ...]]:
+            if Action(action) is Action.INSTALMENTS and number >= 2:
+                rate, source = self.continuation_rate(number)
+                return rate, (source,)
+            if not self.used:
+                p = self.calibration.probability(features.punctuality_band, action)
+                return p, (Reason("band_rate", "", {"why": self.note.code,
+                                                    **self.note.params}),)
+            weights, factors = customer_part()
+            weights = list(weights)
+            for i, value in zip(_OPTION_INDEX, option_facts(action, number, upcoming),
+                                strict=True):
+                weights[i] = self._contribution(i, value)
+            z, _ = self._log_odds(weights)
+            return 1.0 / (1.0 + math.exp(-z)), factors
+
+        return estimate
 
     def skill_rows(self) -> list[dict]:
         """The out-of-time comparison, for the meeting and the review: one row for the
