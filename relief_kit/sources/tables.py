@@ -766,8 +766,25 @@ class Portfolio:
 
 
 def _values_by_id(frame: pd.DataFrame, key: str, convert) -> dict:
+    """``convert`` of each row (a dict by column with the values ``to_dict("records")``
+    gives), by the row's ``key``; the first row of a repeated key.
+
+    The string columns are converted in one vectorised step each (iterating
+    Arrow-backed strings one by one, as ``to_dict`` does, costs about 1 µs a value:
+    most of the time of turning 10,000 requests into values); the other columns go
+    through ``to_dict`` itself."""
+    text = [name for name in frame.columns if isinstance(frame[name].dtype, pd.StringDtype)]
+    other = frame.drop(columns=text)
+    rows = other.to_dict("records") if len(other.columns) else [{} for _ in range(len(frame))]
+    for name in text:
+        column = frame[name]
+        # to_dict gives None for pd.NA (``maybe_box_native``), NaN as NaN.
+        missing = None if column.dtype.na_value is pd.NA else column.dtype.na_value
+        for row, value in zip(rows, column.to_numpy(dtype=object, na_value=missing).tolist(),
+                              strict=True):
+            row[name] = value
     values: dict = {}
-    for row in frame.to_dict("records"):
+    for row in rows:
         if row[key] not in values:
             values[row[key]] = convert(row)
     return values
