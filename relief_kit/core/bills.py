@@ -112,11 +112,13 @@ def bills_concerned_all(invoices: pd.DataFrame, customers: Mapping[str, Customer
                 else left)
     anchors = ordinary.groupby("customer_id", sort=False)["due_date"].max()
     anchors = anchors[anchors.notna()]
+    # As a dict: a Series look-up per customer costs more than the rest of the loop.
+    anchor_of = dict(zip(anchors.index.tolist(), anchors.tolist(), strict=True))
     for owner in rest:
         if owner in result:
             continue
         customer = customers[owner]
-        anchor = (anchors[owner].date() if owner in anchors.index
+        anchor = (anchor_of[owner].date() if owner in anchor_of
                   else customer.customer_since)
         result[owner] = (_on_cycle(anchor, customer, as_of),)
     return result

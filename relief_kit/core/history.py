@@ -259,13 +259,18 @@ def features_of(frame: pd.DataFrame, customer_id: str) -> HistoryFeatures:
 def features_values(frame: pd.DataFrame) -> dict[str, HistoryFeatures]:
     """Every row of :func:`features` as a value object, by customer id: the same values
     as :func:`features_of` one by one, without a pandas row look-up per customer."""
-    return {customer_id: _features_value(customer_id, row)
-            for customer_id, row in frame.to_dict("index").items()}
+    # Each column as Python scalars in one step (what ``to_dict("index")`` gives, without
+    # its pandas row iteration: a third of the time at 10,000 customers).
+    names = list(frame.columns)
+    columns = [frame[name].to_numpy(dtype=object).tolist() for name in names]
+    return {customer_id: _features_value(customer_id, dict(zip(names, row, strict=True)))
+            for customer_id, *row in zip(frame.index.tolist(), *columns, strict=True)}
 
 
 def _features_value(customer_id: str, row) -> HistoryFeatures:
     def share(value) -> float | None:
-        return None if pd.isna(value) else float(value)
+        # NaN is the only value unequal to itself (pd.isna, without its dispatch).
+        return None if value is None or value != value else float(value)
 
     return HistoryFeatures(
         customer_id=customer_id,
