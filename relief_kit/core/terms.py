@@ -87,11 +87,16 @@ def with_amount_to_pay(terms: Terms) -> Terms:
     from dataclasses import replace
 
     if terms.discount_percent is not None:
-        return replace(terms, to_pay=amount_to_pay(terms.amount, terms.discount_percent))
-    if terms.instalments:
-        return replace(terms, to_pay=sum((i.amount for i in terms.instalments),
-                                         Decimal("0.00")))
-    return replace(terms, to_pay=cents(terms.amount))
+        to_pay = amount_to_pay(terms.amount, terms.discount_percent)
+    elif terms.instalments:
+        to_pay = sum((i.amount for i in terms.instalments), Decimal("0.00"))
+    else:
+        to_pay = cents(terms.amount)
+    # Already filled with this very Decimal (sign, digits and exponent: the same value
+    # written the same way), as the money comparison's rows are: no copy.
+    if type(terms.to_pay) is Decimal and terms.to_pay.as_tuple() == to_pay.as_tuple():
+        return terms
+    return replace(terms, to_pay=to_pay)
 
 
 def payable(terms: Terms) -> Decimal:
