@@ -87,6 +87,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -518,6 +519,25 @@ class PaymentModel:
         # (the meeting asks about 50,000 of them).
         return self.points[i][bisect_right(self.edges[i], value)] - self.reference[i]
 
+    @cached_property
+    def _option_points_by_kind(self) -> dict:
+        # Filled as options are priced: a handful of keys for a whole portfolio. (A
+        # cached_property writes the instance's __dict__, which a frozen dataclass allows;
+        # it is no field: equality, hashing and to_dict are unchanged.)
+        return {}
+
+    def _option_points(self, action: Action, number: int, upcoming: bool
+                       ) -> tuple[float, ...]:
+        """:meth:`_contribution` of each of :data:`_OPTION_FACTS` for an option: the same
+        for every customer, so computed once per option kind."""
+        key = (Action(action), number, upcoming)
+        found = self._option_points_by_kind.get(key)
+        if found is None:
+            found = tuple(self._contribution(i, value) for i, value in zip(
+                _OPTION_INDEX, option_facts(action, number, upcoming), strict=True))
+            self._option_points_by_kind[key] = found
+        return found
+
     def _log_odds(self, contributions: list[float]) -> tuple[float, np.ndarray]:
         array = np.array(contributions)
         return self.intercept + float(sum(self.reference)) + float(array.sum()), array
@@ -573,9 +593,9 @@ class PaymentModel:
                                                     **self.note.params}),)
             weights, factors = customer_part()
             weights = list(weights)
-            for i, value in zip(_OPTION_INDEX, option_facts(action, number, upcoming),
-                                strict=True):
-                weights[i] = self._contribution(i, value)
+            for i, points in zip(_OPTION_INDEX, self._option_points(action, number, upcoming),
+                                 strict=True):
+                weights[i] = points
             z, _ = self._log_odds(weights)
             return 1.0 / (1.0 + math.exp(-z)), factors
 
