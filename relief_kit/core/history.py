@@ -149,12 +149,13 @@ def _whole_months(since: pd.Series, as_of: date) -> np.ndarray:
 
 
 def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
-             as_of: date) -> pd.DataFrame:
+             as_of: date, *, judged: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per customer (every customer, with or without bills), indexed by id.
 
     Columns are the fields of :class:`~relief_kit.core.model.HistoryFeatures`, defined in
     this module's docstring. Bills of a customer missing from ``customers`` are left
-    out (``relief-kit check`` reports them).
+    out (``relief-kit check`` reports them). ``judged``: :func:`judged_bills` of these
+    invoices, criteria and date, when the caller has it (read, never changed).
     """
     ids = pd.Index(customers["customer_id"], name="customer_id")
     if not ids.is_unique:
@@ -162,7 +163,7 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
         raise InputError(f"customers.csv, coluna customer_id: o cliente {repeated} aparece "
                          "mais de uma vez; deixe uma linha por cliente (relief-kit check).")
     n = len(ids)
-    bills = judged_bills(invoices, criteria, as_of)
+    bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
     # Each distinct id looked up once (a customer has dozens of bills).
     owner, owners = pd.factorize(bills["customer_id"])
     code = np.where(owner >= 0, ids.get_indexer(owners)[owner], -1)

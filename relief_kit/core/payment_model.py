@@ -869,14 +869,17 @@ def continuation(facts: pd.DataFrame, criteria: Criteria, as_of: date) -> tuple:
 
 
 def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
-                      as_of: date, calibration: Calibration | None = None) -> PaymentModel:
+                      as_of: date, calibration: Calibration | None = None, *,
+                      judged: pd.DataFrame | None = None) -> PaymentModel:
     """Fit, validate out of time and decide whether to use the model (pure: same data,
     same result).
 
     ``invoices`` and ``customers`` are the canonical tables; the result's ``note`` says
     (as a code) why the scorecard is or is not used. Never raises for a small or empty
-    portfolio: it falls back to the band calibration and says so."""
-    bills = judged_bills(invoices, criteria, as_of)
+    portfolio: it falls back to the band calibration and says so. ``judged``:
+    :func:`~relief_kit.core.history.judged_bills` of these invoices, criteria and date,
+    when the caller has it (the replay, for the history features too)."""
+    bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
     ordered = customer_order(bills) if len(bills) else None  # one sort for both
     calibration = calibration or calibrate_bills(bills, criteria, as_of, ordered)
     facts = _bill_facts(bills, invoices, customers, criteria, True, ordered)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from relief_kit.core.bills import bills_concerned_all
 from relief_kit.core.criteria import Criteria
-from relief_kit.core.history import features, features_values
+from relief_kit.core.history import features, features_values, judged_bills
 from relief_kit.core.model import (
     Bill,
     Checklist,
@@ -118,11 +118,20 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
         asking = {r.customer_id: customers[r.customer_id] for r in requests.values()
                   if r.customer_id in customers}
         bills = bills_concerned_all(portfolio.invoices, asking, as_of)
+    judged = None  # the judged bills, made once when both the features and the fit need them
+
+    def judged_once():
+        nonlocal judged
+        if judged is None:
+            judged = judged_bills(portfolio.invoices, criteria, as_of)
+        return judged
+
     if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
                                                           FEATURE_SECTIONS):
         frame, values = like.features_frame, like.features
     else:
-        frame = features(portfolio.invoices, portfolio.customers, criteria, as_of)
+        frame = features(portfolio.invoices, portfolio.customers, criteria, as_of,
+                         judged=judged_once())
         # The frame has every customer; value objects only for those who asked.
         values = features_values(frame[frame.index.isin(list(customers))])
     if calibration is None:
@@ -131,7 +140,7 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
             calibration = like.calibration
         else:
             calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria,
-                                            as_of)
+                                            as_of, judged=judged_once())
     return ReplayInputs(criteria, as_of, requests, customers, values, calibration, frame,
                         bills)
 
