@@ -325,6 +325,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
 _OPTION_FACTS = ("is_discount", "is_postponement", "is_date_change", "is_instalment",
                  "instalment_number")
 _OPTION_INDEX = tuple(FACTS.index(name) for name in _OPTION_FACTS)
+_CUSTOMER_PART = tuple(i for i, name in enumerate(FACTS) if name not in _OPTION_FACTS)
 
 
 def option_facts(action: Action, number: int = 1, upcoming: bool = False
@@ -572,9 +573,9 @@ class PaymentModel:
         def customer_part() -> tuple[list[float], tuple[Reason, ...]]:
             if not shared:
                 values = customer_facts(features, depth, self.window_days)
-                weights = [0.0 if name in _OPTION_FACTS
-                           else self._contribution(i, values[name])
-                           for i, name in enumerate(FACTS)]
+                weights = [0.0] * len(FACTS)  # the option's facts: set per estimate
+                for i in _CUSTOMER_PART:
+                    weights[i] = self._contribution(i, values[FACTS[i]])
                 ranked = sorted((i for i in _CUSTOMER_INDEX if abs(weights[i]) >= 0.05),
                                 key=lambda i: -abs(weights[i]))[:3]
                 shared.append((weights, tuple(Reason("factor", "", {
