@@ -11,6 +11,7 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -135,6 +136,9 @@ class ExtraItem:
     weight: float
 
 
+_ABSENT = object()  # a dotted key not read yet
+
+
 @dataclass(frozen=True)
 class Criteria:
     """A validated criteria file. Sections are read-only mappings of their keys."""
@@ -150,10 +154,20 @@ class Criteria:
     def short_hash(self) -> str:
         return self.sha256[:12]
 
+    @cached_property
+    def _by_dotted_key(self) -> dict[str, Any]:
+        # Filled as keys are read (the money comparison reads a few dozen per case). A
+        # cached_property writes the instance's __dict__, which a frozen dataclass
+        # allows; it is no field, so equality is unchanged. The sections are read-only.
+        return {}
+
     def __getitem__(self, dotted: str) -> Any:
-        """``criteria["discount.max_percent"]``."""
-        section, _, key = dotted.partition(".")
-        return self.sections[section][key]
+        """``criteria["discount.max_percent"]``; KeyError for an unknown section or key."""
+        found = self._by_dotted_key.get(dotted, _ABSENT)
+        if found is _ABSENT:
+            section, _, key = dotted.partition(".")
+            found = self._by_dotted_key[dotted] = self.sections[section][key]
+        return found
 
     @property
     def required_items(self) -> tuple[str, ...]:
