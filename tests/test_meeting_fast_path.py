@@ -214,3 +214,17 @@ def test_a_decided_request_for_information_is_priced_for_the_decisions_table(tmp
                                       inputs=inputs))
     pd.testing.assert_frame_equal(frames[0], frames[1])
     assert frames[1]["decided_value"].ne(0).any()
+
+
+def test_requests_and_customers_converted_at_once_are_those_looked_up_one_by_one(portfolio):
+    requests = portfolio.requests_by_id()
+    assert list(requests) == list(dict.fromkeys(portfolio.requests["request_id"]))
+    for request_id, request in requests.items():
+        assert request == portfolio.request(request_id), request_id
+    customers = portfolio.customers_by_id()
+    assert len(customers) == portfolio.customers["customer_id"].nunique()
+    for customer_id, customer in customers.items():
+        assert customer == portfolio.customer(customer_id), customer_id
+    # Missing answers occur on the sample: None, as one by one.
+    assert any(r.small_business is None or r.proposed_date is None
+               for r in requests.values())

@@ -217,3 +217,26 @@ def test_the_model_facts_are_the_comparable_rows_of_all_facts(sample):
                             comparable_only=True)
     assert 0 < len(comparable) < len(every)
     pd.testing.assert_frame_equal(comparable, every[every["comparable"]])
+
+
+def test_one_cases_estimates_sharing_the_customer_part_are_the_full_scorecard_of_each_option(
+        sample, model):
+    """``estimates`` computes the customer's points once and adds each option's: the
+    chance is exactly that of the scorecard over all the facts of that option."""
+    import math
+
+    from relief_kit.core.payment_model import case_facts
+
+    frame = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    options = [(Action.DISCOUNT, 1, False), (Action.POSTPONEMENT, 1, False),
+               (Action.POSTPONEMENT, 1, True), (Action.INSTALMENTS, 1, False),
+               (Action.REFUSAL, 1, False)]
+    for customer in list(frame.index)[:40]:
+        feats = features_of(frame, customer)
+        estimate = model.estimates(feats, 2.5)
+        for action, number, upcoming in options:
+            z, _ = model.log_odds(case_facts(feats, action, number, 2.5, upcoming,
+                                             model.window_days))
+            p, factors = estimate(action, number, upcoming)
+            assert p == 1.0 / (1.0 + math.exp(-z))  # exactly: the same sums
+            assert (p, factors) == model.estimate(feats, action, number, 2.5, upcoming)
