@@ -6,6 +6,10 @@ pure ``recommend`` function prices and explains, :mod:`relief_kit.shell.views` r
 the case store keeps answers and decisions. Widget state is never the record: the
 store is (JupyterLab does not save widget state, and an exported widget would load
 its code from a CDN).
+
+ipywidgets is imported at the first widget built (:data:`w`), not with this module: a
+record (``interactive=False``, the batch) shows plain HTML and never builds one, and the
+import is about 40 ms of each batch kernel's start-up.
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
-
-import ipywidgets as w
 
 from relief_kit.core import decisions
 from relief_kit.core import terms as agreed
@@ -29,6 +32,21 @@ from relief_kit.core.values import ValueProblem, parse_date, parse_money
 from relief_kit.shell import views
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
+
+
+class _Widgets:
+    """``ipywidgets``, imported when a name of it is first looked up (``w.HBox``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        import ipywidgets
+
+        return getattr(ipywidgets, name)
+
+
+#: ipywidgets, imported at its first use (see the module's docstring).
+w = _Widgets()
 
 _YES_NO = [("Sim", "sim"), ("Não", "nao")]
 _BUTTONS = {"button_width": "4.5rem"}
@@ -48,35 +66,49 @@ def _row(label: str, widget: w.Widget, hint: str = "") -> w.HBox:
                    widget], layout=w.Layout(align_items="center", margin="2px 0"))
 
 
-class DayField(w.Text):
-    """A date typed and shown as dd/mm/aaaa, whatever the browser's language.
+@cache
+def _day_field() -> type:
+    """:class:`DayField`, defined at its first use (it subclasses a widget)."""
 
-    A ``DatePicker`` is the browser's ``<input type="date">``, which shows mm/dd/yyyy in an
-    English browser next to our dd/mm/aaaa text; a text box reads the same everywhere.
-    ``value`` is the text; :attr:`day` the date (``ValueProblem`` when it is not one).
-    """
+    class DayField(w.Text):
+        """A date typed and shown as dd/mm/aaaa, whatever the browser's language.
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("placeholder", "dd/mm/aaaa")
-        kwargs.setdefault("layout", w.Layout(width="9rem"))
-        super().__init__(**kwargs)
+        A ``DatePicker`` is the browser's ``<input type="date">``, which shows mm/dd/yyyy in an
+        English browser next to our dd/mm/aaaa text; a text box reads the same everywhere.
+        ``value`` is the text; :attr:`day` the date (``ValueProblem`` when it is not one).
+        """
 
-    @property
-    def day(self) -> date | None:
-        """The date typed, or None when the box is empty."""
-        return parse_date(self.value)
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("placeholder", "dd/mm/aaaa")
+            kwargs.setdefault("layout", w.Layout(width="9rem"))
+            super().__init__(**kwargs)
 
-    @day.setter
-    def day(self, value: date | None) -> None:
-        self.value = fmt.day(value) if value else ""
+        @property
+        def day(self) -> date | None:
+            """The date typed, or None when the box is empty."""
+            return parse_date(self.value)
 
-    def day_or_none(self, label: str, problems: list[str]) -> date | None:
-        """The date typed; a date that cannot be read adds one line to ``problems``."""
-        try:
-            return self.day
-        except ValueProblem as exc:
-            problems.append(f"{label}: {exc}.")
-            return None
+        @day.setter
+        def day(self, value: date | None) -> None:
+            self.value = fmt.day(value) if value else ""
+
+        def day_or_none(self, label: str, problems: list[str]) -> date | None:
+            """The date typed; a date that cannot be read adds one line to ``problems``."""
+            try:
+                return self.day
+            except ValueProblem as exc:
+                problems.append(f"{label}: {exc}.")
+                return None
+
+    DayField.__qualname__ = "DayField"
+    DayField.__module__ = __name__
+    return DayField
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DayField":  # built with ipywidgets, at its first use
+        return _day_field()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _positive_money(text: str, label: str, problems: list[str]) -> Decimal | None:
@@ -137,6 +169,7 @@ class ReviewApp:
     # ------------------------------------------------------------------ widgets
 
     def _build(self) -> None:
+        DayField = _day_field()  # noqa: N806 (the widget class, built at first use)
         criteria = self.criteria
         self.documented = w.ToggleButtons(options=_YES_NO, value=None, style=_BUTTONS)
         self.channel = w.Dropdown(options=[(views.CHANNEL_LABELS[c], c) for c in CHANNELS])
