@@ -298,12 +298,12 @@ class LoadedPortfolio:
     for the cases (answers and decisions are read from the store each time).
     """
 
-    def __init__(self, folder: Path, fingerprint: str, portfolio: Portfolio | None = None
-                 ) -> None:
+    def __init__(self, folder: Path, fingerprint: str, portfolio: Portfolio | None = None,
+                 features: dict[tuple[str, date], pd.DataFrame] | None = None) -> None:
         self.folder = folder
         self.fingerprint = fingerprint
         self.portfolio = portfolio if portfolio is not None else load_folder(folder)
-        self._features: dict[tuple[str, date], pd.DataFrame] = {}
+        self._features: dict[tuple[str, date], pd.DataFrame] = dict(features or {})
         self._calibrations: dict[tuple[str, date], PaymentModel] = {}
         self._criteria: dict[str, Criteria] = {}
         self._providers: dict[str, Provider] = {}
@@ -350,7 +350,9 @@ _LOADED: dict[str, LoadedPortfolio] = {}
 
 
 def loaded_portfolio(data_dir: str | Path, fingerprint: str, *,
-                     portfolio: Portfolio | None = None) -> LoadedPortfolio:
+                     portfolio: Portfolio | None = None,
+                     features: dict[tuple[str, date], pd.DataFrame] | None = None
+                     ) -> LoadedPortfolio:
     """The folder loaded once for ``fingerprint``; a new fingerprint loads it again.
 
     The fingerprint is the caller's word for the data's version (the batch computes it
@@ -358,13 +360,16 @@ def loaded_portfolio(data_dir: str | Path, fingerprint: str, *,
     costs no hashing of the whole folder. ``portfolio``: the folder as
     ``load_folder(data_dir)`` reads it, read already for that fingerprint (the batch's
     runner reads it to plan and hands it to its kernels), used instead of reading the
-    folder again.
+    folder again; ``features``: history features of that portfolio already computed, by
+    ``(criteria.sha256, as_of)`` as :meth:`LoadedPortfolio.features` keys them (the
+    batch's runner computes them once for all its kernels).
     """
     key = str(Path(data_dir).expanduser().resolve())
     cached = _LOADED.get(key)
     if cached is None or cached.fingerprint != fingerprint:
         _LOADED.pop(key, None)  # let the old data go before loading the new
-        cached = LoadedPortfolio(Path(data_dir).expanduser(), fingerprint, portfolio)
+        cached = LoadedPortfolio(Path(data_dir).expanduser(), fingerprint, portfolio,
+                                 features)
         _LOADED[key] = cached
     return cached
 
