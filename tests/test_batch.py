@@ -194,8 +194,9 @@ def test_a_broken_case_notebook_stops_the_batch_in_one_line(data, tmp_path, cont
 def test_the_kernels_load_the_portfolio_the_runner_read_not_the_folder_again(data, tmp_path):
     import pandas as pd
 
+    from relief_kit.core.criteria import DEFAULT_CRITERIA
     from relief_kit.shell.batch.kernels import KernelPool
-    from relief_kit.shell.batch.runner import _PortfolioHandoff, _preloader
+    from relief_kit.shell.batch.runner import _PortfolioHandoff, _preloader, _run_features
     from relief_kit.shell.case import data_fingerprint
     from relief_kit.sources.tables import load_folder
 
@@ -204,10 +205,13 @@ def test_the_kernels_load_the_portfolio_the_runner_read_not_the_folder_again(dat
     fingerprint = data_fingerprint(folder)
     read = load_folder(folder)
     handoff = _PortfolioHandoff()
-    handoff.publish(read, folder)
+    computed = _run_features(read, DEFAULT_CRITERIA, "")
+    handoff.publish(read, folder, computed)
     try:
-        handed = pickle.loads(handoff.path.read_bytes())
+        handed, features = pickle.loads(handoff.path.read_bytes())
         assert handed.folder == folder.resolve() and handed.as_of == read.as_of
+        [(key, frame)] = features.items()
+        pd.testing.assert_frame_equal(frame, computed[key], check_exact=True)
         for name in ("customers", "invoices", "requests"):
             pd.testing.assert_frame_equal(getattr(handed, name), getattr(read, name),
                                           check_exact=True)
@@ -218,6 +222,8 @@ def test_the_kernels_load_the_portfolio_the_runner_read_not_the_folder_again(dat
                 "import relief_kit.shell.case as c\n"
                 f"p = c._LOADED[{str(folder.resolve())!r}].portfolio\n"
                 f"assert len(p.invoices) == {len(read.invoices)}, len(p.invoices)\n"
+                f"assert repr(list(c._LOADED[{str(folder.resolve())!r}]._features)) == "
+                f"{repr([key])!r}\n"  # the runner's features, not computed again
                 "import gc; assert gc.get_freeze_count() > 0")
     finally:
         handoff.close()
