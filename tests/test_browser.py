@@ -126,6 +126,30 @@ def _offline_page(browser, external: list[str]):
     return page
 
 
+@contextmanager
+def _browsing(url: str, external: list[str]):
+    """An offline Chromium page (see :func:`_launch`, :func:`_offline_page`) opened at
+    ``url``, every request to anything but 127.0.0.1 appended to ``external``; the
+    browser is closed after the block."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            page = _offline_page(browser, external)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
+def _token_off_the_command_line(server, process) -> None:
+    """The server's token is nowhere on its command line (what another local user can
+    read with ``ps``)."""
+    cmdline = (Path("/proc") / str(process.pid) / "cmdline").read_bytes().decode()
+    assert server.token not in cmdline
+
+
 @pytest.fixture
 def lab(tmp_path):
     """A data folder, its prepared review notebook and JupyterLab serving it."""
@@ -157,47 +181,40 @@ def app(tmp_path):
 
 
 def test_app_opens_ready_offline_and_records_one_decision_and_an_audited_reveal(app, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     folder, server, process = app
-    # The token is nowhere on the command line another local user can read with ps.
-    cmdline = (Path("/proc") / str(process.pid) / "cmdline").read_bytes().decode()
-    assert server.token not in cmdline and server.token not in " ".join(server.command)
+    _token_off_the_command_line(server, process)
+    assert server.token not in " ".join(server.command)
 
     external: list[str] = []
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        try:
-            page = _offline_page(browser, external)
-            page.goto(server.url)
-            action = page.locator(".rk-live-recommendation .rk-action")
-            expect(action).to_be_visible(timeout=120_000)  # already run: no menu, no click
-            body = page.locator("body").inner_text()
-            assert "data_dir" not in body and "import" not in body  # no code
-            assert str(tmp_path) not in body and "Run All Cells" not in body
-            assert body.count("CONFIDENCIAL") == 1
-            # The chat author is a phone number: masked like the customer card.
-            chat = page.locator(".rk-chat").first
-            expect(chat).to_contain_text("9****-")
+    with _browsing(server.url, external) as page:
+        action = page.locator(".rk-live-recommendation .rk-action")
+        expect(action).to_be_visible(timeout=120_000)  # already run: no menu, no click
+        body = page.locator("body").inner_text()
+        assert "data_dir" not in body and "import" not in body  # no code
+        assert str(tmp_path) not in body and "Run All Cells" not in body
+        assert body.count("CONFIDENCIAL") == 1
+        # The chat author is a phone number: masked like the customer card.
+        chat = page.locator(".rk-chat").first
+        expect(chat).to_contain_text("9****-")
 
-            page.locator(".rk-documented button", has_text="Sim").click()
-            page.locator(".rk-small-business button", has_text="Não").click()
-            page.locator(".rk-at-risk button", has_text="Não").click()
-            page.locator(".rk-justification textarea").fill("Pedido por escrito; boa pagadora.")
-            record = page.locator(".rk-record")
-            record.click()
-            expect(page.locator(".rk-message")).to_contain_text("Decisão registrada")
-            expect(record).to_have_text(re.compile("Decisão registrada"))
-            record.click()
-            expect(page.locator(".rk-message")).to_contain_text("já está registrada")
+        page.locator(".rk-documented button", has_text="Sim").click()
+        page.locator(".rk-small-business button", has_text="Não").click()
+        page.locator(".rk-at-risk button", has_text="Não").click()
+        page.locator(".rk-justification textarea").fill("Pedido por escrito; boa pagadora.")
+        record = page.locator(".rk-record")
+        record.click()
+        expect(page.locator(".rk-message")).to_contain_text("Decisão registrada")
+        expect(record).to_have_text(re.compile("Decisão registrada"))
+        record.click()
+        expect(page.locator(".rk-message")).to_contain_text("já está registrada")
 
-            page.locator(".rk-reveal").click()
-            expect(chat).not_to_contain_text("9****-")
-            expect(page.locator(".rk-reveal")).to_contain_text("Mascarar")
-            # The local kernel talks over IPC sockets, not TCP ports.
-            assert {c["transport"] for c in _kernel_connections(process.pid)} == {"ipc"}
-        finally:
-            browser.close()
+        page.locator(".rk-reveal").click()
+        expect(chat).not_to_contain_text("9****-")
+        expect(page.locator(".rk-reveal")).to_contain_text("Mascarar")
+        # The local kernel talks over IPC sockets, not TCP ports.
+        assert {c["transport"] for c in _kernel_connections(process.pid)} == {"ipc"}
 
     assert external == []
     store = open_store(folder)
@@ -280,44 +297,37 @@ def _kernel_connections(server_pid: int) -> list[dict]:
 
 def test_analyst_runs_the_notebook_changes_an_answer_and_records_a_decision(lab):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     folder, server, process = lab
-    cmdline = (Path("/proc") / str(process.pid) / "cmdline").read_bytes().decode()
-    assert server.token not in cmdline
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        external: list[str] = []
+    _token_off_the_command_line(server, process)
+    external: list[str] = []
+    with _browsing(server.url, external) as page:
+        page.wait_for_selector(".jp-Notebook")
+        _wait_for_kernel(page)
+        _run_all_cells(page)
+
+        action = page.locator(".rk-live-recommendation .rk-action")
         try:
-            page = _offline_page(browser, external)
-            page.goto(server.url)
-            page.wait_for_selector(".jp-Notebook")
-            _wait_for_kernel(page)
+            action.wait_for(timeout=90_000)
+        except PlaywrightTimeout:
+            # A busy machine can lose the first run to a kernel that was still
+            # starting (seen with TCP and IPC alike): run the cells once more.
             _run_all_cells(page)
+        expect(action).to_be_visible(timeout=90_000)
+        before = action.inner_text()
+        assert before != "Pedir mais informações"
 
-            action = page.locator(".rk-live-recommendation .rk-action")
-            try:
-                action.wait_for(timeout=90_000)
-            except PlaywrightTimeout:
-                # A busy machine can lose the first run to a kernel that was still
-                # starting (seen with TCP and IPC alike): run the cells once more.
-                _run_all_cells(page)
-            expect(action).to_be_visible(timeout=90_000)
-            before = action.inner_text()
-            assert before != "Pedir mais informações"
+        page.locator(".rk-documented button", has_text="Não").click()
+        expect(action).to_have_text("Pedir mais informações")
+        expect(page.locator(".rk-live-recommendation")).to_contain_text(
+            "pratica.documentacao")
 
-            page.locator(".rk-documented button", has_text="Não").click()
-            expect(action).to_have_text("Pedir mais informações")
-            expect(page.locator(".rk-live-recommendation")).to_contain_text(
-                "pratica.documentacao")
-
-            page.locator(".rk-justification textarea").fill(
-                "Pedido sem registro por escrito: pedir a explicação por WhatsApp.")
-            page.locator(".rk-record").click()
-            expect(page.locator(".rk-message")).to_contain_text("Decisão registrada")
-            assert {c["transport"] for c in _kernel_connections(process.pid)} == {"ipc"}
-        finally:
-            browser.close()
+        page.locator(".rk-justification textarea").fill(
+            "Pedido sem registro por escrito: pedir a explicação por WhatsApp.")
+        page.locator(".rk-record").click()
+        expect(page.locator(".rk-message")).to_contain_text("Decisão registrada")
+        assert {c["transport"] for c in _kernel_connections(process.pid)} == {"ipc"}
 
     assert external == []
     decisions = open_store(folder).history(WHATSAPP_REQUEST)
@@ -383,51 +393,44 @@ def queue_app(tmp_path_factory):
 
 def test_the_queue_opens_first_and_each_case_opens_with_one_click(queue_app):
     from click.testing import CliRunner
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from relief_kit.cli import main
 
     folder, server, process, expected = queue_app
-    cmdline = (Path("/proc") / str(process.pid) / "cmdline").read_bytes().decode()
-    assert server.token not in cmdline
+    _token_off_the_command_line(server, process)
     # The page's order is the terminal's: the first word of each line of `relief-kit queue`.
     printed = CliRunner().invoke(main, ["queue", str(folder)]).output.splitlines()[1:]
     assert [line.split()[0] for line in printed] == expected and len(expected) > 3
     chosen = expected[2]
 
     external: list[str] = []
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        try:
-            page = _offline_page(browser, external)
-            page.goto(server.url)
-            rows = page.locator(".rk-queue-row")
-            expect(rows.first).to_be_visible(timeout=120_000)
-            assert rows.evaluate_all("rs => rs.map(r => r.dataset.request)") == expected
-            body = page.locator("body").inner_text()
-            assert "Fila de casos" in body and "ATRASADO" in body
-            assert "data_dir" not in body and str(folder) not in body
-            assert str(Path.home()) not in body
-            asked = page.locator(f".rk-queue-row[data-request='{ASKED_REQUEST}']")
-            expect(asked).to_contain_text("aguardando informações")
-            expect(asked).to_contain_text("Bia Teste")
-            assert expected.index(ASKED_REQUEST) > 5  # no clock running: after the late ones
+    with _browsing(server.url, external) as page:
+        rows = page.locator(".rk-queue-row")
+        expect(rows.first).to_be_visible(timeout=120_000)
+        assert rows.evaluate_all("rs => rs.map(r => r.dataset.request)") == expected
+        body = page.locator("body").inner_text()
+        assert "Fila de casos" in body and "ATRASADO" in body
+        assert "data_dir" not in body and str(folder) not in body
+        assert str(Path.home()) not in body
+        asked = page.locator(f".rk-queue-row[data-request='{ASKED_REQUEST}']")
+        expect(asked).to_contain_text("aguardando informações")
+        expect(asked).to_contain_text("Bia Teste")
+        assert expected.index(ASKED_REQUEST) > 5  # no clock running: after the late ones
 
-            page.locator(f".rk-queue-row[data-request='{chosen}'] a.rk-open-case").click()
-            action = page.locator(".rk-live-recommendation .rk-action")
-            expect(action).to_be_visible(timeout=120_000)
-            expect(page.locator("h2", has_text=f"Pedido {chosen}")).to_be_visible()
-            assert f"pedido={chosen}" in page.url and server.token not in page.url
-            case_body = page.locator("body").inner_text()
-            assert str(folder) not in case_body and "data_dir" not in case_body
+        page.locator(f".rk-queue-row[data-request='{chosen}'] a.rk-open-case").click()
+        action = page.locator(".rk-live-recommendation .rk-action")
+        expect(action).to_be_visible(timeout=120_000)
+        expect(page.locator("h2", has_text=f"Pedido {chosen}")).to_be_visible()
+        assert f"pedido={chosen}" in page.url and server.token not in page.url
+        case_body = page.locator("body").inner_text()
+        assert str(folder) not in case_body and "data_dir" not in case_body
 
-            page.locator("a.rk-back-to-queue").click()
-            expect(rows.first).to_be_visible(timeout=120_000)
-            assert rows.count() == len(expected)
-            page.goto("about:blank")  # leaving the app stops the page's kernel
-            _wait_for_kernels(process.pid, 0, 30)
-        finally:
-            browser.close()
+        page.locator("a.rk-back-to-queue").click()
+        expect(rows.first).to_be_visible(timeout=120_000)
+        assert rows.count() == len(expected)
+        page.goto("about:blank")  # leaving the app stops the page's kernel
+        _wait_for_kernels(process.pid, 0, 30)
     assert external == []
 
 
@@ -441,33 +444,27 @@ LOADS = 5
 def test_reloaded_and_left_pages_leave_no_kernel(queue_app):
     """Each page that goes away (reloaded, left for the case, left for another site) has
     its kernel shut down by its own beacon at once: one kernel per open page, never a pile."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     folder, server, process, expected = queue_app
     _wait_for_kernels(process.pid, 0, 30)  # the other test's pages are gone
     started: set[int] = set()
     waits: list[float] = []
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        try:
-            page = _offline_page(browser, [])
-            page.goto(server.url)
-            rows = page.locator(".rk-queue-row")
-            for _ in range(LOADS):
-                expect(rows.first).to_be_visible(timeout=120_000)
-                started.update(_kernels(process.pid))
-                page.reload()
+    with _browsing(server.url, []) as page:
+        rows = page.locator(".rk-queue-row")
+        for _ in range(LOADS):
             expect(rows.first).to_be_visible(timeout=120_000)
-            waits.append(_wait_for_kernels(process.pid, 1, 30))
-            page.locator(f".rk-queue-row[data-request='{expected[0]}'] a.rk-open-case").click()
-            expect(page.locator(".rk-live-recommendation .rk-action")).to_be_visible(
-                timeout=120_000)
             started.update(_kernels(process.pid))
-            waits.append(_wait_for_kernels(process.pid, 1, 30))  # the queue's kernel stopped
-            page.goto("about:blank")  # the analyst leaves the app
-            waits.append(_wait_for_kernels(process.pid, 0, 30))
-        finally:
-            browser.close()
+            page.reload()
+        expect(rows.first).to_be_visible(timeout=120_000)
+        waits.append(_wait_for_kernels(process.pid, 1, 30))
+        page.locator(f".rk-queue-row[data-request='{expected[0]}'] a.rk-open-case").click()
+        expect(page.locator(".rk-live-recommendation .rk-action")).to_be_visible(
+            timeout=120_000)
+        started.update(_kernels(process.pid))
+        waits.append(_wait_for_kernels(process.pid, 1, 30))  # the queue's kernel stopped
+        page.goto("about:blank")  # the analyst leaves the app
+        waits.append(_wait_for_kernels(process.pid, 0, 30))
     assert len(started) >= LOADS + 1  # every load had its own kernel, all stopped
     print(f"{LOADS} recargas + 1 caso + saída: {len(started)} kernels iniciados, "
           f"0 vivos; esperas {', '.join(f'{w:.1f} s' for w in waits)}")
