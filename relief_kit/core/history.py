@@ -56,6 +56,7 @@ from relief_kit.core.model import HistoryFeatures
 NOT_COUNTED = schema.NOT_BILLED
 OPEN = ("open", "partial")
 FEATURE_COLUMNS = [f.name for f in fields(HistoryFeatures) if f.name != "customer_id"]
+_DAY_NS = 86_400 * 10**9
 _BILL_COLUMNS = ["invoice_id", "customer_id", "due_date", "paid_on", "amount", "amount_paid",
                  "status", "arrangement"]
 
@@ -76,8 +77,12 @@ def judged_bills(invoices: pd.DataFrame, criteria: Criteria, as_of: date) -> pd.
     bills["paid"] = paid
     bills["on_time"] = paid & (bills["paid_on"] <= bills["due_date"] + grace)
     bills["judged"] = paid | (bills["due_date"] + grace < as_of_ts)
-    settled = bills["paid_on"].where(paid, as_of_ts)
-    bills["days_late"] = (settled - bills["due_date"]).dt.days.clip(lower=0).astype("int64")
+    # Whole days (floored, as ``Timedelta.days``) in NumPy: pandas' ``.dt.days`` makes a
+    # Timedelta per bill.
+    settled = np.where(paid.to_numpy(bool), bills["paid_on"].to_numpy("datetime64[ns]"),
+                       np.datetime64(as_of_ts.to_datetime64(), "ns"))
+    elapsed = (settled - bills["due_date"].to_numpy("datetime64[ns]")).astype("int64")
+    bills["days_late"] = np.maximum(elapsed // _DAY_NS, 0)
     owed = (bills["amount"] - bills["amount_paid"].fillna(0.0)).clip(lower=0)
     bills["open_amount"] = owed.where(still_owed, 0.0)
     recent_start = as_of_ts - pd.DateOffset(months=int(criteria["punctuality.recent_months"]))
@@ -122,18 +127,18 @@ def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Serie
     return pd.Series(band, index=share.index, dtype=object)
 
 
-def _longest_run(code: np.ndarray, due: np.ndarray, on_time: np.ndarray,
-                 customers: int) -> np.ndarray:
+def _longest_run(code: np.ndarray, on_time: np.ndarray, customers: int,
+                 order: np.ndarray) -> np.ndarray:
     """Longest streak of consecutive on-time bills per customer position.
 
-    Run-length by cumulative sums: sorted by customer then due date, a new streak
-    starts wherever the customer changes or a bill is not on time; each streak's
-    length is the number of on-time bills in it.
+    ``order``: the positions of the bills to follow, in (customer, due date) order (ties
+    in file order: :class:`CustomerOrder`). Run-length by cumulative sums: a new streak
+    starts wherever the customer changes or a bill is not on time; each streak's length
+    is the number of on-time bills in it.
     """
     best = np.zeros(customers, dtype="int64")
-    if len(code) == 0:
+    if len(order) == 0:
         return best
-    order = np.lexsort((due, code))  # stable: equal due dates keep the input order
     owner, on = code[order], on_time[order]
     breaks = ~on | np.r_[True, owner[1:] != owner[:-1]]
     streak = np.cumsum(breaks) - 1
@@ -149,13 +154,16 @@ def _whole_months(since: pd.Series, as_of: date) -> np.ndarray:
 
 
 def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
-             as_of: date, *, judged: pd.DataFrame | None = None) -> pd.DataFrame:
+             as_of: date, *, judged: pd.DataFrame | None = None,
+             ordered: CustomerOrder | None = None) -> pd.DataFrame:
     """One row per customer (every customer, with or without bills), indexed by id.
 
     Columns are the fields of :class:`~relief_kit.core.model.HistoryFeatures`, defined in
     this module's docstring. Bills of a customer missing from ``customers`` are left
     out (``relief-kit check`` reports them). ``judged``: :func:`judged_bills` of these
-    invoices, criteria and date, when the caller has it (read, never changed).
+    invoices, criteria and date, when the caller has it (read, never changed);
+    ``ordered``: its :func:`customer_order`, likewise (the payment model's fit sorts the
+    same bills the same way).
     """
     ids = pd.Index(customers["customer_id"], name="customer_id")
     if not ids.is_unique:
@@ -164,11 +172,17 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
                          "mais de uma vez; deixe uma linha por cliente (relief-kit check).")
     n = len(ids)
     bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
+    if ordered is None and len(bills):
+        ordered = customer_order(bills)
     # Each distinct id looked up once (a customer has dozens of bills).
-    owner, owners = pd.factorize(bills["customer_id"])
+    owner, owners = (ordered.code, ordered.owners) if len(bills) else (
+        np.zeros(0, dtype="int64"), pd.Index([]))
     code = np.where(owner >= 0, ids.get_indexer(owners)[owner], -1)
     known = code >= 0
+    in_order = ordered.order if len(bills) else np.zeros(0, dtype="int64")
     if not known.all():
+        kept_at = np.cumsum(known) - 1  # a kept bill's new position
+        in_order = kept_at[in_order[known[in_order]]]
         bills, code = bills[known].reset_index(drop=True), code[known]
 
     judged = bills["judged"].to_numpy(bool)
@@ -231,9 +245,7 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
         "recent_on_time_share": recent_share,
         "earlier_on_time_share": earlier_share,
         "trend": recent_share - earlier_share,
-        "longest_on_time_run": _longest_run(
-            code[judged], bills["due_date"].to_numpy()[judged].astype("int64"),
-            on_time[judged], n),
+        "longest_on_time_run": _longest_run(code, on_time, n, in_order[judged[in_order]]),
         "earlier_reliefs": count(judged & relief),
         "reliefs_broken": count(judged & relief & ~on_time),
         "punctuality_band": band_of(on_time_share, judged_count, criteria),

@@ -701,13 +701,13 @@ def _bins(x: np.ndarray, edges: tuple[tuple[float, ...], ...]) -> np.ndarray:
 
 
 def _encode(which: np.ndarray, edges: tuple[tuple[float, ...], ...]) -> np.ndarray:
-    """One column per (fact, bin): 1 where the bill's fact falls in that bin."""
-    blocks = []
-    for i, inner in enumerate(edges):
-        block = np.zeros((len(which), len(inner) + 1))
-        block[np.arange(len(which)), which[:, i]] = 1.0
-        blocks.append(block)
-    return np.hstack(blocks)
+    """One column per (fact, bin): 1 where the bill's fact falls in that bin (shape
+    ``(n, sum of bins)``, the facts' blocks side by side in :data:`FACTS` order)."""
+    sizes = np.array([len(inner) + 1 for inner in edges])
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
+    z = np.zeros((len(which), int(sizes.sum())))
+    z[np.arange(len(which))[:, None], offsets + which] = 1.0
+    return z
 
 
 def _patterns(which: np.ndarray, y: np.ndarray, edges: tuple[tuple[float, ...], ...]
@@ -724,18 +724,24 @@ def _patterns(which: np.ndarray, y: np.ndarray, edges: tuple[tuple[float, ...], 
     return code
 
 
-def _logistic(z: np.ndarray, y: np.ndarray, rows: np.ndarray, patterns: np.ndarray | None,
+def _distinct(rows: np.ndarray, patterns: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(rows to fit on, their weights): one bill of each distinct pattern among ``rows``
+    with the count of its equals, or every row unweighted when there are no patterns.
+    The same loss (a sum over bills) on about a tenth of the rows (60,000 bills are
+    6,000–8,000 patterns)."""
+    if patterns is None:
+        return rows, None
+    _, first, counts = np.unique(patterns[rows], return_index=True, return_counts=True)
+    return rows[first], counts
+
+
+def _logistic(z: np.ndarray, y: np.ndarray, pick: np.ndarray, counts: np.ndarray | None,
               regularisation: float):
-    """scikit-learn's L2 logistic regression of ``y`` on ``z`` over ``rows``. Bills with
-    the same bins and outcome enter once, weighted by their count: the same loss (a sum
-    over bills) on about a tenth of the rows (60,000 bills are 6,000–8,000 patterns)."""
+    """scikit-learn's L2 logistic regression of ``y`` on ``z`` over the rows ``pick``,
+    weighted by ``counts`` (:func:`_distinct`)."""
     from sklearn.linear_model import LogisticRegression
 
-    if patterns is None:
-        pick, counts = rows, None
-    else:
-        _, first, counts = np.unique(patterns[rows], return_index=True, return_counts=True)
-        pick = rows[first]
     model = LogisticRegression(C=regularisation, solver="newton-cholesky", max_iter=100)
     return model.fit(z[pick], y[pick], sample_weight=counts)
 
@@ -751,8 +757,9 @@ def _validated_c(z: np.ndarray, y: np.ndarray, patterns: np.ndarray | None,
     strengths = [float(c) for c in criteria["model.regularisation"]]
     scores = np.zeros(len(strengths))
     for train, test in TimeSeriesSplit(int(criteria["model.validation_folds"])).split(z):
+        pick, counts = _distinct(train, patterns)  # once per fold, for every strength
         for k, strength in enumerate(strengths):
-            p = _logistic(z, y, train, patterns, strength).predict_proba(z[test])[:, 1]
+            p = _logistic(z, y, pick, counts, strength).predict_proba(z[test])[:, 1]
             scores[k] -= np.mean((p - y[test]) ** 2)
     return strengths[int(np.argmax(scores))]
 
@@ -781,7 +788,7 @@ def _fit(x: np.ndarray, y: np.ndarray, criteria: Criteria,
     with threadpool_limits(limits=1, user_api="blas"):
         chosen = (_validated_c(z, y, patterns, criteria) if regularisation is None
                   else regularisation)
-        model = _logistic(z, y, np.arange(len(y)), patterns, chosen)
+        model = _logistic(z, y, *_distinct(np.arange(len(y)), patterns), chosen)
     coef = model.coef_[0]
     points, reference, at = [], [], 0
     for inner in edges:
@@ -798,6 +805,27 @@ def _sample(rows: np.ndarray, limit: int) -> np.ndarray:
     if len(rows) <= limit:
         return rows
     return rows[np.linspace(0, len(rows) - 1, limit).astype(int)]
+
+
+def _due_span(invoices: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each customer's first and last due date over the bills not cancelled (two Series
+    indexed by customer id, in id order; customers with none left out): what
+    ``groupby("customer_id")["due_date"].agg(["min", "max"])`` gives, from one
+    factorisation of the ids and two NumPy reductions (a third of the time at 100,000
+    customers)."""
+    owner, owners = pd.factorize(invoices["customer_id"], sort=True)
+    due = invoices["due_date"].to_numpy("datetime64[ns]").view("int64")
+    rows = (owner >= 0) & (due != np.iinfo("int64").min) & ~invoices["status"].isin(
+        ("cancelled",)).to_numpy(bool)
+    code, day = owner[rows], due[rows]
+    first = np.full(len(owners), np.iinfo("int64").max)
+    last = np.full(len(owners), np.iinfo("int64").min)
+    np.minimum.at(first, code, day)
+    np.maximum.at(last, code, day)
+    present = np.bincount(code, minlength=len(owners)) > 0
+    index = pd.Index(owners[present], name="customer_id")
+    return (pd.Series(first[present].view("datetime64[ns]"), index=index, name="min"),
+            pd.Series(last[present].view("datetime64[ns]"), index=index, name="max"))
 
 
 def _recovery(facts: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFrame,
@@ -823,9 +851,7 @@ def _recovery(facts: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFra
         late_source = Reason("late_prior", "money.late_payment_prior", {"bills": len(late)})
     # Cancellations: customers whose bills stopped (no bill due in the last 60 days) or
     # whose contract is disabled, over the customer-months of the last year.
-    due = invoices.loc[~invoices["status"].isin(("cancelled",)), ["customer_id", "due_date"]]
-    span = due.groupby("customer_id")["due_date"].agg(["min", "max"])
-    first_due, last_due = span["min"], span["max"]
+    first_due, last_due = _due_span(invoices)
     as_of_ts = pd.Timestamp(as_of)
     year_ago = as_of_ts - pd.DateOffset(months=12)
     left = (last_due < as_of_ts - pd.Timedelta(days=60)) & (last_due >= year_ago)
@@ -871,7 +897,8 @@ def continuation(facts: pd.DataFrame, criteria: Criteria, as_of: date) -> tuple:
 
 def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
                       as_of: date, calibration: Calibration | None = None, *,
-                      judged: pd.DataFrame | None = None) -> PaymentModel:
+                      judged: pd.DataFrame | None = None,
+                      ordered: CustomerOrder | None = None) -> PaymentModel:
     """Fit, validate out of time and decide whether to use the model (pure: same data,
     same result).
 
@@ -879,9 +906,11 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     (as a code) why the scorecard is or is not used. Never raises for a small or empty
     portfolio: it falls back to the band calibration and says so. ``judged``:
     :func:`~relief_kit.core.history.judged_bills` of these invoices, criteria and date,
-    when the caller has it (the replay, for the history features too)."""
+    when the caller has it (the replay, for the history features too); ``ordered``:
+    their :func:`~relief_kit.core.history.customer_order`, likewise."""
     bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
-    ordered = customer_order(bills) if len(bills) else None  # one sort for both
+    if ordered is None and len(bills):
+        ordered = customer_order(bills)  # one sort for the bands and the facts
     calibration = calibration or calibrate_bills(bills, criteria, as_of, ordered)
     facts = _bill_facts(bills, invoices, customers, criteria, True, ordered)
     as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
