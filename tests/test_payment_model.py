@@ -240,3 +240,29 @@ def test_one_cases_estimates_sharing_the_customer_part_are_the_full_scorecard_of
             p, factors = estimate(action, number, upcoming)
             assert p == 1.0 / (1.0 + math.exp(-z))  # exactly: the same sums
             assert (p, factors) == model.estimate(feats, action, number, 2.5, upcoming)
+
+
+def test_the_features_and_model_computed_side_by_side_are_those_computed_one_by_one(
+        sample, model):
+    from relief_kit.shell.fitting import history_and_model
+
+    alone = features(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    frame, together = history_and_model(sample.invoices, sample.customers, CRITERIA, AS_OF)
+    pd.testing.assert_frame_equal(frame, alone, check_exact=True)
+    assert together.used and together.to_dict() == model.to_dict()
+    only_features, no_model = history_and_model(sample.invoices, sample.customers, CRITERIA,
+                                                AS_OF, with_model=False)
+    no_features, only_model = history_and_model(sample.invoices, sample.customers, CRITERIA,
+                                                AS_OF, with_features=False)
+    assert no_model is None and no_features is None
+    pd.testing.assert_frame_equal(only_features, alone, check_exact=True)
+    assert only_model.to_dict() == model.to_dict()
+
+
+def test_a_repeated_customer_fails_the_same_way_when_the_features_run_aside(sample):
+    from relief_kit.core.errors import InputError
+    from relief_kit.shell.fitting import history_and_model
+
+    repeated = pd.concat([sample.customers, sample.customers.iloc[[3]]], ignore_index=True)
+    with pytest.raises(InputError, match="customer_id: o cliente .* mais de uma vez"):
+        history_and_model(sample.invoices, repeated, CRITERIA, AS_OF)

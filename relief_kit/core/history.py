@@ -153,6 +153,18 @@ def _whole_months(since: pd.Series, as_of: date) -> np.ndarray:
     return months.fillna(0).clip(lower=0).to_numpy("int64")
 
 
+def customer_ids(customers: pd.DataFrame) -> pd.Index:
+    """The customers table's ids as an index named ``customer_id`` (the features' index).
+
+    Raises :class:`InputError` naming the first id that appears twice."""
+    ids = pd.Index(customers["customer_id"], name="customer_id")
+    if not ids.is_unique:
+        repeated = ids[ids.duplicated()][0]
+        raise InputError(f"customers.csv, coluna customer_id: o cliente {repeated} aparece "
+                         "mais de uma vez; deixe uma linha por cliente (relief-kit check).")
+    return ids
+
+
 def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
              as_of: date, *, judged: pd.DataFrame | None = None,
              ordered: CustomerOrder | None = None) -> pd.DataFrame:
@@ -165,11 +177,7 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
     ``ordered``: its :func:`customer_order`, likewise (the payment model's fit sorts the
     same bills the same way).
     """
-    ids = pd.Index(customers["customer_id"], name="customer_id")
-    if not ids.is_unique:
-        repeated = ids[ids.duplicated()][0]
-        raise InputError(f"customers.csv, coluna customer_id: o cliente {repeated} aparece "
-                         "mais de uma vez; deixe uma linha por cliente (relief-kit check).")
+    ids = customer_ids(customers)
     n = len(ids)
     bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
     if ordered is None and len(bills):

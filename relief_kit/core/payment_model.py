@@ -900,7 +900,9 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
                       judged: pd.DataFrame | None = None,
                       ordered: CustomerOrder | None = None) -> PaymentModel:
     """Fit, validate out of time and decide whether to use the model (pure: same data,
-    same result).
+    same result): :func:`fit_scorecard` with the band calibration it falls back on
+    (``calibration``, else :func:`~relief_kit.core.calibration.calibrate_bills` of the
+    same bills).
 
     ``invoices`` and ``customers`` are the canonical tables; the result's ``note`` says
     (as a code) why the scorecard is or is not used. Never raises for a small or empty
@@ -912,6 +914,44 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     if ordered is None and len(bills):
         ordered = customer_order(bills)  # one sort for the bands and the facts
     calibration = calibration or calibrate_bills(bills, criteria, as_of, ordered)
+    return fit_scorecard(invoices, customers, criteria, as_of, judged=bills,
+                         ordered=ordered).with_calibration(calibration)
+
+
+@dataclass(frozen=True)
+class ScorecardFit:
+    """What :func:`fit_payment_model` decides besides the band calibration: the fields
+    of :class:`PaymentModel` but ``calibration``, which :meth:`with_calibration` adds
+    (the two are computed from the same bills independently, so a caller may compute
+    them side by side)."""
+
+    used: bool
+    note: Reason
+    edges: tuple[tuple[float, ...], ...]
+    points: tuple[tuple[float, ...], ...]
+    reference: tuple[float, ...]
+    intercept: float
+    regularisation: float
+    skill: Skill
+    recovery: Recovery
+    continuation: tuple
+
+    def with_calibration(self, calibration: Calibration) -> PaymentModel:
+        """The payment model, falling back on ``calibration``."""
+        return PaymentModel(self.used, self.note, self.edges, self.points, self.reference,
+                            self.intercept, self.regularisation, self.skill, self.recovery,
+                            calibration, self.continuation)
+
+
+def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
+                  as_of: date, *, judged: pd.DataFrame | None = None,
+                  ordered: CustomerOrder | None = None) -> ScorecardFit:
+    """The scorecard's fit, its validation out of time and the decision to use it, with
+    what follows a broken agreement and how long customers stay
+    (:func:`fit_payment_model` without the band calibration; the same arguments)."""
+    bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
+    if ordered is None and len(bills):
+        ordered = customer_order(bills)
     facts = _bill_facts(bills, invoices, customers, criteria, True, ordered)
     as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
     recovery = _recovery(facts, customers, invoices, criteria, as_of) if len(facts) else \
@@ -926,9 +966,9 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
 
     plans = continuation(facts, criteria, as_of) if len(facts) else ()
 
-    def fallback(note: Reason, skill: Skill = empty) -> PaymentModel:
-        return PaymentModel(False, note, ((),) * n, ((0.0,),) * n, (0.0,) * n, 0.0, 0.0,
-                            skill, recovery, calibration, plans)
+    def fallback(note: Reason, skill: Skill = empty) -> ScorecardFit:
+        return ScorecardFit(False, note, ((),) * n, ((0.0,),) * n, (0.0,) * n, 0.0, 0.0,
+                            skill, recovery, plans)
 
     if facts.empty:
         return fallback(Reason("no_bills"))
@@ -974,5 +1014,5 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     note = Reason("model_used", "", {
         "bills": len(usable), "cutoff": skill.cutoff.isoformat(), "brier_model": skill.brier_model,
         "brier_base": skill.brier_base, "regularisation": card.regularisation})
-    return PaymentModel(True, note, card.edges, card.points, card.reference, card.intercept,
-                        card.regularisation, skill, recovery, calibration, plans)
+    return ScorecardFit(True, note, card.edges, card.points, card.reference, card.intercept,
+                        card.regularisation, skill, recovery, plans)

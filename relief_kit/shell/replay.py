@@ -20,7 +20,7 @@ import pandas as pd
 
 from relief_kit.core.bills import bills_concerned_all
 from relief_kit.core.criteria import Criteria
-from relief_kit.core.history import features, features_values, judged_bills
+from relief_kit.core.history import features_values
 from relief_kit.core.model import (
     Bill,
     Checklist,
@@ -30,8 +30,9 @@ from relief_kit.core.model import (
     ReliefRequest,
 )
 from relief_kit.core.money import PRICED_SECTIONS
-from relief_kit.core.payment_model import PaymentModel, fit_payment_model
+from relief_kit.core.payment_model import PaymentModel
 from relief_kit.core.recommend import recommend
+from relief_kit.shell.fitting import history_and_model
 from relief_kit.sources.tables import Portfolio
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
@@ -109,7 +110,8 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
     ``like``: the inputs under other criteria (the current ones, for a what-if), whose
     features and calibration are reused when the sections they depend on are equal.
     """
-    if like is not None and like.as_of == as_of:
+    same_day = like is not None and like.as_of == as_of
+    if same_day:
         requests, customers, bills = like.requests, like.customers, like.bills
     else:
         requests = portfolio.requests_by_id()
@@ -118,29 +120,21 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
         asking = {r.customer_id: customers[r.customer_id] for r in requests.values()
                   if r.customer_id in customers}
         bills = bills_concerned_all(portfolio.invoices, asking, as_of)
-    judged = None  # the judged bills, made once when both the features and the fit need them
-
-    def judged_once():
-        nonlocal judged
-        if judged is None:
-            judged = judged_bills(portfolio.invoices, criteria, as_of)
-        return judged
-
-    if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
-                                                          FEATURE_SECTIONS):
+    reuse_features = same_day and _same(criteria, like.criteria, FEATURE_SECTIONS)
+    reuse_calibration = calibration is None and same_day and _same(
+        criteria, like.criteria, CALIBRATION_SECTIONS)
+    # What is not reused is computed together: one judgement and sort of the bills, the
+    # features beside the model's fit (shell.fitting).
+    frame, fitted = history_and_model(portfolio.invoices, portfolio.customers, criteria,
+                                      as_of, with_features=not reuse_features,
+                                      with_model=calibration is None and not reuse_calibration)
+    if reuse_features:
         frame, values = like.features_frame, like.features
     else:
-        frame = features(portfolio.invoices, portfolio.customers, criteria, as_of,
-                         judged=judged_once())
         # The frame has every customer; value objects only for those who asked.
         values = features_values(frame[frame.index.isin(list(customers))])
     if calibration is None:
-        if like is not None and like.as_of == as_of and _same(criteria, like.criteria,
-                                                              CALIBRATION_SECTIONS):
-            calibration = like.calibration
-        else:
-            calibration = fit_payment_model(portfolio.invoices, portfolio.customers, criteria,
-                                            as_of, judged=judged_once())
+        calibration = like.calibration if reuse_calibration else fitted
     return ReplayInputs(criteria, as_of, requests, customers, values, calibration, frame,
                         bills)
 
