@@ -167,8 +167,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     paid_flag = bills["paid"].to_numpy(bool)
     paid_on_day = _day_numbers(bills["paid_on"].fillna(bills["due_date"]))
     paid_days_unsorted = np.where(paid_flag, paid_on_day - due, 10**6)
-    arrangement = bills["arrangement"].fillna("").to_numpy(object)
-    agreement_all = arrangement != ""
+    agreement_all = bills["relief"].to_numpy(bool)  # from an arrangement (judged_bills)
     ordinary_late_all = ~agreement_all & ~bills["on_time"].to_numpy(bool)
     comparable_all = agreement_all | ordinary_late_all
     rows = np.flatnonzero(comparable_all) if comparable_only else np.arange(len(bills))
@@ -194,35 +193,42 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     known = since(grace, first)
     recent_from = np.minimum(since(grace + recent_days, first), known)
 
-    def counts(flags: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        cum = np.r_[0, np.cumsum(flags)]
+    def prefix(flags: np.ndarray) -> np.ndarray:
+        """Flags counted before each position (``cum[i]``: among the first i bills)."""
+        cum = np.zeros(len(flags) + 1, dtype="int64")
+        np.cumsum(flags, out=cum[1:])
+        return cum
+
+    def counts(cum: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         return cum[end] - cum[start]
 
-    n_judged = counts(judged, first, known)
-    n_on_time = counts(on_time, first, known)
-    n_recent = counts(judged, recent_from, known)
-    n_recent_on = counts(on_time, recent_from, known)
+    judged_sum, on_time_sum = prefix(judged), prefix(on_time)
+    n_judged = counts(judged_sum, first, known)
+    n_on_time = counts(on_time_sum, first, known)
+    n_recent = counts(judged_sum, recent_from, known)
+    n_recent_on = counts(on_time_sum, recent_from, known)
     # Paid within the window, among the earlier bills whose window had ended.
     paid_days_all = paid_days_unsorted[order]
     in_window = paid_days_all <= window
+    in_window_sum = prefix(in_window)
     known_month = since(window, first)
     n_month_known = known_month - first
-    n_month_paid = counts(in_window, first, known_month)
+    n_month_paid = counts(in_window_sum, first, known_month)
     # The bills whose window had ended by this due date: of the recent ones, how many
     # were paid within it; of the late ones, how many were paid within it after all; how
     # long the latest took (as seen on this due date: a later payment is not yet known).
     recent_month_from = np.minimum(since(window + recent_days, first), known_month)
     n_recent_month = known_month - recent_month_from
-    k_recent_month = counts(in_window, recent_month_from, known_month)
+    k_recent_month = counts(in_window_sum, recent_month_from, known_month)
     late_flags = judged & ~on_time
-    n_late = counts(late_flags, first, known_month)
-    k_late = counts(late_flags & in_window, first, known_month)
+    n_late = counts(prefix(late_flags), first, known_month)
+    k_late = counts(prefix(late_flags & in_window), first, known_month)
     has_last = known_month > first
     last = np.maximum(known_month - 1, 0)
     sorted_due = due[order]
     last_delay = np.minimum(np.maximum(paid_days_all[last], 0), due[rows] - sorted_due[last])
-    kept_before = counts(judged & relief & on_time, first, known)
-    broken_before = counts(judged & relief & ~on_time, first, known)
+    kept_before = counts(prefix(judged & relief & on_time), first, known)
+    broken_before = counts(prefix(judged & relief & ~on_time), first, known)
     # Bills of the same customer due before this one and not paid by its due date.
     # A payment before the portfolio's earliest due date counts from that day (every
     # due date is on or after it, so "paid by this due date" is unchanged); a negative
@@ -258,7 +264,11 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     facts["late_count"] = np.log1p(n_late.astype(float))
     facts["broken_before"] = (broken_before > 0).astype(float)
 
-    kind = np.where(agreement_all[rows], arrangement[rows], "ordinary").astype(object)
+    # The kind of each returned bill: its arrangement, else "ordinary" (the arrangement
+    # text taken for the agreement rows only: a few percent of the bills).
+    agreement = agreement_all[rows]
+    kind = np.full(len(rows), "ordinary", dtype=object)
+    kind[agreement] = bills["arrangement"].array.take(rows[agreement]).to_numpy(object)
     for name in ("discount", "postponement", "instalment"):
         facts[f"is_{name}"] = (kind == name).astype(float)
     # A postponement of a bill not yet overdue (a due-date change: the ERP moved the bill)
@@ -286,7 +296,6 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     fees = np.r_[customers["monthly_fee"].to_numpy(float), np.nan]  # -1: not a customer
     fee = fees[position]
     fee = np.where(np.isfinite(fee) & (fee > 0), fee, np.nan)
-    agreement = agreement_all[rows]
     number = np.ones(len(rows))
     total = bills["amount"].to_numpy(float)[rows]
     if agreement.any():
