@@ -120,6 +120,22 @@ def test_windows_1252_with_semicolons_and_decimal_commas_keeps_accents(tmp_path)
                                              pd.Timestamp("2023-12-31")]
 
 
+def test_a_utf8_table_is_parsed_from_its_bytes_and_a_windows_1252_one_decoded(tmp_path):
+    # A large UTF-8 table is never held as a Python string beside its bytes; a file that
+    # turns out not to be UTF-8 (its header ASCII) is decoded as before.
+    from relief_kit.sources.tables import _arrow_table, _read_text
+
+    utf8, latin = tmp_path / "utf8" / "customers.csv", tmp_path / "cp1252" / "customers.csv"
+    for path, encoding in ((utf8, "utf-8"), (latin, "cp1252")):
+        path.parent.mkdir()
+        path.write_bytes(CP1252_CUSTOMERS.encode(encoding))
+        source, _ = _read_text(path)
+        assert _arrow_table(source, schema.CUSTOMERS) is not None
+        assert source.decoded == (encoding == "cp1252")
+        frame, problems = read_table(path, schema.CUSTOMERS)
+        assert problems == [] and list(frame["city"]) == ["São Lourenço", "Pouso Alegre"]
+
+
 def test_utf8_with_bom_reads_the_first_column_by_its_name(tmp_path):
     path = tmp_path / "customers.csv"
     path.write_bytes(b"\xef\xbb\xbf" + CP1252_CUSTOMERS.replace(";", ",").replace(
