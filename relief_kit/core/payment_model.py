@@ -981,7 +981,10 @@ def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Cri
 
     if facts.empty:
         return fallback(Reason("no_bills"))
-    usable = facts[facts["comparable"].astype(bool) & (facts["known_day"] <= as_of_day)]
+    # Only the numbers the fit reads (the text columns would be carried through every
+    # filter and sort for nothing).
+    usable = facts[[*FACTS, "outcome", "due_day", "known_day"]][
+        facts["comparable"].to_numpy(bool) & (facts["known_day"].to_numpy() <= as_of_day)]
     usable = usable.sort_values("due_day", kind="stable")  # time order, for the validation
     minimum_bills, minimum_events = int(criteria["model.min_bills"]), int(
         criteria["model.min_events"])
@@ -998,7 +1001,7 @@ def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Cri
     test = usable[usable["due_day"] >= cutoff_day]
     columns = list(FACTS)
     y_train = train["outcome"].to_numpy(float)
-    if len(train) < minimum_bills or len(test) < minimum_events or len(set(y_train)) < 2:
+    if len(train) < minimum_bills or len(test) < minimum_events or not (len(y_train) and y_train.min() < y_train.max()):
         return fallback(Reason("short_validation", "model.validation_months", {
             "train": len(train), "test": len(test), "cutoff": cutoff_ts.date().isoformat()}))
     rows = _sample(np.arange(len(train)), limit)
