@@ -1001,7 +1001,8 @@ def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Cri
     test = usable[usable["due_day"] >= cutoff_day]
     columns = list(FACTS)
     y_train = train["outcome"].to_numpy(float)
-    if len(train) < minimum_bills or len(test) < minimum_events or not (len(y_train) and y_train.min() < y_train.max()):
+    both_outcomes = len(y_train) and y_train.min() < y_train.max()
+    if len(train) < minimum_bills or len(test) < minimum_events or not both_outcomes:
         return fallback(Reason("short_validation", "model.validation_months", {
             "train": len(train), "test": len(test), "cutoff": cutoff_ts.date().isoformat()}))
     rows = _sample(np.arange(len(train)), limit)
