@@ -136,6 +136,33 @@ def test_a_utf8_table_is_parsed_from_its_bytes_and_a_windows_1252_one_decoded(tm
         assert problems == [] and list(frame["city"]) == ["São Lourenço", "Pouso Alegre"]
 
 
+def test_a_large_table_is_parsed_from_its_path_whatever_its_encoding(tmp_path):
+    # Past the first 64 KiB the file is read by pyarrow from its path; a Windows-1252
+    # one, and one with a broken line far down, still read as before.
+    from relief_kit.sources.tables import _read_text
+
+    header, rows = CP1252_CUSTOMERS.splitlines(keepends=True)[0], []
+    for i in range(1, 3001):
+        rows.append(f"C{i};João {i};529.982.247-25;PF;;São Lourenço;89,9;05/01/2024\r\n")
+    text = header + "".join(rows)
+    assert len(text) > 2 * 65536
+    for encoding in ("utf-8", "cp1252"):
+        path = tmp_path / encoding / "customers.csv"
+        path.parent.mkdir()
+        path.write_bytes(text.encode(encoding))
+        source, _ = _read_text(path)
+        assert source.unread and not source.decoded
+        frame, problems = read_table(path, schema.CUSTOMERS)
+        assert problems == [] and len(frame) == 3000
+        assert frame["name"].iloc[-1] == "João 3000"
+        assert set(frame["city"]) == {"São Lourenço"}
+        broken = path.parent / "broken" / "customers.csv"
+        broken.parent.mkdir()
+        broken.write_bytes(text.replace("C2900;", "C2900;;", 1).encode(encoding))
+        frame, problems = read_table(broken, schema.CUSTOMERS)
+        assert [(p.row, p.severity) for p in problems] == [(2900 + 1, "erro")]
+
+
 def test_utf8_with_bom_reads_the_first_column_by_its_name(tmp_path):
     path = tmp_path / "customers.csv"
     path.write_bytes(b"\xef\xbb\xbf" + CP1252_CUSTOMERS.replace(";", ",").replace(

@@ -198,15 +198,36 @@ class _Text:
     """A table file: its separator and header as written, its bytes (handed to the
     parsers as they are: faster), and its text and encoding (:func:`decode_text`).
 
-    A file without a byte-order mark whose header line is UTF-8 is decoded only when its
-    text is first asked for (``encoding`` None until then): pyarrow's parser reads and
-    checks the bytes of a UTF-8 file itself, so a large table never becomes a Python
-    string as well (130 MB of text at 100,000 customers × 24 months)."""
+    A file without a byte-order mark whose header line is ASCII is read whole only when
+    its bytes are first asked for (``path`` given, ``data`` None until then) and decoded
+    only when its text is (``encoding`` None until then): pyarrow's parser reads the file
+    from its path and checks its UTF-8 itself, so a large table never becomes a Python
+    bytes object or string as well (130 MB each at 100,000 customers × 24 months, and the
+    memory a fresh process must first fault in)."""
 
-    def __init__(self, sep: str, header: list[str], data: bytes = b"",
-                 text: str | None = None, encoding: str | None = "utf-8") -> None:
-        self.sep, self.header, self.data = sep, header, data
-        self._text, self._encoding = text, encoding
+    def __init__(self, sep: str, header: list[str], data: bytes | None = b"",
+                 text: str | None = None, encoding: str | None = "utf-8",
+                 path: Path | None = None) -> None:
+        self.sep, self.header, self.path = sep, header, path
+        self._data, self._text, self._encoding = data, text, encoding
+
+    @property
+    def unread(self) -> bool:
+        """Whether the bytes are still in the file only (:attr:`path`)."""
+        return self._data is None
+
+    @property
+    def data(self) -> bytes:
+        """The file's bytes. Raises :class:`InputError` when a file read in part (its
+        header) can no longer be read whole."""
+        if self._data is None:
+            try:
+                self._data = self.path.read_bytes()
+            except OSError as exc:
+                raise InputError(f"{self.path.name}: não foi possível ler o arquivo "
+                                 f"({exc.strerror or exc}); confira se ele ainda existe e "
+                                 "as permissões") from None
+        return self._data
 
     @property
     def decoded(self) -> bool:
@@ -228,12 +249,34 @@ class _Text:
         return self._encoding
 
 
+#: How much of a table file is read to find its header before deciding how to read the
+#: rest (a header line longer than this is read with the whole file).
+_HEAD_BYTES = 1 << 16
+
+
 def _read_text(path: Path) -> tuple[_Text | None, list[Problem]]:
     from relief_kit.sources.raw import decode_text, excel_separator, sniff_delimiter
 
     name = path.name
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(_HEAD_BYTES)
+            whole = len(data) < _HEAD_BYTES
+            cut = data.find(b"\n")
+            if not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) and (
+                    cut >= 0 or whole):
+                # A header in ASCII reads the same whatever the encoding: the rest is
+                # read and decoded when (if ever) its bytes and text are needed.
+                line = data if cut < 0 else data[:cut]
+                if line.isascii():
+                    first = line.decode("ascii").rstrip("\r")
+                    if first.strip() and excel_separator(first) is None:
+                        sep = sniff_delimiter(first)
+                        header = next(csv.reader([first], delimiter=sep))
+                        return _Text(sep, header, data if whole else None, encoding=None,
+                                     path=path), []
+            if not whole:
+                data += handle.read()
     except FileNotFoundError:
         return None, [Problem("erro", name, None, None,
                               "arquivo ausente; crie-o ou importe os dados do ERP "
@@ -244,17 +287,6 @@ def _read_text(path: Path) -> tuple[_Text | None, list[Problem]]:
     except OSError as exc:
         return None, [Problem("erro", name, None, None,
                               f"não foi possível ler ({exc.strerror}); confira as permissões")]
-    if not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
-        # A header in ASCII reads the same whatever the encoding: the rest is decoded
-        # when (if ever) its text is needed.
-        cut = data.find(b"\n")
-        line = data if cut < 0 else data[:cut]
-        if line.isascii():
-            first = line.decode("ascii").rstrip("\r")
-            if first.strip() and excel_separator(first) is None:
-                sep = sniff_delimiter(first)
-                header = next(csv.reader([first], delimiter=sep))
-                return _Text(sep, header, data, encoding=None), []
     text, encoding = decode_text(data)
     end = text.find("\n")
     first = (text if end < 0 else text[:end]).rstrip("\r")
@@ -338,10 +370,11 @@ def _arrow_table(source: _Text, table: str) -> pa.Table | None:
                                                                  schema.Kind.ID) else repeated
              for raw, name in zip(source.header, names, strict=True)}
 
-    def parse(data: bytes) -> pa.Table | None:
+    def parse(data: bytes | str) -> pa.Table | None:
+        """``data``: the bytes, or the file's path (pyarrow reads it in blocks)."""
         try:
             return pcsv.read_csv(
-                pa.py_buffer(data),
+                data if isinstance(data, str) else pa.py_buffer(data),
                 read_options=pcsv.ReadOptions(use_threads=True),
                 parse_options=pcsv.ParseOptions(delimiter=source.sep, quote_char='"',
                                                 double_quote=True, escape_char=False,
@@ -350,14 +383,15 @@ def _arrow_table(source: _Text, table: str) -> pa.Table | None:
                 convert_options=pcsv.ConvertOptions(
                     column_types=types, strings_can_be_null=False,
                     quoted_strings_can_be_null=False, null_values=[], check_utf8=True))
-        except (pa.ArrowException, ValueError):
-            return None
+        except (pa.ArrowException, ValueError, OSError):
+            return None  # read the old way (a file gone meanwhile: one line, InputError)
 
     # The bytes as they are when they are UTF-8 or not yet known to be (the parser checks
     # them); else, or when that fails on a file that turns out not to be UTF-8, the text
     # decoded (Windows-1252...) and encoded as UTF-8.
     unknown = not source.decoded
-    read = parse(source.data) if unknown or source.encoding == "utf-8" else None
+    as_written = str(source.path) if source.unread else source.data
+    read = parse(as_written) if unknown or source.encoding == "utf-8" else None
     if read is None and source.encoding != "utf-8":
         read = parse(source.text.encode("utf-8"))
     if read is None:
