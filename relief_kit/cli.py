@@ -659,12 +659,14 @@ def _write_meeting(folder: Path, archive: Path, out: Path, proposed: Path | None
                    criteria_path: Path | None, today: str | None) -> None:
     from datetime import datetime
 
+    from relief_kit.shell.heap import keep_freed_memory
     from relief_kit.shell.meeting import build_inputs, meeting_report
     from relief_kit.shell.pseudonyms import pseudonymizer
     from relief_kit.shell.replay import cycle_collection_paused
     from relief_kit.sources.tables import read_folder_info
     from relief_kit.text import formatting as fmt
 
+    keep_freed_memory()  # the report computes over the whole portfolio, then exits
     as_of, _ = read_folder_info(folder)
     # One pause for the whole report; the process ends after it (see the note).
     with cycle_collection_paused(then_freeze=True):

@@ -40,7 +40,7 @@ positions (``np.bincount`` / ``np.maximum.at``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
@@ -102,10 +102,25 @@ class CustomerOrder:
     order: np.ndarray  # the bills' positions in (customer, due day) order (stable)
     key: np.ndarray  # (customer << 32) + days since the earliest due date, in that order
     position: np.ndarray  # each bill's place in that order (the inverse of ``order``)
+    #: Each number's row in the customers table given to :func:`customer_order` (-1: not
+    #: a customer), or None when none was given.
+    rows: np.ndarray | None = None
+    #: The customers table ``rows`` was computed for (the same object, not a copy).
+    rows_of: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+
+    def rows_in(self, customers: pd.DataFrame) -> np.ndarray:
+        """Each customer number's row in ``customers`` (-1: not there): :attr:`rows` when
+        computed for this table, else looked up now."""
+        if self.rows is not None and self.rows_of is customers:
+            return self.rows
+        return pd.Index(customers["customer_id"]).get_indexer(self.owners)
 
 
-def customer_order(bills: pd.DataFrame) -> CustomerOrder:
-    """:class:`CustomerOrder` of non-empty :func:`judged_bills` ``bills``."""
+def customer_order(bills: pd.DataFrame, customers: pd.DataFrame | None = None
+                   ) -> CustomerOrder:
+    """:class:`CustomerOrder` of non-empty :func:`judged_bills` ``bills``; with
+    ``customers``, each customer's row in that table too (the features and the payment
+    model's facts both look them up: once)."""
     code, owners = pd.factorize(bills["customer_id"])
     code = code.astype("int64")
     day = bills["due_date"].to_numpy().astype("datetime64[D]").astype("int64")
@@ -113,7 +128,10 @@ def customer_order(bills: pd.DataFrame) -> CustomerOrder:
     order = np.argsort(key, kind="stable")
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
-    return CustomerOrder(code, pd.Index(owners), order, key[order], position)
+    owners = pd.Index(owners)
+    rows = (None if customers is None else
+            pd.Index(customers["customer_id"]).get_indexer(owners))
+    return CustomerOrder(code, owners, order, key[order], position, rows, customers)
 
 
 def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Series:
@@ -185,7 +203,8 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
     # Each distinct id looked up once (a customer has dozens of bills).
     owner, owners = (ordered.code, ordered.owners) if len(bills) else (
         np.zeros(0, dtype="int64"), pd.Index([]))
-    code = np.where(owner >= 0, ids.get_indexer(owners)[owner], -1)
+    rows = ordered.rows_in(customers) if len(bills) else np.zeros(0, dtype="int64")
+    code = np.where(owner >= 0, rows[owner], -1)
     known = code >= 0
     in_order = ordered.order if len(bills) else np.zeros(0, dtype="int64")
     if not known.all():

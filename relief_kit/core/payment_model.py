@@ -156,7 +156,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
         return pd.DataFrame(columns=[*FACTS, "kind", "outcome", "comparable", "due_day",
                                      "known_day"])
     ordered = ordered or customer_order(bills)
-    code, owners, order, skey = ordered.code, ordered.owners, ordered.order, ordered.key
+    code, order, skey = ordered.code, ordered.order, ordered.key
     due = _day_numbers(bills["due_date"])
     base = due.min()
     judged_all = bills["judged"].to_numpy(bool)
@@ -194,8 +194,9 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     recent_from = np.minimum(since(grace + recent_days, first), known)
 
     def prefix(flags: np.ndarray) -> np.ndarray:
-        """Flags counted before each position (``cum[i]``: among the first i bills)."""
-        cum = np.zeros(len(flags) + 1, dtype="int64")
+        """Flags counted before each position (``cum[i]``: among the first i bills; 32-bit:
+        half the memory to fault in, and no portfolio has 2**31 bills)."""
+        cum = np.zeros(len(flags) + 1, dtype="int32")
         np.cumsum(flags, out=cum[1:])
         return cum
 
@@ -292,7 +293,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
         facts.iloc[change, facts.columns.get_loc("is_postponement")] = 0.0
     # Position in the plan and size of the agreement: bills of one agreement share the
     # customer, the kind and the issue date.
-    position = pd.Index(customers["customer_id"]).get_indexer(owners)[code[rows]]
+    position = ordered.rows_in(customers)[code[rows]]
     fees = np.r_[customers["monthly_fee"].to_numpy(float), np.nan]  # -1: not a customer
     fee = fees[position]
     fee = np.where(np.isfinite(fee) & (fee > 0), fee, np.nan)

@@ -73,7 +73,7 @@ def history_and_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     if with_model:
         import_fitting_modules_aside()
     judged = judged_bills(invoices, criteria, as_of)
-    ordered = customer_order(judged) if len(judged) else None
+    ordered = customer_order(judged, customers) if len(judged) else None
     if not with_model:
         return features(invoices, customers, criteria, as_of, judged=judged,
                         ordered=ordered), None

@@ -74,6 +74,10 @@ class Workspace:
                                  seed=seed, as_of=AS_OF)
             path = self.root / f"dados-{customers}-{months}-{requests}-{seed}"
             write_sample(path, portfolio)
+            # Written to disk before any measurement: a provider's export is written long
+            # before the kit reads it, and a write-back still under way would slow down
+            # whichever measurement came first.
+            os.sync()
             print(f"  (carteira sintética: {customers:,} clientes × {months} meses, "
                   f"{len(portfolio.invoices):,} faturas, {requests:,} pedidos; gerada e "
                   f"gravada em {time.perf_counter() - started:.0f} s)", flush=True)
@@ -611,9 +615,10 @@ def bench_meeting(options: argparse.Namespace, space: Workspace) -> None:
 
 #: Features and the payment model from a data folder's files, in a fresh interpreter
 #: (so scikit-learn is not already imported by an earlier section): first as the meeting
-#: computes them (shell.fitting: scikit-learn imported on a thread while the files are
-#: read, one judgement and sort of the bills, the features and the band calibration
-#: beside the scorecard's fit), then one by one in the same process, for the record.
+#: computes them (shell.heap: freed memory kept for reuse; shell.fitting: scikit-learn
+#: imported on a thread while the files are read, one judgement and sort of the bills,
+#: the features and the band calibration beside the scorecard's fit), then one by one
+#: in the same process, for the record.
 _FEATURES_SCRIPT = """
 import json, sys, time
 from datetime import date
@@ -622,6 +627,7 @@ from relief_kit.core.criteria import load_criteria
 from relief_kit.core.history import features
 from relief_kit.core.payment_model import fit_payment_model
 from relief_kit.shell.fitting import history_and_model, import_fitting_modules_aside
+from relief_kit.shell.heap import keep_freed_memory
 from relief_kit.sources.tables import load_folder
 
 def clock():
@@ -634,7 +640,7 @@ def since(then):
 if __name__ == "__main__":
     folder, as_of = sys.argv[1], date.fromisoformat(sys.argv[2])
     criteria = load_criteria()
-    figures = {}
+    figures = {"kept": keep_freed_memory()}  # as the meeting command does
     started = clock()
     import_fitting_modules_aside()
     portfolio = load_folder(folder)
@@ -673,7 +679,8 @@ def bench_features(options: argparse.Namespace, space: Workspace) -> None:
                 f"leitura dos CSV {read:.2f} s ({f['bills']:,} faturas; o scikit-learn "
                 f"importado ao lado), features, calibração e modelo lado a lado "
                 f"{together:.2f} s; CPU {total_cpu:.2f} s ({read_cpu:.2f} + "
-                f"{together_cpu:.2f}), num processo novo, como a reunião os calcula")
+                f"{together_cpu:.2f}), num processo novo, como a reunião os calcula"
+                f"{' (memória liberada mantida para reuso)' if f['kept'] else ''}")
     print(f"  (informativo) um depois do outro, no mesmo processo já com o scikit-learn: "
           f"features {f['features'][0]:.2f} s, modelo de pagamento (com a calibração) "
           f"{f['fit'][0]:.2f} s; CPU {f['features'][1] + f['fit'][1]:.2f} s", flush=True)
