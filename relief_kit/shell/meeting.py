@@ -618,13 +618,11 @@ def build_inputs(data_dir, *, criteria_path=None, proposed_path=None,
     here and shared by the decisions table, the replay and the what-if.
     """
     from relief_kit.core.criteria import load_criteria
-    from relief_kit.shell.fitting import import_fitting_modules_aside
     from relief_kit.shell.replay import cycle_collection_paused, recommend_all, replay_inputs
     from relief_kit.sources.tables import load_folder
     from relief_kit.store.cases import open_store
 
     with cycle_collection_paused():
-        import_fitting_modules_aside()  # the replay fits the payment model: import meanwhile
         portfolio = load_folder(data_dir)
         criteria = load_criteria(criteria_path)
         proposed = load_criteria(proposed_path) if proposed_path else None

@@ -615,10 +615,10 @@ def bench_meeting(options: argparse.Namespace, space: Workspace) -> None:
 
 #: Features and the payment model from a data folder's files, in a fresh interpreter
 #: (so scikit-learn is not already imported by an earlier section): first as the meeting
-#: computes them (shell.heap: freed memory kept for reuse; shell.fitting: scikit-learn
-#: imported on a thread while the files are read, one judgement and sort of the bills,
-#: the features and the band calibration beside the scorecard's fit), then one by one
-#: in the same process, for the record.
+#: computes them (shell.heap: freed memory kept for reuse; shell.fitting: one judgement
+#: and sort of the bills, scikit-learn imported on a thread meanwhile, the features and
+#: the band calibration beside the scorecard's fit), then one by one in the same
+#: process, for the record.
 _FEATURES_SCRIPT = """
 import json, sys, time
 from datetime import date
@@ -626,7 +626,7 @@ import numpy, pandas, pyarrow
 from relief_kit.core.criteria import load_criteria
 from relief_kit.core.history import features
 from relief_kit.core.payment_model import fit_payment_model
-from relief_kit.shell.fitting import history_and_model, import_fitting_modules_aside
+from relief_kit.shell.fitting import history_and_model
 from relief_kit.shell.heap import keep_freed_memory
 from relief_kit.sources.tables import load_folder
 
@@ -642,7 +642,6 @@ if __name__ == "__main__":
     criteria = load_criteria()
     figures = {"kept": keep_freed_memory()}  # as the meeting command does
     started = clock()
-    import_fitting_modules_aside()
     portfolio = load_folder(folder)
     figures["read"] = since(started)
     then = clock()
@@ -676,8 +675,8 @@ def bench_features(options: argparse.Namespace, space: Workspace) -> None:
     (together, together_cpu) = f["together"]
     _ratio_line(f"features + modelo de pagamento de {f['customers']:,} clientes × "
                 f"{sizes.months} meses, dos arquivos (s)", total, "<= 3", total <= 3,
-                f"leitura dos CSV {read:.2f} s ({f['bills']:,} faturas; o scikit-learn "
-                f"importado ao lado), features, calibração e modelo lado a lado "
+                f"leitura dos CSV {read:.2f} s ({f['bills']:,} faturas), features, "
+                f"calibração e modelo lado a lado (com a importação do scikit-learn) "
                 f"{together:.2f} s; CPU {total_cpu:.2f} s ({read_cpu:.2f} + "
                 f"{together_cpu:.2f}), num processo novo, como a reunião os calcula"
                 f"{' (memória liberada mantida para reuso)' if f['kept'] else ''}")
