@@ -228,3 +228,16 @@ def test_requests_and_customers_converted_at_once_are_those_looked_up_one_by_one
     # Missing answers occur on the sample: None, as one by one.
     assert any(r.small_business is None or r.proposed_date is None
                for r in requests.values())
+
+
+def test_the_meeting_keeps_freed_memory_for_reuse_where_the_c_library_is_glibc():
+    # In a process of its own: the setting lasts until the process exits.
+    import platform
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "from relief_kit.shell.heap import keep_freed_memory as k; "
+                               "print(k(), k())"], capture_output=True, text=True, check=True)
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert done.stdout.split() == ([str(glibc)] * 2)
