@@ -7,8 +7,10 @@ sums and searches over every bill) run beside it on a second one. NumPy and pand
 release the GIL in their loops over arrays, where nearly all of their time goes, so the
 parts use both cores of a small machine (measured at 100,000 customers × 24 months:
 ``python -m relief_kit.tools.bench --only features``). scikit-learn's import (about
-0.8 s, SciPy's statistics mostly) starts first on a third thread when the process has
-not imported it yet, and is done by the time the scorecard's fits need it.
+0.7 s, SciPy's statistics mostly) starts first, on a third thread, when the process has
+not imported it yet; the scorecard's fits wait for it if they get there first. (Started
+earlier, while the files are read, it cost more than it saved: an import holds the GIL
+nearly throughout, and the reader's conversions waited for it.)
 
 The results are those of :func:`relief_kit.core.history.features` and
 :func:`relief_kit.core.payment_model.fit_payment_model` called one after the other
