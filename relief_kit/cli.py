@@ -395,6 +395,13 @@ def _run_batch(folder: Path, archive: Path, **options):
                                progress=progress, planned=planned, interrupted=interrupted,
                                pdf_progress=pdf_progress, **options)
         except BatchInterrupted as stop:
+            import signal
+
+            # The run has stopped: a further Ctrl-C or SIGTERM while this is said and the
+            # process exits asks for what is already happening (it would otherwise kill
+            # the process mid-exit, without its exit status).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             bar.close()
             click.echo(str(stop), err=True)
             sys.exit(130)

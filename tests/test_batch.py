@@ -205,6 +205,7 @@ def test_the_kernels_load_the_portfolio_the_runner_read_not_the_folder_again(dat
     fingerprint = data_fingerprint(folder)
     read = load_folder(folder)
     handoff = _PortfolioHandoff()
+    handoff.fingerprint = fingerprint
     computed = _run_features(read, DEFAULT_CRITERIA, "")
     handoff.publish(read, folder, computed)
     try:
@@ -216,7 +217,7 @@ def test_the_kernels_load_the_portfolio_the_runner_read_not_the_folder_again(dat
             pd.testing.assert_frame_equal(getattr(handed, name), getattr(read, name),
                                           check_exact=True)
         (folder / "invoices.csv").rename(tmp_path / "gone.csv")  # only the pickle has them
-        with KernelPool(on_start=_preloader(folder, fingerprint, handoff)) as pool:
+        with KernelPool(on_start=_preloader(folder, handoff)) as pool:
             kernel = pool.kernel()
             kernel.run_silently(
                 "import relief_kit.shell.case as c\n"

@@ -236,11 +236,23 @@ class WorkerKernel:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def close(self) -> None:
-        """Stop the client's channels, shut the kernel down, remove its folder."""
+    def close(self, *, killed: bool = False) -> None:
+        """Stop the client's channels, shut the kernel down, remove its folder.
+
+        ``killed``: the caller has just killed the kernel (:meth:`kill`); its process
+        is reaped here first, so the shutdown finds it gone instead of polling for it
+        (jupyter_client checks every tenth of a second)."""
         if self.client is not None:
             self.client.stop_channels()
             self.client = None
+        process = getattr(self.manager.provisioner, "process", None)
+        if killed and process is not None:
+            import subprocess
+
+            try:
+                process.wait(timeout=5)
+            except (subprocess.TimeoutExpired, OSError):
+                pass  # the shutdown below kills and waits as usual
         try:
             if self.manager.has_kernel:
                 self.loop.run_until_complete(self.manager.shutdown_kernel(now=True))
@@ -399,9 +411,15 @@ class KernelPool:
                 return
             self._closed = True
             slots, self._slots = self._slots, []
+        # Every kernel killed at once (as jupyter_client's shutdown_kernel(now=True) would
+        # one after the other), then each reaped and cleaned up: the shutdowns do not
+        # wait in turn for each process to die.
         for slot in slots:
             if slot.kernel is not None:
-                slot.kernel.close()
+                slot.kernel.kill()
+        for slot in slots:
+            if slot.kernel is not None:
+                slot.kernel.close(killed=True)
                 slot.kernel = None
             if not slot.loop.is_running() and not slot.loop.is_closed():
                 slot.loop.run_until_complete(slot.loop.shutdown_asyncgens())

@@ -172,6 +172,8 @@ class _PortfolioHandoff:
 
     def __init__(self) -> None:
         self.ready = threading.Event()
+        #: The data's fingerprint (``case.data_fingerprint``), set before ``ready``.
+        self.fingerprint: str | None = None
         self.path: Path | None = None
         self.templates: Path | None = None
         self._folder: Path | None = None
@@ -230,7 +232,7 @@ class _PortfolioHandoff:
             shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def _preloader(data_dir: Path, fingerprint: str, handoff: _PortfolioHandoff) -> Callable:
+def _preloader(data_dir: Path, handoff: _PortfolioHandoff) -> Callable:
     """``on_start`` of the run's kernels: import what the case notebook imports and load
     the portfolio once (``case.loaded_portfolio``, the cache every case of the run is
     served from; the runner's own reading, handed over by ``handoff`` with the kit's
@@ -238,11 +240,13 @@ def _preloader(data_dir: Path, fingerprint: str, handoff: _PortfolioHandoff) -> 
     garbage collector's reach (``gc.freeze``, as the reset between cases does: the
     collections of the first case and of the first reset then walk only what the case
     made), silently, leaving the namespace empty. While the kernel imports, the worker
-    thread loads its own part of a case (:func:`_warm_worker`). Best effort: a folder
-    that cannot be loaded is reported by the first case's own notebook, in its words."""
+    thread loads its own part of a case (:func:`_warm_worker`). The data's fingerprint
+    comes with the handoff (``handoff.fingerprint``): the kernels start before the
+    runner has computed it. Best effort: a folder that cannot be loaded is reported by
+    the first case's own notebook, in its words."""
     folder = str(data_dir.resolve())
 
-    def load_code(path: Path | None, templates: Path | None) -> str:
+    def load_code(fingerprint: str, path: Path | None, templates: Path | None) -> str:
         code = "import pickle as _pickle, relief_kit.shell.case, relief_kit.text.render\n"
         if templates is not None:
             code += (f"with open({str(templates)!r}, 'rb') as _file:\n"
@@ -266,7 +270,11 @@ def _preloader(data_dir: Path, fingerprint: str, handoff: _PortfolioHandoff) -> 
         _warm_worker()
         handoff.ready.wait(timeout=600)
         try:
-            load = kernel.send_silently(load_code(handoff.path, handoff.templates))
+            if handoff.fingerprint is None:  # the run stopped before computing it
+                kernel.finish_silently(imports, timeout=600)
+                return
+            load = kernel.send_silently(load_code(handoff.fingerprint, handoff.path,
+                                                  handoff.templates))
             kernel.finish_silently(imports, timeout=600)
             kernel.finish_silently(load, timeout=600)
         except Exception:  # the case itself will say what is wrong with the folder
@@ -336,7 +344,6 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
          workers, executor, notebook, today, isolated, force, request_ids, progress,
          planned, interrupted, pdfs, pdf_progress) -> BatchResult:
     from relief_kit.shell.batch.kernels import KernelPool
-    from relief_kit.shell.case import data_fingerprint
 
     started = time.perf_counter()
     if not data_dir.is_dir():
@@ -347,14 +354,17 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
     # Workers in this process share the run's kernel pool; elsewhere (a cluster), each
     # case brings its own and closes it.
     local = own or isinstance(runner, ThreadPoolExecutor)
-    # The data's version, once per run: every kernel loads the folder once for it.
-    fingerprint = data_fingerprint(data_dir)
     handoff = _PortfolioHandoff()
-    with KernelPool(isolated=isolated,
-                    on_start=_preloader(data_dir, fingerprint, handoff)) as pool:
+    with KernelPool(isolated=isolated, on_start=_preloader(data_dir, handoff)) as pool:
         try:
+            # The kernels first: their start-up (a process, ipykernel's and the kit's
+            # imports) overlaps the runner's own imports, fingerprint and planning.
             if own and not isolated:  # our threads: one warm-up lands on each
                 _warm(runner, pool, workers)
+            from relief_kit.shell.case import data_fingerprint
+
+            # The data's version, once per run: every kernel loads the folder once for it.
+            fingerprint = handoff.fingerprint = data_fingerprint(data_dir)
             result = _plan_and_execute(
                 data_dir, archive, signals, pool, runner, local, fingerprint, workers,
                 handoff,
