@@ -153,7 +153,12 @@ class WorkerKernel:
         """Start the kernel and its client (on this worker's loop)."""
         # An in-memory history database avoids SQLite locking errors between kernels.
         self.loop.run_until_complete(self.manager.start_kernel(
-            extra_arguments=["--HistoryManager.hist_file=:memory:"]))
+            extra_arguments=["--HistoryManager.hist_file=:memory:",
+                             # No half-millisecond nap before each reply (ipykernel's
+                             # "mitigation" for output arriving late): every client of
+                             # these kernels waits for the idle status on IOPub, which
+                             # comes after the output, before it reads anything else.
+                             "--IPythonKernel._execute_sleep=0"]))
         self.client = self.manager.client(context=self.manager.context)
         self.client.start_channels()
         self.client.allow_stdin = False
