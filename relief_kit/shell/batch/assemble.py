@@ -1,11 +1,12 @@
 """Assembling a case folder: record, notebook, facts, messages and evidence copy.
 
-:func:`run_case` is what a worker runs for one job: execute, export, assemble
-(:func:`prepare_case`, the kernel's part), and write the folder atomically into the
-archive (:func:`store_case`, see :mod:`relief_kit.shell.archive`). The runner runs the
-two parts on different threads, so a worker's kernel starts its next case while the
-archive waits for the disk (each file is fsynced). Neither part raises: a failure is an
-outcome, so one case cannot stop the others.
+:func:`run_case` is what a worker runs for one job: execute the notebook on the
+worker's kernel (:func:`execute_job`, the kernel's part), then export, assemble and
+write the folder atomically into the archive (:func:`write_case`, the runner's part;
+see :mod:`relief_kit.shell.archive`). The runner runs the two parts on different
+threads, so a worker's kernel starts its next case while the runner exports the last
+one and the archive waits for the disk (each file is fsynced). Neither part raises: a
+failure is an outcome, so one case cannot stop the others.
 """
 
 from __future__ import annotations
@@ -45,13 +46,19 @@ def _facts(notebook) -> dict:
 
 def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
     """The files of one case folder (without the manifest), from a fresh execution."""
+    from relief_kit.shell.batch.execute import execute_case
+
+    return case_files(job, execute_case(job, pool))
+
+
+def case_files(job: CaseJob, executed) -> dict[str, bytes]:
+    """The files of one case folder (without the manifest) from its executed notebook
+    (an ``nbformat.NotebookNode``, changed on the way: the contact leaves its facts)."""
     import nbformat
 
-    from relief_kit.shell.batch.execute import execute_case
     from relief_kit.shell.batch.export import export_record
     from relief_kit.shell.messages import prepare_case_messages
 
-    executed = execute_case(job, pool)
     facts = _facts(executed)
     contact = facts.pop(CONTACT_KEY, None)
     if contact is None:
@@ -90,62 +97,69 @@ def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
 
 
 @dataclass(frozen=True)
-class PreparedCase:
-    """A case's folder ready to be written: its job, files and when its work started."""
+class ExecutedCase:
+    """A case whose notebook has run: its job, the executed notebook (an
+    ``nbformat.NotebookNode``) and when its work started."""
 
     job: CaseJob
-    files: dict[str, bytes]
+    notebook: object
     started: float
 
 
-def prepare_case(job: CaseJob, pool: KernelPool) -> PreparedCase | CaseOutcome:
-    """Execute and assemble one case (the kernel's part of :func:`run_case`); a failure
-    is an outcome. Never raises."""
+def _abandoned(job: CaseJob, started: float) -> CaseOutcome:
+    return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
+                       time.perf_counter() - started)
+
+
+def execute_job(job: CaseJob, pool: KernelPool) -> ExecutedCase | CaseOutcome:
+    """Execute one case's notebook on this worker's kernel (the kernel's part of
+    :func:`run_case`); a failure is an outcome. Never raises."""
+    from relief_kit.shell.batch.execute import execute_case
+
     started = time.perf_counter()
     try:
-        return PreparedCase(job, build_case_files(job, pool), started)
+        return ExecutedCase(job, execute_case(job, pool), started)
     except Abandoned:
-        return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
-                           time.perf_counter() - started)
+        return _abandoned(job, started)
     except Exception as exc:  # one failing case must not stop the others
         if pool.abandoned:
-            return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
-                               time.perf_counter() - started)
+            return _abandoned(job, started)
         return CaseOutcome(job.request_id, "failed", one_line(exc),
                            time.perf_counter() - started)
 
 
-def store_case(prepared: PreparedCase, pool: KernelPool) -> CaseOutcome:
-    """Write a prepared case folder atomically into the archive (the archive's part of
-    :func:`run_case`), unless the run was abandoned meanwhile. Never raises."""
+def write_case(executed: ExecutedCase, pool: KernelPool) -> CaseOutcome:
+    """Export and assemble an executed case and write its folder atomically into the
+    archive (the runner's part of :func:`run_case`), unless the run was abandoned
+    meanwhile. Never raises."""
     from relief_kit.shell.archive import write_case_folder
 
-    job, files = prepared.job, prepared.files
+    job, started = executed.job, executed.started
     try:
+        if pool.abandoned:
+            raise Abandoned("o lote foi interrompido")
+        files = case_files(job, executed.notebook)
         if pool.abandoned:
             raise Abandoned("o lote foi interrompido")
         write_case_folder(Path(job.archive), job.request_id, files)
     except Abandoned:
-        return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
-                           time.perf_counter() - prepared.started)
-    except Exception as exc:  # a full disk fails this case, not the run
+        return _abandoned(job, started)
+    except Exception as exc:  # a full disk, a notebook without its facts: this case only
         if pool.abandoned:
-            return CaseOutcome(job.request_id, "abandoned", "interrompido antes de gravar",
-                               time.perf_counter() - prepared.started)
+            return _abandoned(job, started)
         return CaseOutcome(job.request_id, "failed", one_line(exc),
-                           time.perf_counter() - prepared.started)
+                           time.perf_counter() - started)
     stale = json.loads(files["case.json"])["messages"]["needs_new_terms"]
     note = ("precisa de novos termos: " + ", ".join(
         date.fromisoformat(d).strftime("%d/%m/%Y") for d in stale)
         + " já passou; nenhuma mensagem preparada") if stale else ""
-    return CaseOutcome(job.request_id, "written", note,
-                       time.perf_counter() - prepared.started)
+    return CaseOutcome(job.request_id, "written", note, time.perf_counter() - started)
 
 
 def run_case(job: CaseJob, pool: KernelPool) -> CaseOutcome:
     """Execute, export and archive one case. Never raises: a failure is an outcome."""
-    prepared = prepare_case(job, pool)
-    return store_case(prepared, pool) if isinstance(prepared, PreparedCase) else prepared
+    executed = execute_job(job, pool)
+    return write_case(executed, pool) if isinstance(executed, ExecutedCase) else executed
 
 
 def run_case_alone(job: CaseJob) -> CaseOutcome:

@@ -1,7 +1,7 @@
 """The HTML record: the executed notebook through nbconvert, code hidden.
 
-One exporter per worker thread, built once (building one costs ten times exporting
-with it).
+One exporter per thread that exports (the runner's writer threads), built once
+(building one costs about as much as exporting with it).
 
 nbconvert's ``HTMLExporter`` ends every export by parsing the whole page with
 BeautifulSoup (``html.parser``) to give ``<img>`` tags without ``alt`` a placeholder

@@ -1,8 +1,8 @@
 """The run: plan, skip what is up to date, execute the rest on a kernel pool, report.
 
 While the runner plans, each worker's kernel starts and loads the portfolio (imports
-included); a case's folder is written to the archive on a writer thread while its
-worker's kernel already runs the next case.
+included); a case executed is exported, assembled and written to the archive on a
+writer thread while its worker's kernel already runs the next case.
 
 Interruption (Ctrl-C or SIGTERM, when the run is in the main thread): the first stops
 taking new cases and lets those in progress finish; the second abandons them at once
@@ -305,9 +305,9 @@ def _run_features(portfolio, criteria_path: Path, today: str) -> dict:
 
 
 def _warm_worker() -> None:
-    """What a worker thread's first case would load on the runner's side, loaded while
-    its kernel loads the portfolio (the thread would only wait): papermill and nbclient
-    (execution), nbconvert and this thread's record exporter with its page compiled,
+    """What the runner's first cases would load, loaded while the kernels load the
+    portfolio (the worker threads would only wait): papermill and nbclient (execution),
+    nbconvert (the export; each writer thread builds its own exporter, about 10 ms),
     nbformat's schema validator (every export and record.ipynb is validated), the
     messages and evidence modules. Best effort: a failure here is met again, and
     reported, by the case."""
@@ -315,11 +315,10 @@ def _warm_worker() -> None:
         import nbformat
 
         import relief_kit.shell.batch.execute  # noqa: F401
+        import relief_kit.shell.batch.export  # noqa: F401
         import relief_kit.shell.messages  # noqa: F401
         import relief_kit.sources.evidence  # noqa: F401
-        from relief_kit.shell.batch.export import record_exporter
 
-        _ = record_exporter().template
         nbformat.validate(nbformat.v4.new_notebook())
     except Exception:
         pass
@@ -436,10 +435,10 @@ def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, ru
     from relief_kit.core.settings import DEFAULT_SETTINGS
     from relief_kit.shell.archive import clean_stale, ledger_heads, prepare_archive
     from relief_kit.shell.batch.assemble import (
-        PreparedCase,
-        prepare_case,
+        ExecutedCase,
+        execute_job,
         run_case_alone,
-        store_case,
+        write_case,
     )
     from relief_kit.shell.batch.kernels import clean_stale_kernels
     from relief_kit.shell.batch.plan import check_notebook, is_reduced, is_up_to_date, plan_jobs
@@ -492,9 +491,10 @@ def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, ru
 
     seen = 0
     futures: dict[Future, object] = {}
-    writes: set[Future] = set()  # cases prepared and being written: always finished
-    # The archive's writes (fsync after fsync) on threads of their own, so each worker's
-    # kernel starts its next case meanwhile; in a cluster, each case writes its own.
+    writes: set[Future] = set()  # cases executed, being written: always finished
+    # Each executed case is exported, assembled and written (fsync after fsync) on a
+    # thread of its own, so its worker's kernel starts the next case meanwhile instead
+    # of idling through the export; in a cluster, each case writes its own.
     writer = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archive") \
         if local else None
     heap = _FrozenHeap()
@@ -503,7 +503,7 @@ def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, ru
         for job in todo:
             if signals.count:
                 break
-            future = (runner.submit(prepare_case, job, pool) if local
+            future = (runner.submit(execute_job, job, pool) if local
                       else runner.submit(run_case_alone, job))
             futures[future] = job
         pending = set(futures)
@@ -519,8 +519,8 @@ def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, ru
 
                     outcome = CaseOutcome(futures[future].request_id, "failed",
                                           one_line(exc))
-                if isinstance(outcome, PreparedCase):
-                    write = writer.submit(store_case, outcome, pool)
+                if isinstance(outcome, ExecutedCase):
+                    write = writer.submit(write_case, outcome, pool)
                     futures[write] = outcome.job
                     writes.add(write)
                     pending.add(write)
