@@ -246,3 +246,32 @@ def test_a_reset_sent_ahead_empties_the_namespace_before_anything_else_runs():
         second = pool.kernel()  # waits for the reset sent ahead instead of sending one
         assert second is first and second.pending_reset is None
         second.run_silently("assert 'leftover' not in globals()")
+
+
+def test_a_batch_kernel_skips_empty_flushes_and_still_delivers_what_a_cell_prints():
+    from relief_kit.shell.batch.kernels import KernelPool
+
+    with KernelPool() as pool:
+        kernel = pool.kernel()
+        kernel.run_silently(  # no hand-over to the IOPub thread when nothing was written
+            "import sys\n"
+            "pub = sys.stdout.pub_thread\n"
+            "scheduled = []\n"
+            "stock = pub.schedule\n"
+            "pub.schedule = lambda f: (scheduled.append(f), stock(f))[1]\n"
+            "sys.stdout.flush(); sys.stderr.flush()\n"
+            "pub.schedule = stock\n"
+            "assert scheduled == [], scheduled")
+        client = kernel.client
+        msg_id = client.execute("print('olá'); print('mundo', file=sys.stderr)")
+        streams = []
+        while True:
+            message = kernel.loop.run_until_complete(client._async_get_iopub_msg(timeout=30))
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "stream":
+                streams.append((message["content"]["name"], message["content"]["text"]))
+            if (message["msg_type"] == "status"
+                    and message["content"]["execution_state"] == "idle"):
+                break  # whatever was printed arrived before the idle status
+        assert ("stdout", "olá\n") in streams and ("stderr", "mundo\n") in streams

@@ -98,11 +98,18 @@ CASES_PER_KERNEL = 1000
 #: two steps (the working folder out of ``sys.path``, then ``launch_new_instance``),
 #: with ``debugpy`` made unimportable first. ipykernel then runs without its debugger
 #: (``ipykernel.debugger._is_debugpy_available`` is false; the kernel's ``kernel_info``
-#: says ``debugger: false``); what the cells run and show is the same.
+#: says ``debugger: false``); what the cells run and show is the same. Its streams skip
+#: the flushes with nothing to send (:mod:`relief_kit.shell.kernel_streams`; best
+#: effort: without it the kernel flushes the stock way).
 LAUNCH_WITHOUT_DEBUGGER = (
     "import sys\n"
     "if sys.path and sys.path[0] == '': del sys.path[0]\n"
     "sys.modules['debugpy'] = None\n"
+    "try:\n"
+    "    from relief_kit.shell.kernel_streams import skip_empty_flushes\n"
+    "    skip_empty_flushes()\n"
+    "except Exception:\n"
+    "    pass\n"
     "from ipykernel import kernelapp\n"
     "kernelapp.launch_new_instance()")
 
