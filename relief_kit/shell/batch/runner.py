@@ -324,38 +324,6 @@ def _warm_worker() -> None:
         pass
 
 
-class _FrozenHeap:
-    """What the runner's process holds when the cases start (modules, the portfolio,
-    the plan), kept out of the garbage collector's reach while they run (``gc.freeze``,
-    as the kernels do between cases), then handed back (``gc.unfreeze``).
-
-    A full collection walks every object of the process (50-70 ms at 2,000 customers,
-    holding the GIL every worker needs to talk to its kernel); with the heap frozen,
-    the run's collections walk only what the cases made. Nothing frozen is lost: it
-    is collected as usual once thawed. Left alone when something else froze the heap.
-    (Freezing earlier, before the runner's imports, made the start-up's collections
-    longer, not shorter.)"""
-
-    def __init__(self) -> None:
-        self._frozen = False
-
-    def freeze(self) -> None:
-        """Freeze what the process holds now."""
-        import gc
-
-        if not self._frozen and gc.isenabled() and not gc.get_freeze_count():
-            gc.freeze()
-            self._frozen = True
-
-    def thaw(self) -> None:
-        """Hand everything frozen by this run back to the collector."""
-        import gc
-
-        if self._frozen:
-            self._frozen = False
-            gc.unfreeze()
-
-
 def _warm(runner: ThreadPoolExecutor, pool, workers: int) -> list[Future]:
     """One kernel started and loaded on each of the runner's ``workers`` threads while
     the runner plans (a barrier keeps the warm-ups on distinct threads)."""
@@ -497,9 +465,7 @@ def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, ru
     # of idling through the export; in a cluster, each case writes its own.
     writer = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="archive") \
         if local else None
-    heap = _FrozenHeap()
     try:
-        heap.freeze()  # the imports, the portfolio and the plan: not walked again
         for job in todo:
             if signals.count:
                 break
@@ -538,7 +504,6 @@ def _plan_and_execute(data_dir: Path, archive: Path, signals: _Signals, pool, ru
     finally:
         if writer is not None:
             writer.shutdown(wait=True)
-        heap.thaw()
     order = {job.request_id: i for i, job in enumerate(jobs)}
     result.outcomes.sort(key=lambda o: order.get(o.request_id, 0))
     return result
