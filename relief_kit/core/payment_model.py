@@ -85,7 +85,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from functools import cached_property
 
@@ -463,9 +463,11 @@ class Recovery:
 
 
 @dataclass(frozen=True)
-class PaymentModel:
-    """Implements ``model.PaymentProbabilities`` (``probability`` by band, from the
-    fallback calibration) and ``estimate`` (per customer and option).
+class ScorecardFit:
+    """What :func:`fit_payment_model` decides besides the band calibration: the fields
+    of :class:`PaymentModel` but ``calibration``, which :meth:`with_calibration` adds
+    (the two are computed from the same bills independently, so a caller may compute
+    them side by side).
 
     The scorecard: for each fact of :data:`FACTS`, the inner bin ``edges`` and the
     ``points`` (log-odds) of each bin; ``reference`` is the mean points of the fact over
@@ -481,10 +483,23 @@ class PaymentModel:
     regularisation: float
     skill: Skill
     recovery: Recovery
-    calibration: Calibration = field(compare=False)
     #: Instalment k >= 2 paid by its date given the earlier ones were:
     #: (k, plans that reached it, of those kept, rate used).
-    continuation: tuple = ()
+    continuation: tuple
+
+    def with_calibration(self, calibration: Calibration) -> PaymentModel:
+        """The payment model, falling back on ``calibration``."""
+        return PaymentModel(**{f.name: getattr(self, f.name) for f in fields(ScorecardFit)},
+                            calibration=calibration)
+
+
+@dataclass(frozen=True)
+class PaymentModel(ScorecardFit):
+    """Implements ``model.PaymentProbabilities`` (``probability`` by band, from the
+    fallback calibration) and ``estimate`` (per customer and option): the
+    :class:`ScorecardFit` with the band ``calibration`` it falls back on."""
+
+    calibration: Calibration = field(compare=False)
 
     def continuation_rate(self, number: int) -> tuple[float, Reason]:
         """The chance of paying instalment ``number`` (>= 2) given the earlier ones were,
@@ -926,31 +941,6 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     calibration = calibration or calibrate_bills(bills, criteria, as_of, ordered)
     return fit_scorecard(invoices, customers, criteria, as_of, judged=bills,
                          ordered=ordered).with_calibration(calibration)
-
-
-@dataclass(frozen=True)
-class ScorecardFit:
-    """What :func:`fit_payment_model` decides besides the band calibration: the fields
-    of :class:`PaymentModel` but ``calibration``, which :meth:`with_calibration` adds
-    (the two are computed from the same bills independently, so a caller may compute
-    them side by side)."""
-
-    used: bool
-    note: Reason
-    edges: tuple[tuple[float, ...], ...]
-    points: tuple[tuple[float, ...], ...]
-    reference: tuple[float, ...]
-    intercept: float
-    regularisation: float
-    skill: Skill
-    recovery: Recovery
-    continuation: tuple
-
-    def with_calibration(self, calibration: Calibration) -> PaymentModel:
-        """The payment model, falling back on ``calibration``."""
-        return PaymentModel(self.used, self.note, self.edges, self.points, self.reference,
-                            self.intercept, self.regularisation, self.skill, self.recovery,
-                            calibration, self.continuation)
 
 
 def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
