@@ -7,8 +7,10 @@ calibration and the payment model's facts at 100,000 customers make and drop som
 hundreds of NumPy arrays of 15 MB each (one value per bill): each one is then faulted in
 afresh, and each return to the system, with the fitting's threads running on other
 cores, interrupts them all to flush their address translations. On the 2-core machine
-of the benchmark that was about half of the system time of the fit and a quarter of its
-wall time (``python -m relief_kit.tools.bench --only features``).
+of the benchmark, in fresh processes reading and fitting 100,000 customers, keeping
+freed memory took the system time from 1.3–1.6 s to 0.7–0.8 s and the wall time from
+3.3–3.6 s to 2.9–3.0 s (``python -m relief_kit.tools.bench --only features`` measures
+the whole with this setting).
 
 :func:`keep_freed_memory` asks ``malloc`` to keep what is freed for the next arrays
 instead. The price is that the process's memory stays at its peak until it exits: it
