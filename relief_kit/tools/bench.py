@@ -291,11 +291,14 @@ class BatchRun:
 
     ``command``: wall seconds of the whole process (interpreter start, imports, the run,
     exit); ``run``: what ``run_batch`` itself reports (planning, kernels, every case);
-    ``case_seconds``: each case's own seconds, for :func:`_steady`."""
+    ``case_seconds``: each case's seconds from its execution's start to its folder
+    written; ``case_work``: each case's own work in them (execution, export, write),
+    without its wait for a writer thread, for :func:`_steady`."""
 
     command: float
     run: float
     case_seconds: tuple[float, ...]
+    case_work: tuple[float, ...]
 
 
 #: The batch as a command would run it, records only (the PDF pass apart): a fresh
@@ -309,6 +312,7 @@ if __name__ == "__main__":
     result = run_batch(data, archive, workers=workers, force=True, request_ids=ids,
                        pdfs=False)
     print(json.dumps({"run": result.seconds, "cases": [o.seconds for o in result.outcomes],
+                      "work": [o.work_seconds for o in result.outcomes],
                       "failed": [o.message for o in result.failed]}))
     import gc
     gc.freeze()  # as relief-kit batch does before it exits (cli._run_batch)
@@ -329,13 +333,15 @@ def _batch(data: Path, ids: list[str], workers: int, archive: Path) -> BatchRun:
     if figures["failed"]:
         raise SystemExit(f"batch: {len(figures['failed'])} casos falharam: "
                          f"{figures['failed'][0]}")
-    return BatchRun(command, figures["run"], tuple(figures["cases"]))
+    return BatchRun(command, figures["run"], tuple(figures["cases"]),
+                    tuple(figures["work"]))
 
 
 def _steady(run: BatchRun, workers: int) -> float:
-    """Median seconds of a case once its kernel is warm: every case but the first
-    ``workers`` (each worker's first case loads the portfolio and the imports)."""
-    ordered = sorted(run.case_seconds, reverse=True)
+    """Median seconds of a case's own work once its kernel is warm: every case but the
+    ``workers`` longest (each worker's first case loads the portfolio and the imports).
+    Its own work: its execution, export and write, not its wait for a writer thread."""
+    ordered = sorted(run.case_work, reverse=True)
     return statistics.median(ordered[workers:] or ordered)
 
 
@@ -456,7 +462,8 @@ def bench_batch(options: argparse.Namespace, space: Workspace) -> None:
           f"do Python, as importações, o planejamento, os kernels e a carga da carteira): "
           f"{run.command:.1f} s = {per['command'] * 1000:.0f} ms/caso; o lote em si "
           f"(run_batch): {run.run:.1f} s = {per['batch'] * 1000:.0f} ms/caso (mediana de "
-          f"um caso com o kernel já carregado: {_steady(run, workers) * 1000:.0f} ms); a "
+          f"trabalho de um caso com o kernel já carregado: "
+          f"{_steady(run, workers) * 1000:.0f} ms); a "
           f"mediana de {len(runs)} execuções: "
           f"{', '.join(f'{r.command:.2f}' for r in runs)} s")
     # Commands against a command: the loop's figure counts its processes' start-up too.
@@ -494,13 +501,14 @@ def bench_scale(options: argparse.Namespace, space: Workspace) -> None:
         figures[customers] = (_steady(run, workers), seconds / len(ids), seconds)
         print(f"  {customers:,} clientes: {len(ids)} casos em {seconds:.1f} s "
               f"({seconds / len(ids) * 1000:.0f} ms/caso com planejamento e a carga inicial "
-              f"de cada kernel); por caso com a carteira carregada: mediana "
-              f"{figures[customers][0] * 1000:.0f} ms", flush=True)
+              f"de cada kernel); o trabalho de um caso com a carteira carregada "
+              f"(execução, exportação, gravação; sem a espera por uma thread de "
+              f"gravação): mediana {figures[customers][0] * 1000:.0f} ms", flush=True)
     small, large = figures[sizes.small][0], figures[sizes.large][0]
     _ratio_line(f"custo por caso {sizes.large:,} / {sizes.small:,} clientes", large / small,
                 "<= 1,2", large / small <= 1.2,
-                f"{large * 1000:.0f} ms ÷ {small * 1000:.0f} ms (mediana por caso, kernel "
-                f"carregado); com a carga: {figures[sizes.large][1] * 1000:.0f} ÷ "
+                f"{large * 1000:.0f} ms ÷ {small * 1000:.0f} ms (mediana do trabalho por "
+                f"caso, kernel carregado); com a carga: {figures[sizes.large][1] * 1000:.0f} ÷ "
                 f"{figures[sizes.small][1] * 1000:.0f} ms")
 
 

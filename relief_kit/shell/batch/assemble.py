@@ -29,7 +29,10 @@ class CaseOutcome:
     request_id: str
     status: str  # "written" | "skipped" | "failed" | "abandoned"
     message: str = ""
-    seconds: float = 0.0
+    seconds: float = 0.0  # from the start of its execution to its folder written
+    #: Its own work: the execution, then the export, assembly and write, without the
+    #: time it waited in between for a writer thread (the runner's pipeline).
+    work_seconds: float = 0.0
 
 
 def _facts(notebook) -> dict:
@@ -99,11 +102,12 @@ def case_files(job: CaseJob, executed) -> dict[str, bytes]:
 @dataclass(frozen=True)
 class ExecutedCase:
     """A case whose notebook has run: its job, the executed notebook (an
-    ``nbformat.NotebookNode``) and when its work started."""
+    ``nbformat.NotebookNode``), when its work started and how long the execution took."""
 
     job: CaseJob
     notebook: object
     started: float
+    executing: float = 0.0
 
 
 def _abandoned(job: CaseJob, started: float) -> CaseOutcome:
@@ -118,7 +122,8 @@ def execute_job(job: CaseJob, pool: KernelPool) -> ExecutedCase | CaseOutcome:
 
     started = time.perf_counter()
     try:
-        return ExecutedCase(job, execute_case(job, pool), started)
+        notebook = execute_case(job, pool)
+        return ExecutedCase(job, notebook, started, time.perf_counter() - started)
     except Abandoned:
         return _abandoned(job, started)
     except Exception as exc:  # one failing case must not stop the others
@@ -135,6 +140,7 @@ def write_case(executed: ExecutedCase, pool: KernelPool) -> CaseOutcome:
     from relief_kit.shell.archive import write_case_folder
 
     job, started = executed.job, executed.started
+    writing = time.perf_counter()
     try:
         if pool.abandoned:
             raise Abandoned("o lote foi interrompido")
@@ -153,7 +159,9 @@ def write_case(executed: ExecutedCase, pool: KernelPool) -> CaseOutcome:
     note = ("precisa de novos termos: " + ", ".join(
         date.fromisoformat(d).strftime("%d/%m/%Y") for d in stale)
         + " já passou; nenhuma mensagem preparada") if stale else ""
-    return CaseOutcome(job.request_id, "written", note, time.perf_counter() - started)
+    now = time.perf_counter()
+    return CaseOutcome(job.request_id, "written", note, now - started,
+                       executed.executing + now - writing)
 
 
 def run_case(job: CaseJob, pool: KernelPool) -> CaseOutcome:
