@@ -134,6 +134,18 @@ def customer_order(bills: pd.DataFrame, customers: pd.DataFrame | None = None
     return CustomerOrder(code, owners, order, key[order], position, rows, customers)
 
 
+def judged_in_order(invoices: pd.DataFrame, criteria: Criteria, as_of: date, *,
+                    judged: pd.DataFrame | None = None, ordered: CustomerOrder | None = None,
+                    customers: pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, CustomerOrder | None]:
+    """(:func:`judged_bills`, their :func:`customer_order`; None when there is no bill),
+    each computed unless given (``customers``: as :func:`customer_order` takes it)."""
+    bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
+    if ordered is None and len(bills):
+        ordered = customer_order(bills, customers)
+    return bills, ordered
+
+
 def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Series:
     """Punctuality band per row from on-time share and judged-bill count."""
     band = np.select(
@@ -197,16 +209,15 @@ def features(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria
     """
     ids = customer_ids(customers)
     n = len(ids)
-    bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
-    if ordered is None and len(bills):
-        ordered = customer_order(bills)
-    # Each distinct id looked up once (a customer has dozens of bills).
-    owner, owners = (ordered.code, ordered.owners) if len(bills) else (
-        np.zeros(0, dtype="int64"), pd.Index([]))
-    rows = ordered.rows_in(customers) if len(bills) else np.zeros(0, dtype="int64")
-    code = np.where(owner >= 0, rows[owner], -1)
+    bills, ordered = judged_in_order(invoices, criteria, as_of, judged=judged,
+                                     ordered=ordered)
+    if ordered is not None:
+        # Each distinct id looked up once (a customer has dozens of bills).
+        code = np.where(ordered.code >= 0, ordered.rows_in(customers)[ordered.code], -1)
+        in_order = ordered.order
+    else:
+        code = in_order = np.zeros(0, dtype="int64")
     known = code >= 0
-    in_order = ordered.order if len(bills) else np.zeros(0, dtype="int64")
     if not known.all():
         kept_at = np.cumsum(known) - 1  # a kept bill's new position
         in_order = kept_at[in_order[known[in_order]]]

@@ -94,7 +94,12 @@ import pandas as pd
 
 from relief_kit.core.calibration import Calibration, calibrate_bills
 from relief_kit.core.criteria import Criteria
-from relief_kit.core.history import CustomerOrder, customer_order, judged_bills
+from relief_kit.core.history import (
+    CustomerOrder,
+    customer_order,
+    judged_bills,
+    judged_in_order,
+)
 from relief_kit.core.model import Action, HistoryFeatures, Reason
 
 #: Bump when the method changes: cached models of another method are computed again.
@@ -335,7 +340,6 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
 _OPTION_FACTS = ("is_discount", "is_postponement", "is_date_change", "is_instalment",
                  "instalment_number")
 _OPTION_INDEX = tuple(FACTS.index(name) for name in _OPTION_FACTS)
-_CUSTOMER_PART = tuple(i for i, name in enumerate(FACTS) if name not in _OPTION_FACTS)
 
 
 def option_facts(action: Action, number: int = 1, upcoming: bool = False
@@ -599,7 +603,7 @@ class PaymentModel(ScorecardFit):
             if not shared:
                 values = customer_facts(features, depth, self.window_days)
                 weights = [0.0] * len(FACTS)  # the option's facts: set per estimate
-                for i in _CUSTOMER_PART:
+                for i in _CUSTOMER_INDEX:  # every fact but the option's
                     weights[i] = self._contribution(i, values[FACTS[i]])
                 ranked = sorted((i for i in _CUSTOMER_INDEX if abs(weights[i]) >= 0.05),
                                 key=lambda i: -abs(weights[i]))[:3]
@@ -935,9 +939,9 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
     :func:`~relief_kit.core.history.judged_bills` of these invoices, criteria and date,
     when the caller has it (the replay, for the history features too); ``ordered``:
     their :func:`~relief_kit.core.history.customer_order`, likewise."""
-    bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
-    if ordered is None and len(bills):
-        ordered = customer_order(bills)  # one sort for the bands and the facts
+    # One judgement and one sort of the bills for the bands and the facts.
+    bills, ordered = judged_in_order(invoices, criteria, as_of, judged=judged,
+                                     ordered=ordered)
     calibration = calibration or calibrate_bills(bills, criteria, as_of, ordered)
     return fit_scorecard(invoices, customers, criteria, as_of, judged=bills,
                          ordered=ordered).with_calibration(calibration)
@@ -949,9 +953,8 @@ def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Cri
     """The scorecard's fit, its validation out of time and the decision to use it, with
     what follows a broken agreement and how long customers stay
     (:func:`fit_payment_model` without the band calibration; the same arguments)."""
-    bills = judged if judged is not None else judged_bills(invoices, criteria, as_of)
-    if ordered is None and len(bills):
-        ordered = customer_order(bills)
+    bills, ordered = judged_in_order(invoices, criteria, as_of, judged=judged,
+                                     ordered=ordered)
     facts = _bill_facts(bills, invoices, customers, criteria, True, ordered)
     as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
     recovery = _recovery(facts, customers, invoices, criteria, as_of) if len(facts) else \

@@ -28,7 +28,7 @@ import pandas as pd
 
 from relief_kit.core.calibration import calibrate_bills
 from relief_kit.core.criteria import Criteria
-from relief_kit.core.history import customer_ids, customer_order, features, judged_bills
+from relief_kit.core.history import customer_ids, features, judged_in_order
 from relief_kit.core.payment_model import PaymentModel, fit_scorecard
 
 #: What the model's fit imports on first use (see ``payment_model._fit``).
@@ -74,8 +74,7 @@ def history_and_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
         customer_ids(customers)  # a repeated id fails here, before any thread starts
     if with_model:
         import_fitting_modules_aside()
-    judged = judged_bills(invoices, criteria, as_of)
-    ordered = customer_order(judged, customers) if len(judged) else None
+    judged, ordered = judged_in_order(invoices, criteria, as_of, customers=customers)
     if not with_model:
         return features(invoices, customers, criteria, as_of, judged=judged,
                         ordered=ordered), None
