@@ -84,7 +84,8 @@ def plan_jobs(
     criteria = load_criteria(criteria_path)
     # One as-of date for every case of the run: the option, else the folder's, else today.
     today = as_of_date(today or None, portfolio.as_of, date.today()).isoformat()
-    calibration = calibration_for(data_dir, criteria, date.fromisoformat(today))
+    calibration = calibration_for(data_dir, criteria, date.fromisoformat(today),
+                                  portfolio=portfolio)  # a stale cache: not read again
     shared = hashlib.sha256()
     for part in (
         __version__.encode(),
