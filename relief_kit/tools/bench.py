@@ -153,6 +153,17 @@ def _run_measured(command: list[str], env: dict | None = None
     return seconds, int(peak) / 1024, int(code), text, float(cpu)  # ru_maxrss: KiB
 
 
+def _fresh_process(section: str, script: str, *args) -> dict:
+    """What ``script`` prints last, as JSON, run with ``args`` in a fresh interpreter;
+    exits the bench, naming ``section``, when the process fails."""
+    done = subprocess.run([sys.executable, "-c", script, *map(str, args)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{section}: o processo terminou com {done.returncode}: "
+                         f"{done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 # --------------------------------------------------------------------------- batch
 
 
@@ -323,13 +334,8 @@ def _batch(data: Path, ids: list[str], workers: int, archive: Path) -> BatchRun:
     """The records of ``ids`` written by the batch in a fresh process (see
     :data:`_BATCH_SCRIPT`); exits the bench if a case failed."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _BATCH_SCRIPT, str(data), str(archive),
-                           str(workers), *ids], capture_output=True, text=True)
+    figures = _fresh_process("batch", _BATCH_SCRIPT, data, archive, workers, *ids)
     command = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"batch: o processo terminou com {done.returncode}: "
-                         f"{done.stderr.strip()[-500:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
     if figures["failed"]:
         raise SystemExit(f"batch: {len(figures['failed'])} casos falharam: "
                          f"{figures['failed'][0]}")
@@ -694,12 +700,7 @@ def bench_features(options: argparse.Namespace, space: Workspace) -> None:
     data = space.folder(sizes.large, sizes.months, sizes.cases)
     runs = []
     for _ in range(FEATURE_RUNS):
-        done = subprocess.run([sys.executable, "-c", _FEATURES_SCRIPT, str(data),
-                               AS_OF.isoformat()], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"features: o processo terminou com {done.returncode}: "
-                             f"{done.stderr.strip()[-500:]}")
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        runs.append(_fresh_process("features", _FEATURES_SCRIPT, data, AS_OF.isoformat()))
     runs.sort(key=lambda run: run["total"][0])
     f = runs[len(runs) // 2]  # the median run, with its own parts
     (total, total_cpu), (read, read_cpu) = f["total"], f["read"]
