@@ -163,11 +163,13 @@ class _PortfolioHandoff:
     The runner reads the data folder anyway (:func:`plan_jobs`); each kernel then read
     and parsed the same CSVs again (0.3 s of CPU per kernel at 2,000 customers, seconds
     at 100,000), and compiled the kit's templates (about 0.2 s each). :meth:`publish`
-    pickles what ``load_folder`` returned, and the templates compiled once, into a
-    private folder of the run (named like a kernel's folder, so a run killed with -9
-    leaves it to :func:`~relief_kit.shell.batch.kernels.clean_stale_kernels`); a kernel
-    loads both in a few milliseconds. Without them (the folder could not be read, or
-    pickled), each kernel reads the folder and compiles the templates itself.
+    pickles what ``load_folder`` returned into a private folder of the run (named like
+    a kernel's folder, so a run killed with -9 leaves it to
+    :func:`~relief_kit.shell.batch.kernels.clean_stale_kernels`), and names the templates
+    compiled once (kept between runs in the user's cache,
+    :mod:`~relief_kit.shell.batch.template_cache`); a kernel loads both in a few
+    milliseconds. Without them (the folder could not be read, or pickled), each kernel
+    reads the folder and compiles the templates itself.
     """
 
     def __init__(self) -> None:
@@ -206,19 +208,12 @@ class _PortfolioHandoff:
             self.ready.set()
 
     def _compile_templates(self) -> Path | None:
-        """The kit's templates the kernels render, compiled once for the run
-        (``render.compile_templates``): each kernel compiled them in its first case."""
-        import pickle
+        """The kit's templates the kernels render, compiled: the user's cached copy when
+        this kit has one, else compiled now (``shell.batch.template_cache``); each
+        kernel compiled them in its first case."""
+        from relief_kit.shell.batch.template_cache import compiled_templates_file
 
-        from relief_kit.text.render import compile_templates
-
-        try:
-            path = self._folder / "templates.pickle"
-            path.write_bytes(pickle.dumps(compile_templates(),
-                                          protocol=pickle.HIGHEST_PROTOCOL))
-            return path
-        except Exception:  # each kernel compiles them itself
-            return None
+        return compiled_templates_file(self._folder)
 
     def give_up(self) -> None:
         """No portfolio to hand over: the kernels read the folder themselves."""
@@ -248,9 +243,12 @@ def _preloader(data_dir: Path, handoff: _PortfolioHandoff) -> Callable:
 
     def load_code(fingerprint: str, path: Path | None, templates: Path | None) -> str:
         code = "import pickle as _pickle, relief_kit.shell.case, relief_kit.text.render\n"
-        if templates is not None:
-            code += (f"with open({str(templates)!r}, 'rb') as _file:\n"
-                     "    relief_kit.text.render.use_compiled(_pickle.load(_file))\n")
+        if templates is not None:  # unreadable: the kernel compiles what it renders
+            code += ("try:\n"
+                     f"    with open({str(templates)!r}, 'rb') as _file:\n"
+                     "        relief_kit.text.render.use_compiled(_pickle.load(_file))\n"
+                     "except Exception:\n"
+                     "    pass\n")
         if path is None:
             code += f"relief_kit.shell.case.loaded_portfolio({folder!r}, {fingerprint!r})\n"
         else:
