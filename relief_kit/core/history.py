@@ -362,22 +362,34 @@ def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria
     Columns: invoice_id, month (first day of the due month), due_date, amount, paid_on,
     amount_paid, days_late (as in :func:`features`; 0 for a bill not yet due, cancelled
     or renegotiated), state (one of :data:`STATES`), arrangement.
+
+    A case's two dozen bills: computed on their arrays, not column by column in pandas
+    (a pandas operation costs about the same on 20 rows as on 20,000; this is part of
+    every case the batch opens).
     """
-    bills = invoices[invoices["customer_id"] == customer_id].sort_values(
-        "due_date", kind="stable").copy()
-    as_of_ts = pd.Timestamp(as_of)
-    grace = pd.Timedelta(days=int(criteria["punctuality.grace_days"]))
-    paid = bills["paid_on"].notna() & ~bills["status"].isin(OPEN)
-    on_time = paid & (bills["paid_on"] <= bills["due_date"] + grace)
-    settled = bills["paid_on"].where(paid, as_of_ts)
-    days = (settled - bills["due_date"]).dt.days.clip(lower=0)
-    judged_at_all = (bills["due_date"] <= as_of_ts) & ~bills["status"].isin(NOT_COUNTED)
-    bills["days_late"] = days.where(judged_at_all, 0).astype("int64")
-    bills["month"] = bills["due_date"].dt.to_period("M").dt.to_timestamp()
-    bills["state"] = np.select(
-        [bills["status"].eq("cancelled"), bills["status"].eq("renegotiated"), on_time, paid,
-         bills["due_date"] > as_of_ts],
-        ["cancelled", "renegotiated", "on_time", "late", "waiting"], default="open",
-    )
-    return bills[["invoice_id", "month", "due_date", "amount", "paid_on", "amount_paid",
-                  "days_late", "state", "arrangement"]].reset_index(drop=True)
+    mine = invoices[invoices["customer_id"] == customer_id]
+    bills = mine.take(np.argsort(mine["due_date"].to_numpy(), kind="stable"))
+    due = bills["due_date"].to_numpy()
+    paid_on = bills["paid_on"].to_numpy()
+    status = bills["status"].to_numpy(dtype=object, na_value=None).tolist()
+    as_of_day = np.datetime64(as_of, "D").astype(due.dtype)
+    grace = np.timedelta64(int(criteria["punctuality.grace_days"]), "D")
+    still_open = np.array([value in OPEN for value in status], dtype=bool)
+    not_counted = np.array([value in NOT_COUNTED for value in status], dtype=bool)
+    paid = ~np.isnat(paid_on) & ~still_open
+    on_time = paid & (paid_on <= due + grace)
+    settled = np.where(paid, paid_on, as_of_day)
+    days = np.maximum((settled - due) // np.timedelta64(1, "D"), 0)
+    judged_at_all = (due <= as_of_day) & ~not_counted
+    kind = np.array(status, dtype=object)
+    state = np.select([kind == "cancelled", kind == "renegotiated", on_time, paid,
+                       due > as_of_day],
+                      ["cancelled", "renegotiated", "on_time", "late", "waiting"],
+                      default="open")
+    history = bills[["invoice_id", "due_date", "amount", "paid_on", "amount_paid",
+                     "arrangement"]].reset_index(drop=True)
+    history.insert(1, "month", bills["due_date"].dt.to_period("M").dt.to_timestamp()
+                   .to_numpy())
+    history.insert(6, "days_late", np.where(judged_at_all, days, 0).astype("int64"))
+    history.insert(7, "state", state)
+    return history

@@ -138,29 +138,35 @@ def resolve_today(today: date | str | None, folder: str | Path) -> date:
         raise InputError(f"today: {exc}.")
 
 
+def _open_due_by(invoices: pd.DataFrame, today: date) -> list[int]:
+    """Positions of the bills still open or partly paid and due by ``today`` (a case's
+    few dozen bills, walked in Python: cheaper than pandas on so few)."""
+    if invoices.empty:
+        return []
+    day = pd.Timestamp(today)
+    due = invoices["due_date"].tolist()
+    return [i for i, value in enumerate(invoices["status"].tolist())
+            if value in OPEN and due[i] is not pd.NaT and due[i] <= day]
+
+
 def notice_date_of(invoices: pd.DataFrame, today: date) -> date | None:
     """When the customer was first notified of a debt still open (Anatel RGC art. 71).
 
     The earliest notice among the bills still open or partly paid and due by ``today``:
     that notice starts the suspension clock. None when no open bill was notified.
     """
-    if invoices.empty:
+    positions = _open_due_by(invoices, today)
+    if not positions:
         return None
-    open_bills = invoices[invoices["status"].isin(OPEN)
-                          & (invoices["due_date"] <= pd.Timestamp(today))]
-    notices = open_bills["notified_on"].dropna()
-    if notices.empty:
-        return None
-    return notices.min().date()
+    notified = invoices["notified_on"].tolist()
+    notices = [notified[i] for i in positions if not pd.isna(notified[i])]
+    return min(notices).date() if notices else None
 
 
 def debt_due_on(invoices: pd.DataFrame, today: date) -> bool:
     """Whether a bill still open or partly paid was due by ``today``: only then can a
     debt notice be sent (Anatel RGC 765/2023 art. 70)."""
-    if invoices.empty:
-        return False
-    return bool((invoices["status"].isin(OPEN)
-                 & (invoices["due_date"] <= pd.Timestamp(today))).any())
+    return bool(_open_due_by(invoices, today))
 
 
 def open_case(

@@ -108,6 +108,9 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         finalize=_finalize,
         keep_trailing_newline=True,
+        # The kit's templates do not change while a process runs: no look at each
+        # file's modification time every time a template is asked for.
+        auto_reload=False,
     )
     env.filters.update(
         money=_money, day=_day, moment=_moment, percent=fmt.percent, number=fmt.number,

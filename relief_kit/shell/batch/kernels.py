@@ -165,7 +165,13 @@ class WorkerKernel:
                              # "mitigation" for output arriving late): every client of
                              # these kernels waits for the idle status on IOPub, which
                              # comes after the output, before it reads anything else.
-                             "--IPythonKernel._execute_sleep=0"]))
+                             "--IPythonKernel._execute_sleep=0",
+                             # Its logger at its handler's level (traitlets sets the
+                             # logger to DEBUG and filters at the handler): the debug
+                             # lines of every request are then not built only to be
+                             # dropped (a stack walk each, three per cell).
+                             "--IPKernelApp.logging_config="
+                             '{"loggers": {"IPKernelApp": {"level": "WARNING"}}}']))
         self.client = self.manager.client(context=self.manager.context)
         self.client.start_channels()
         self.client.allow_stdin = False
