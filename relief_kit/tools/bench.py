@@ -562,15 +562,60 @@ def bench_review(options: argparse.Namespace, space: Workspace) -> None:
 # --------------------------------------------------------------------------- meeting
 
 
+#: The what-if replay as the meeting runs it, in a fresh interpreter (the bench's own
+#: process has by then loaded every earlier section's data): the folder read, the
+#: decisions and both criteria loaded and the payment model's fitting modules
+#: (scikit-learn, SciPy: about 1 s; a process pays that once, and the end-to-end figure
+#: includes it) imported before the clock starts; then the features, calibration and
+#: bills of every case once, the proposal's money comparison shared when it prices
+#: alike, requests for information not priced, the cyclic garbage collector paused
+#: throughout.
+_REPLAY_SCRIPT = """
+import json, sys, time
+from datetime import date
+from pathlib import Path
+import sklearn.linear_model, sklearn.model_selection
+from relief_kit.core.criteria import load_criteria
+from relief_kit.shell.meeting import what_if
+from relief_kit.shell.pseudonyms import Pseudonymizer
+from relief_kit.shell.replay import cycle_collection_paused, recommend_all, replay_inputs
+from relief_kit.sources.tables import load_folder
+from relief_kit.store.cases import open_store
+
+def replay(portfolio, criteria, alternative, as_of, answers):
+    with cycle_collection_paused():
+        current_inputs = replay_inputs(portfolio, criteria, as_of=as_of)
+        current = recommend_all(portfolio, criteria, as_of=as_of, inputs=current_inputs,
+                                answers=answers, explain=False, price_asking=False)
+        then = recommend_all(portfolio, alternative, as_of=as_of, answers=answers,
+                             inputs=replay_inputs(portfolio, alternative, as_of=as_of,
+                                                  like=current_inputs),
+                             explain=False, like=current, like_inputs=current_inputs,
+                             price_asking=False)
+        return what_if(current, then, Pseudonymizer(b"k" * 32))
+
+if __name__ == "__main__":
+    data, proposed, as_of = Path(sys.argv[1]), sys.argv[2], date.fromisoformat(sys.argv[3])
+    with open_store(data) as store:
+        latest = store.latest_decisions()
+    portfolio, criteria, alternative = load_folder(data), load_criteria(), load_criteria(proposed)
+    answers = {d.request_id: d.checklist for d in latest}
+    started, cpu = time.perf_counter(), time.process_time()
+    outcome = replay(portfolio, criteria, alternative, as_of, answers)
+    print(json.dumps({"seconds": time.perf_counter() - started,
+                      "cpu": time.process_time() - cpu, "total": outcome.total,
+                      "changed": len(outcome.changed), "requests": len(portfolio.requests),
+                      "decisions": len(latest), "customers": len(portfolio.customers)}))
+"""
+
+#: Fresh processes the replay runs in; the median one is reported, each printed.
+REPLAY_RUNS = 3
+
+
 @section("meeting")
 def bench_meeting(options: argparse.Namespace, space: Workspace) -> None:
     """The meeting report with a what-if over every past request, end to end."""
-    from relief_kit.core.criteria import DEFAULT_CRITERIA, load_criteria
-    from relief_kit.shell.meeting import what_if
-    from relief_kit.shell.pseudonyms import Pseudonymizer
-    from relief_kit.shell.replay import cycle_collection_paused, recommend_all, replay_inputs
-    from relief_kit.sources.tables import load_folder
-    from relief_kit.store.cases import open_store
+    from relief_kit.core.criteria import DEFAULT_CRITERIA
     from relief_kit.tools.demo import simulate_decisions
 
     sizes = options.sizes
@@ -578,8 +623,6 @@ def bench_meeting(options: argparse.Namespace, space: Workspace) -> None:
     if not (data / "cases.sqlite").exists():
         _, seconds = _timed(simulate_decisions, data, 1)
         print(f"  (decisões simuladas em {seconds:.0f} s)")
-    with open_store(data) as store:
-        latest = store.latest_decisions()
     proposed = space.root / "proposta.toml"
     proposed.write_text(Path(DEFAULT_CRITERIA).read_text(encoding="utf-8").replace(
         "grant_threshold = 1", "grant_threshold = 3"), encoding="utf-8")
@@ -597,45 +640,22 @@ def bench_meeting(options: argparse.Namespace, space: Workspace) -> None:
         if code:
             raise SystemExit(f"meeting: {text}")
 
-    portfolio, criteria = load_folder(data), load_criteria()
-    alternative = load_criteria(proposed)
-    answers = {d.request_id: d.checklist for d in latest}
-
-    def replay():
-        # As the meeting replays: features, calibration and the bills of every case
-        # once, the proposal's money comparison shared when it prices alike, requests
-        # for information not priced, the cyclic garbage collector paused throughout.
-        with cycle_collection_paused():
-            return _replay()
-
-    def _replay():
-        current_inputs = replay_inputs(portfolio, criteria, as_of=AS_OF)
-        current = recommend_all(portfolio, criteria, as_of=AS_OF, inputs=current_inputs,
-                                answers=answers, explain=False, price_asking=False)
-        then = recommend_all(portfolio, alternative, as_of=AS_OF, answers=answers,
-                             inputs=replay_inputs(portfolio, alternative, as_of=AS_OF,
-                                                  like=current_inputs),
-                             explain=False, like=current, like_inputs=current_inputs,
-                             price_asking=False)
-        return what_if(current, then, Pseudonymizer(b"k" * 32))
-
-    # The payment model's fitting modules (scikit-learn, SciPy: about 1 s) are imported
-    # before the clock starts: a process pays that once, and the end-to-end figure
-    # above includes it.
-    import sklearn.linear_model  # noqa: F401
-    import sklearn.model_selection  # noqa: F401
-
-    outcome, seconds, replay_cpu = _cpu_timed(replay)
-    print(f"  {len(portfolio.requests):,} pedidos passados, {len(latest):,} decisões, "
-          f"{len(portfolio.customers):,} clientes; {outcome.total:,} casos refeitos sob os "
-          f"critérios atuais e propostos, {len(outcome.changed):,} mudam")
+    replays = sorted((_fresh_process("meeting", _REPLAY_SCRIPT, data, proposed,
+                                     AS_OF.isoformat()) for _ in range(REPLAY_RUNS)),
+                     key=lambda run: run["seconds"])
+    r = replays[len(replays) // 2]  # the median run
+    each = ", ".join(f"{run['seconds']:.2f}" for run in replays)
+    print(f"  {r['requests']:,} pedidos passados, {r['decisions']:,} decisões, "
+          f"{r['customers']:,} clientes; {r['total']:,} casos refeitos sob os "
+          f"critérios atuais e propostos, {r['changed']:,} mudam")
     _ratio_line("relief-kit meeting --proposed, de ponta a ponta (s)", max(runs), "<= 10",
                 max(runs) <= 10, f"{runs[0]:.1f} s na data dos dados, {runs[1]:.1f} s em "
                 f"{later.strftime('%d/%m/%Y')} (acordos julgados); CPU {cpus[0]:.1f} s e "
                 f"{cpus[1]:.1f} s")
-    _ratio_line("replay atual + proposto (s)", seconds, "<= 3", seconds <= 3,
-                f"{seconds:.2f} s para {2 * outcome.total:,} recomendações (módulos já "
-                f"importados); CPU {replay_cpu:.2f} s")
+    _ratio_line("replay atual + proposto (s)", r["seconds"], "<= 3", r["seconds"] <= 3,
+                f"{r['seconds']:.2f} s para {2 * r['total']:,} recomendações (num processo "
+                f"novo, como a reunião; dados lidos e módulos importados antes); CPU "
+                f"{r['cpu']:.2f} s; mediana de {len(replays)} processos novos: {each} s")
 
 
 # --------------------------------------------------------------------------- data
