@@ -279,10 +279,11 @@ def _one_payment_tree(code: str, p: float, cash: Decimal, when: date, debt: Deci
 
 def _value(events: list[Event]) -> tuple[Decimal, Decimal]:
     """Expected cash, and expected present value net of the expected lost margin."""
-    chances = [Decimal(str(e.probability)) for e in events]
-    cash = sum((e.cash * p for e, p in zip(events, chances, strict=True)), ZERO)
-    net = sum(((e.present_value - e.lost_margin) * p
-               for e, p in zip(events, chances, strict=True)), ZERO)
+    cash = net = ZERO
+    for event in events:  # the same sums, in the same order, in one pass
+        p = Decimal(str(event.probability))
+        cash += event.cash * p
+        net += (event.present_value - event.lost_margin) * p
     return cents(cash), cents(net)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -111,28 +112,42 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
     features and calibration are reused when the sections they depend on are equal.
     """
     same_day = like is not None and like.as_of == as_of
-    if same_day:
-        requests, customers, bills = like.requests, like.customers, like.bills
-    else:
-        requests = portfolio.requests_by_id()
-        # Only the customers who asked: a large portfolio's others are never looked up.
-        customers = portfolio.customers_by_id(r.customer_id for r in requests.values())
-        asking = {r.customer_id: customers[r.customer_id] for r in requests.values()
-                  if r.customer_id in customers}
-        bills = bills_concerned_all(portfolio.invoices, asking, as_of)
     reuse_features = same_day and _same(criteria, like.criteria, FEATURE_SECTIONS)
     reuse_calibration = calibration is None and same_day and _same(
         criteria, like.criteria, CALIBRATION_SECTIONS)
     # What is not reused is computed together: one judgement and sort of the bills, the
-    # features beside the model's fit (shell.fitting).
-    frame, fitted = history_and_model(portfolio.invoices, portfolio.customers, criteria,
-                                      as_of, with_features=not reuse_features,
-                                      with_model=calibration is None and not reuse_calibration)
+    # features beside the model's fit (shell.fitting), on a thread of its own while this
+    # one turns the requests, customers and bills into domain values (NumPy and pandas
+    # release the GIL in their loops; the values are Python objects, built under it).
+    # The frame has every customer; value objects only for those who asked.
+    asking_ids = list(set(portfolio.requests["customer_id"].tolist()))
+
+    def fit() -> tuple[pd.DataFrame | None, PaymentModel | None, dict | None]:
+        frame, fitted = history_and_model(
+            portfolio.invoices, portfolio.customers, criteria, as_of,
+            with_features=not reuse_features,
+            with_model=calibration is None and not reuse_calibration)
+        values = (None if reuse_features
+                  else features_values(frame[frame.index.isin(asking_ids)]))
+        return frame, fitted, values
+
+    fitting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relief-kit-replay")
+    try:
+        fitted_future = fitting.submit(fit)
+        if same_day:
+            requests, customers, bills = like.requests, like.customers, like.bills
+        else:
+            requests = portfolio.requests_by_id()
+            # Only the customers who asked: a large portfolio's others are never looked up.
+            customers = portfolio.customers_by_id(r.customer_id for r in requests.values())
+            asking = {r.customer_id: customers[r.customer_id] for r in requests.values()
+                      if r.customer_id in customers}
+            bills = bills_concerned_all(portfolio.invoices, asking, as_of)
+        frame, fitted, values = fitted_future.result()
+    finally:
+        fitting.shutdown(wait=True)
     if reuse_features:
         frame, values = like.features_frame, like.features
-    else:
-        # The frame has every customer; value objects only for those who asked.
-        values = features_values(frame[frame.index.isin(list(customers))])
     if calibration is None:
         calibration = like.calibration if reuse_calibration else fitted
     return ReplayInputs(criteria, as_of, requests, customers, values, calibration, frame,
