@@ -564,7 +564,8 @@ def bench_review(options: argparse.Namespace, space: Workspace) -> None:
 
 #: The what-if replay as the meeting runs it, in a fresh interpreter (the bench's own
 #: process has by then loaded every earlier section's data): the folder read, the
-#: decisions and both criteria loaded and the payment model's fitting modules
+#: decisions and both criteria loaded, freed memory kept for reuse (``shell.heap``, as
+#: the meeting command sets it) and the payment model's fitting modules
 #: (scikit-learn, SciPy: about 1 s; a process pays that once, and the end-to-end figure
 #: includes it) imported before the clock starts; then the features, calibration and
 #: bills of every case once, the proposal's money comparison shared when it prices
@@ -576,6 +577,7 @@ from datetime import date
 from pathlib import Path
 import sklearn.linear_model, sklearn.model_selection
 from relief_kit.core.criteria import load_criteria
+from relief_kit.shell.heap import keep_freed_memory
 from relief_kit.shell.meeting import what_if
 from relief_kit.shell.pseudonyms import Pseudonymizer
 from relief_kit.shell.replay import cycle_collection_paused, recommend_all, replay_inputs
@@ -600,6 +602,7 @@ if __name__ == "__main__":
         latest = store.latest_decisions()
     portfolio, criteria, alternative = load_folder(data), load_criteria(), load_criteria(proposed)
     answers = {d.request_id: d.checklist for d in latest}
+    keep_freed_memory()  # as the meeting command does
     started, cpu = time.perf_counter(), time.process_time()
     outcome = replay(portfolio, criteria, alternative, as_of, answers)
     print(json.dumps({"seconds": time.perf_counter() - started,
