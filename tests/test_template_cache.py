@@ -95,3 +95,12 @@ def test_the_folder_can_be_named_by_the_environment(tmp_path, monkeypatch):
     assert template_cache.cache_folder() == tmp_path / "elsewhere"
     monkeypatch.delenv(template_cache.CACHE_ENV)
     assert template_cache.cache_folder().name == "relief-kit"
+
+
+def test_a_damaged_cached_file_is_compiled_over(tmp_path, compiles):
+    cache = tmp_path / "cache"
+    first = template_cache.compiled_templates_file(tmp_path, cache)
+    first.write_bytes(first.read_bytes()[:100])  # cut short
+    again = template_cache.compiled_templates_file(tmp_path, cache)
+    assert again == first and len(compiles) == 2
+    assert pickle.loads(again.read_bytes()) == render.compile_templates()

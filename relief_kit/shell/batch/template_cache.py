@@ -90,6 +90,17 @@ def _usable_folder(folder: Path) -> bool:
     return _private(folder, folder=True)
 
 
+def _readable(path: Path) -> bool:
+    """``path`` holds compiled templates as :func:`compiled_templates_file` writes them
+    (a damaged file is compiled over, not handed to every kernel of every run)."""
+    try:
+        entries = pickle.loads(path.read_bytes())
+    except Exception:
+        return False
+    return isinstance(entries, dict) and all(
+        isinstance(k, str) and isinstance(v, bytes) for k, v in entries.items())
+
+
 def _write(folder: Path, name: str, data: bytes) -> Path | None:
     """``data`` written to ``folder/name`` at once (a temporary file renamed over it):
     another run reading meanwhile sees the old file or the whole new one."""
@@ -121,7 +132,7 @@ def compiled_templates_file(fallback: Path, folder: Path | None = None) -> Path 
         name = f"{PREFIX}{templates_key()[:40]}.pickle"
         cached = folder / name
         usable = _usable_folder(folder)
-        if usable and _private(cached, folder=False):
+        if usable and _private(cached, folder=False) and _readable(cached):
             return cached
         data = pickle.dumps(compile_templates(), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:
