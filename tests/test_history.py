@@ -243,6 +243,26 @@ def test_vectorised_features_agree_with_a_per_customer_loop(criteria, seed):
     pd.testing.assert_frame_equal(vectorised, looped, check_dtype=False)
 
 
+# The open bill, at 01/01/2300: late by every day from its due date to then.
+_TO_2300 = (pd.Timestamp("2300-01-01").as_unit("us") - pd.Timestamp("2026-11-10")).days
+
+
+@pytest.mark.parametrize("as_of, days_late, state", [
+    (date(2300, 1, 1), [20, _TO_2300], ["late", "open"]),  # after nanoseconds end (2262)
+    (date(1677, 1, 1), [0, 0], ["late", "waiting"]),  # before they begin (1677)
+])
+def test_monthly_history_with_a_date_nanoseconds_cannot_hold(criteria, as_of, days_late,
+                                                              state):
+    # Counted in days from the real date, never from a value wrapped around. In
+    # nanoseconds, as the tables are read.
+    bills = invoices(bill("1", "2026-10-10", paid="2026-10-30"), bill("1", "2026-11-10"))
+    bills = bills.astype({name: "datetime64[ns]" for name in ("issued_on", "due_date",
+                                                              "paid_on", "notified_on")})
+    table = monthly_history(bills, "1", criteria, as_of)
+    assert table["days_late"].tolist() == days_late
+    assert table["state"].tolist() == state
+
+
 def test_features_of_gives_plain_values(criteria):
     row = one(criteria, bill("1", "2026-10-10", amount=99.999, status="open"))
     assert row.open_debt == Decimal("100.00") and isinstance(row.open_debt, Decimal)

@@ -46,6 +46,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from pandas.errors import OutOfBoundsDatetime
 
 from relief_kit.core import schema
 from relief_kit.core.criteria import Criteria
@@ -372,7 +373,13 @@ def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria
     due = bills["due_date"].to_numpy()
     paid_on = bills["paid_on"].to_numpy()
     status = bills["status"].to_numpy(dtype=object, na_value=None).tolist()
-    as_of_day = np.datetime64(as_of, "D").astype(due.dtype)
+    try:
+        as_of_day = pd.Timestamp(as_of).as_unit(np.datetime_data(due.dtype)[0]).to_datetime64()
+    except (OutOfBoundsDatetime, OverflowError):
+        # A date the bills' unit cannot hold (nanoseconds: before 1677, after 2262):
+        # compared in microseconds instead, never wrapped around.
+        due, paid_on = due.astype("datetime64[us]"), paid_on.astype("datetime64[us]")
+        as_of_day = np.datetime64(as_of, "us")
     grace = np.timedelta64(int(criteria["punctuality.grace_days"]), "D")
     still_open = np.array([value in OPEN for value in status], dtype=bool)
     not_counted = np.array([value in NOT_COUNTED for value in status], dtype=bool)
