@@ -99,14 +99,6 @@ def _timed(function, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-def _cpu_timed(function, *args, **kwargs):
-    """(result, wall seconds, CPU seconds of this process): on a shared machine the CPU
-    time says what the work costs when the wall time also counts waiting for a core."""
-    started, cpu = time.perf_counter(), time.process_time()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - started, time.process_time() - cpu
-
-
 def _verdict(ok: bool) -> str:
     return "atingida" if ok else "NÃO atingida"
 
