@@ -372,7 +372,7 @@ def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria
     bills = mine.take(np.argsort(mine["due_date"].to_numpy(), kind="stable"))
     due = bills["due_date"].to_numpy()
     paid_on = bills["paid_on"].to_numpy()
-    status = bills["status"].to_numpy(dtype=object, na_value=None).tolist()
+    status = bills["status"].to_numpy(dtype=object, na_value=None)
     try:
         as_of_day = pd.Timestamp(as_of).as_unit(np.datetime_data(due.dtype)[0]).to_datetime64()
     except (OutOfBoundsDatetime, OverflowError):
@@ -388,8 +388,7 @@ def monthly_history(invoices: pd.DataFrame, customer_id: str, criteria: Criteria
     settled = np.where(paid, paid_on, as_of_day)
     days = np.maximum((settled - due) // np.timedelta64(1, "D"), 0)
     judged_at_all = (due <= as_of_day) & ~not_counted
-    kind = np.array(status, dtype=object)
-    state = np.select([kind == "cancelled", kind == "renegotiated", on_time, paid,
+    state = np.select([status == "cancelled", status == "renegotiated", on_time, paid,
                        due > as_of_day],
                       ["cancelled", "renegotiated", "on_time", "late", "waiting"],
                       default="open")

@@ -36,11 +36,11 @@ from relief_kit.core import payment_model as calibration_method
 from relief_kit.core import schema
 from relief_kit.core.agreements import reliefs_within
 from relief_kit.core.as_of import as_of_date
-from relief_kit.core.bills import bills_concerned
+from relief_kit.core.bills import bills_concerned, open_due_by
 from relief_kit.core.calendar import NATIONAL, BusinessCalendar
 from relief_kit.core.criteria import Criteria, load_criteria
 from relief_kit.core.errors import InputError, ReliefKitError
-from relief_kit.core.history import OPEN, features, features_of, monthly_history
+from relief_kit.core.history import features, features_of, monthly_history
 from relief_kit.core.model import (
     Checklist,
     Customer,
@@ -138,24 +138,13 @@ def resolve_today(today: date | str | None, folder: str | Path) -> date:
         raise InputError(f"today: {exc}.")
 
 
-def _open_due_by(invoices: pd.DataFrame, today: date) -> list[int]:
-    """Positions of the bills still open or partly paid and due by ``today`` (a case's
-    few dozen bills, walked in Python: cheaper than pandas on so few)."""
-    if invoices.empty:
-        return []
-    day = pd.Timestamp(today)
-    due = invoices["due_date"].tolist()
-    return [i for i, value in enumerate(invoices["status"].tolist())
-            if value in OPEN and due[i] is not pd.NaT and due[i] <= day]
-
-
 def notice_date_of(invoices: pd.DataFrame, today: date) -> date | None:
     """When the customer was first notified of a debt still open (Anatel RGC art. 71).
 
     The earliest notice among the bills still open or partly paid and due by ``today``:
     that notice starts the suspension clock. None when no open bill was notified.
     """
-    positions = _open_due_by(invoices, today)
+    positions = open_due_by(invoices, today)
     if not positions:
         return None
     notified = invoices["notified_on"].tolist()
@@ -166,7 +155,7 @@ def notice_date_of(invoices: pd.DataFrame, today: date) -> date | None:
 def debt_due_on(invoices: pd.DataFrame, today: date) -> bool:
     """Whether a bill still open or partly paid was due by ``today``: only then can a
     debt notice be sent (Anatel RGC 765/2023 art. 70)."""
-    return bool(_open_due_by(invoices, today))
+    return bool(open_due_by(invoices, today))
 
 
 def open_case(

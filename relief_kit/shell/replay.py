@@ -131,8 +131,7 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
                   else features_values(frame[frame.index.isin(asking_ids)]))
         return frame, fitted, values
 
-    fitting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relief-kit-replay")
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relief-kit-replay") as fitting:
         fitted_future = fitting.submit(fit)
         if same_day:
             requests, customers, bills = like.requests, like.customers, like.bills
@@ -144,8 +143,6 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
                       if r.customer_id in customers}
             bills = bills_concerned_all(portfolio.invoices, asking, as_of)
         frame, fitted, values = fitted_future.result()
-    finally:
-        fitting.shutdown(wait=True)
     if reuse_features:
         frame, values = like.features_frame, like.features
     if calibration is None:
