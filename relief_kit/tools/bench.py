@@ -156,6 +156,13 @@ def _fresh_process(section: str, script: str, *args) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _median_run(runs, key):
+    """``runs`` sorted by ``key``, and the median one (with its own parts): a single run
+    moves with the machine's other work."""
+    ordered = sorted(runs, key=key)
+    return ordered, ordered[len(ordered) // 2]
+
+
 # --------------------------------------------------------------------------- batch
 
 
@@ -437,9 +444,8 @@ def bench_batch(options: argparse.Namespace, space: Workspace) -> None:
           f"calibração da carteira calculada antes das medidas em "
           f"{_warm_calibration(data):.1f} s (todas a leem do cache)", flush=True)
     # The batch three times (each a fresh process, on a fresh archive): the median run.
-    runs = sorted((_batch(data, ids, workers, space.scratch("arquivo-batch"))
-                   for _ in range(BATCH_RUNS)), key=lambda r: r.command)
-    run = runs[len(runs) // 2]
+    runs, run = _median_run((_batch(data, ids, workers, space.scratch("arquivo-batch"))
+                             for _ in range(BATCH_RUNS)), key=lambda r: r.command)
     fresh = _trivial_runs(ids, workers, reuse=False, sockets_in=space.scratch("kernels"))
     reused = _trivial_runs(ids, workers, reuse=True, sockets_in=space.scratch("kernels"))
     pooled = _trivial_pooled(ids, workers, space.scratch("trivial"))
@@ -635,10 +641,9 @@ def bench_meeting(options: argparse.Namespace, space: Workspace) -> None:
         if code:
             raise SystemExit(f"meeting: {text}")
 
-    replays = sorted((_fresh_process("meeting", _REPLAY_SCRIPT, data, proposed,
-                                     AS_OF.isoformat()) for _ in range(REPLAY_RUNS)),
-                     key=lambda run: run["seconds"])
-    r = replays[len(replays) // 2]  # the median run
+    replays, r = _median_run((_fresh_process("meeting", _REPLAY_SCRIPT, data, proposed,
+                                             AS_OF.isoformat()) for _ in range(REPLAY_RUNS)),
+                             key=lambda run: run["seconds"])
     each = ", ".join(f"{run['seconds']:.2f}" for run in replays)
     print(f"  {r['requests']:,} pedidos passados, {r['decisions']:,} decisões, "
           f"{r['customers']:,} clientes; {r['total']:,} casos refeitos sob os "
@@ -713,11 +718,9 @@ def bench_features(options: argparse.Namespace, space: Workspace) -> None:
     back on) for the large portfolio, from its files, as the meeting computes them."""
     sizes = options.sizes
     data = space.folder(sizes.large, sizes.months, sizes.cases)
-    runs = []
-    for _ in range(FEATURE_RUNS):
-        runs.append(_fresh_process("features", _FEATURES_SCRIPT, data, AS_OF.isoformat()))
-    runs.sort(key=lambda run: run["total"][0])
-    f = runs[len(runs) // 2]  # the median run, with its own parts
+    runs, f = _median_run((_fresh_process("features", _FEATURES_SCRIPT, data,
+                                          AS_OF.isoformat()) for _ in range(FEATURE_RUNS)),
+                          key=lambda run: run["total"][0])
     (total, total_cpu), (read, read_cpu) = f["total"], f["read"]
     totals = ", ".join(f"{run['total'][0]:.2f}" for run in runs)
     (together, together_cpu) = f["together"]
