@@ -40,13 +40,18 @@ import numpy as np
 import pandas as pd
 
 from relief_kit.core.criteria import Criteria
-from relief_kit.core.history import CustomerOrder, band_of, customer_order, judged_bills
+from relief_kit.core.history import (
+    BANDS,
+    CustomerOrder,
+    band_codes,
+    customer_order,
+    judged_bills,
+)
 from relief_kit.core.model import Action, Reason
 
 #: Bump when the way rates are computed changes: cached calibrations of another
 #: method are refused by :meth:`Calibration.from_dict` and computed again.
 METHOD = "2"
-BANDS = ("good", "fair", "poor", "new")
 KINDS = ("discount", "postponement", "instalment")
 _ACTION_KIND = {Action.DISCOUNT: "discount", Action.POSTPONEMENT: "postponement",
                 Action.INSTALMENTS: "instalment"}
@@ -174,11 +179,6 @@ class Calibration:
         )
 
 
-def _days(timestamps: pd.Series) -> np.ndarray:
-    """Whole days since the epoch, as integers (for sorting and searching)."""
-    return timestamps.to_numpy().astype("datetime64[D]").astype("int64")
-
-
 def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria,
                         rows: np.ndarray | None = None,
                         ordered: CustomerOrder | None = None) -> pd.Series:
@@ -195,6 +195,16 @@ def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria,
         rows = np.arange(len(bills))
     if bills.empty or not len(rows):
         return pd.Series(index=bills.index[rows], dtype=object)
+    codes = _point_in_time_codes(bills, criteria, rows, ordered)
+    return pd.Series(np.array(BANDS, dtype=object)[codes], index=bills.index[rows],
+                     dtype=object)
+
+
+def _point_in_time_codes(bills: pd.DataFrame, criteria: Criteria, rows: np.ndarray,
+                         ordered: CustomerOrder | None) -> np.ndarray:
+    """:func:`point_in_time_bands` of a non-empty ``bills`` and ``rows`` as positions in
+    :data:`BANDS` (:func:`~relief_kit.core.history.band_codes`), in the order of
+    ``rows``."""
     grace = int(criteria["punctuality.grace_days"])
     ordered = ordered or customer_order(bills)
     code, order, key = ordered.code, ordered.order, ordered.key
@@ -217,15 +227,15 @@ def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria,
     prior_on_time = on_time_before[known] - on_time_before[first]
     with np.errstate(invalid="ignore", divide="ignore"):
         share = prior_on_time / prior_judged
-    band = band_of(pd.Series(share), prior_judged, criteria).to_numpy()
-    return pd.Series(band, index=bills.index[rows], dtype=object)
+    return band_codes(share, prior_judged, criteria)
 
 
 def _rates_known_then(due: np.ndarray, band: np.ndarray, paid: np.ndarray, window: int,
                       prior: float) -> np.ndarray:
     """For each bill, its band's shrunk rate from the bills whose outcome was already
     known on its due date (due + window on or before it): the prediction one would
-    have made then, to hold against what happened."""
+    have made then, to hold against what happened. ``band``: positions in
+    :data:`BANDS`."""
     def counts_then(known_at: np.ndarray, outcome: np.ndarray, when: np.ndarray):
         order = np.argsort(known_at, kind="stable")
         seen = np.searchsorted(known_at[order], when, side="right")
@@ -236,8 +246,8 @@ def _rates_known_then(due: np.ndarray, band: np.ndarray, paid: np.ndarray, windo
     with np.errstate(invalid="ignore", divide="ignore"):
         overall = np.where(n_all > 0, k_all / n_all, NO_DATA_RATE)
     rates = np.empty(len(due))
-    for name in BANDS:  # four bands, not one loop per bill
-        rows = band == name
+    for number in range(len(BANDS)):  # four bands, not one loop per bill
+        rows = band == number
         n, k = counts_then(known_at[rows], paid[rows], due[rows])
         with np.errstate(invalid="ignore", divide="ignore"):
             shrunk = (k + prior * overall[rows]) / (n + prior)
@@ -269,56 +279,62 @@ def calibrate_bills(bills: pd.DataFrame, criteria: Criteria, as_of: date,
     computed (the payment model computes both once for its facts and this)."""
     window = int(criteria["calibration.window_days"])
     prior = float(criteria["calibration.prior_strength"])
-    window_end = bills["due_date"] + pd.Timedelta(days=window)
-    within = bills["paid"] & (bills["paid_on"] <= window_end)
-    settled = window_end <= pd.Timestamp(as_of)
+    # On the columns' arrays: the bills counted below are a fifth of the portfolio's,
+    # and a frame filtered, indexed and mapped by label cost as much as the bands.
+    due = bills["due_date"].to_numpy("datetime64[ns]")
+    window_end = due + np.timedelta64(window, "D")
+    within = bills["paid"].to_numpy(bool) & (
+        bills["paid_on"].to_numpy("datetime64[ns]") <= window_end)  # NaT: not paid
+    settled = window_end <= np.datetime64(pd.Timestamp(as_of).to_datetime64(), "ns")
+    relief, on_time = bills["relief"].to_numpy(bool), bills["on_time"].to_numpy(bool)
     # Only the bills counted below need a band: the late ordinary ones and the agreements.
-    wanted = settled & (bills["relief"] | ~bills["on_time"])
-    bills = bills[wanted].assign(
-        band=point_in_time_bands(bills, criteria, np.flatnonzero(wanted.to_numpy()),
-                                 ordered))
-    settled, within = settled[wanted], within[wanted]
+    rows = np.flatnonzero(settled & (relief | ~on_time))
+    band = (_point_in_time_codes(bills, criteria, rows, ordered) if len(rows)
+            else np.zeros(0, dtype=np.int8))
+    is_relief = relief[rows]
 
-    ordinary = bills[~bills["relief"] & ~bills["on_time"]]
-    ordinary_paid = within[ordinary.index]
-    total, total_paid = len(ordinary), int(ordinary_paid.sum())
+    ordinary_rows, ordinary_band = rows[~is_relief], band[~is_relief]  # all late here
+    ordinary_paid = within[ordinary_rows]
+    total, total_paid = len(ordinary_rows), int(ordinary_paid.sum())
     overall_rate = total_paid / total if total else NO_DATA_RATE
     overall = Rate(total, total_paid, overall_rate)
-    per_band = _counts(ordinary_paid, [ordinary["band"]], pd.Index(BANDS))
+    per_band_n = np.bincount(ordinary_band, minlength=len(BANDS))
+    per_band_k = np.bincount(ordinary_band[ordinary_paid], minlength=len(BANDS))
     ordinary_rates = {
-        band: Rate(int(row.n), int(row.k), _shrunk(row.k, row.n, prior, overall_rate),
-                   overall_rate)
-        for band, row in per_band.iterrows()
+        name: Rate(int(n), int(k), _shrunk(int(k), int(n), prior, overall_rate), overall_rate)
+        for name, n, k in zip(BANDS, per_band_n, per_band_k, strict=True)
     }
 
-    relief = bills[bills["relief"]]
-    kept = within[relief.index]
-    per_kind = _counts(kept, [relief["arrangement"]], pd.Index(KINDS))
-    per_cell = _counts(kept, [relief["band"], relief["arrangement"]],
+    relief_rows = rows[is_relief]
+    relief_band = pd.Series(np.array(BANDS, dtype=object)[band[is_relief]])
+    arrangement = pd.Series(bills["arrangement"].array.take(relief_rows))
+    kept = pd.Series(within[relief_rows])
+    per_kind = _counts(kept, [arrangement], pd.Index(KINDS))
+    per_cell = _counts(kept, [relief_band, arrangement],
                        pd.MultiIndex.from_product([BANDS, KINDS]))
     kind_rates, cells = {}, {}
     for kind in KINDS:
         n, k = int(per_kind.loc[kind, "n"]), int(per_kind.loc[kind, "k"])
         kind_rates[kind] = Rate(n, k, _shrunk(k, n, prior, overall_rate), overall_rate)
-        for band in BANDS:
+        for name in BANDS:
             # The kind's rate as this band would see it: leaning on the band's own
             # rate without an agreement, not on the whole portfolio's.
-            toward = _shrunk(k, n, prior, ordinary_rates[band].used)
-            cell_n, cell_k = (int(v) for v in per_cell.loc[(band, kind)])
-            cells[(band, kind)] = Rate(cell_n, cell_k, _shrunk(cell_k, cell_n, prior, toward),
+            toward = _shrunk(k, n, prior, ordinary_rates[name].used)
+            cell_n, cell_k = (int(v) for v in per_cell.loc[(name, kind)])
+            cells[(name, kind)] = Rate(cell_n, cell_k, _shrunk(cell_k, cell_n, prior, toward),
                                        toward)
 
-    used = {band: rate.used for band, rate in ordinary_rates.items()}
+    used = np.array([ordinary_rates[name].used for name in BANDS])
+    ordinary_due = due[ordinary_rows]
     outcomes = pd.DataFrame({
-        "invoice_id": ordinary["invoice_id"],
-        "customer_id": ordinary["customer_id"],
-        "due_date": ordinary["due_date"],
-        "band": ordinary["band"],
-        "predicted": ordinary["band"].map(used).astype(float),
-        "predicted_then": _rates_known_then(_days(ordinary["due_date"]),
-                                            ordinary["band"].to_numpy(),
-                                            ordinary_paid.to_numpy(bool), window, prior),
-        "paid_within_window": ordinary_paid.astype(bool),
-    }).reset_index(drop=True)
+        "invoice_id": bills["invoice_id"].array.take(ordinary_rows),
+        "customer_id": bills["customer_id"].array.take(ordinary_rows),
+        "due_date": ordinary_due,
+        "band": pd.Series(np.array(BANDS, dtype=object)[ordinary_band], dtype=object),
+        "predicted": used[ordinary_band],
+        "predicted_then": _rates_known_then(ordinary_due.astype("datetime64[D]").astype(
+            "int64"), ordinary_band, ordinary_paid, window, prior),
+        "paid_within_window": ordinary_paid,
+    })
     return Calibration(overall, ordinary_rates, kind_rates, cells, window,
                        int(criteria["calibration.min_bills"]), outcomes)

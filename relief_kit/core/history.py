@@ -56,6 +56,9 @@ from relief_kit.core.model import HistoryFeatures
 #: Bills that do not count (the one definition is :data:`schema.NOT_BILLED`).
 NOT_COUNTED = schema.NOT_BILLED
 OPEN = ("open", "partial")
+#: The punctuality bands, in the order of :func:`band_codes`' numbers.
+BANDS = ("good", "fair", "poor", "new")
+_BAND_NAMES = np.array(BANDS, dtype=object)
 FEATURE_COLUMNS = [f.name for f in fields(HistoryFeatures) if f.name != "customer_id"]
 _DAY_NS = 86_400 * 10**9
 _BILL_COLUMNS = ["invoice_id", "customer_id", "due_date", "paid_on", "amount", "amount_paid",
@@ -147,15 +150,25 @@ def judged_in_order(invoices: pd.DataFrame, criteria: Criteria, as_of: date, *,
     return bills, ordered
 
 
-def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Series:
-    """Punctuality band per row from on-time share and judged-bill count."""
-    band = np.select(
+def band_codes(share: np.ndarray, judged: np.ndarray, criteria: Criteria) -> np.ndarray:
+    """Punctuality band per row from on-time share and judged-bill count, as positions
+    in :data:`BANDS` (int8; shape of ``share``): "new" under ``punctuality.min_bills``
+    judged bills, else "good" from ``good_share``, "poor" under ``poor_share``, "fair"
+    between (and for a NaN share)."""
+    return np.select(
         [np.asarray(judged) < int(criteria["punctuality.min_bills"]),
          np.asarray(share) >= float(criteria["punctuality.good_share"]),
          np.asarray(share) < float(criteria["punctuality.poor_share"])],
-        ["new", "good", "poor"], default="fair",
-    )
-    return pd.Series(band, index=share.index, dtype=object)
+        [np.int8(BANDS.index("new")), np.int8(BANDS.index("good")),
+         np.int8(BANDS.index("poor"))], default=np.int8(BANDS.index("fair")),
+    ).astype(np.int8, copy=False)
+
+
+def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Series:
+    """Punctuality band per row from on-time share and judged-bill count (the names of
+    :func:`band_codes`, indexed like ``share``)."""
+    return pd.Series(_BAND_NAMES[band_codes(share, judged, criteria)], index=share.index,
+                     dtype=object)
 
 
 def _longest_run(code: np.ndarray, on_time: np.ndarray, customers: int,
