@@ -173,6 +173,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     paid_on = bills["paid_on"].to_numpy("datetime64[ns]")
     paid_on_day = np.where(np.isnat(paid_on), due,  # unpaid: its due day
                            paid_on.astype("datetime64[D]").astype("int64"))
+    del paid_on  # (one value per bill: the arrays below are the memory this takes)
     paid_days_unsorted = np.where(paid_flag, paid_on_day - due, 10**6)
     agreement_all = bills["relief"].to_numpy(bool)  # from an arrangement (judged_bills)
     ordinary_late_all = ~agreement_all & ~bills["on_time"].to_numpy(bool)
@@ -219,8 +220,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     n_recent = counts(judged_sum, recent_from, known)
     n_recent_on = counts(on_time_sum, recent_from, known)
     # Paid within the window, among the earlier bills whose window had ended.
-    paid_days_all = paid_days_unsorted[order]
-    in_window = paid_days_all <= window
+    in_window = (paid_days_unsorted <= window)[order]
     in_window_sum = prefix(in_window)
     known_month = since(window, first)
     n_month_known = known_month - first
@@ -236,20 +236,26 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     k_late = counts(prefix(late_flags & in_window), first, known_month)
     has_last = known_month > first
     last = np.maximum(known_month - 1, 0)
-    sorted_due = due[order]
-    last_delay = np.minimum(np.maximum(paid_days_all[last], 0), due[rows] - sorted_due[last])
+    last_bill = order[last]  # its row
+    last_delay = np.minimum(np.maximum(paid_days_unsorted[last_bill], 0),
+                            due[rows] - due[last_bill])
     kept_before = counts(prefix(judged & relief & on_time), first, known)
     broken_before = counts(prefix(judged & relief & ~on_time), first, known)
     # Bills of the same customer due before this one and not paid by its due date.
     # A payment before the portfolio's earliest due date counts from that day (every
     # due date is on or after it, so "paid by this due date" is unchanged); a negative
     # day would fall into the previous customer's keys and be missed.
-    paid_day = np.where(paid_flag, np.maximum(paid_on_day - base, 0),
-                        np.iinfo("int64").max >> 33)
-    paid_key = (code << 32) + np.minimum(paid_day, (1 << 31) - 1)
+    # (Computed in place: each step over every bill would otherwise be another array.)
+    paid_key = paid_on_day
+    paid_key -= base
+    np.maximum(paid_key, 0, out=paid_key)
+    paid_key[~paid_flag] = np.iinfo("int64").max >> 33
+    np.minimum(paid_key, (1 << 31) - 1, out=paid_key)
+    paid_key += code << 32
     # In customer order the payment keys are nearly sorted already: a stable sort (runs
     # merged) takes a few ms where the default takes a tenth of a second.
-    paid_sorted = np.sort(paid_key[order], kind="stable")
+    paid_sorted = paid_key[order]
+    paid_sorted.sort(kind="stable")
     earlier = search(skey, own_key) - first
     # Each customer has as many payment keys as due keys, so its block starts at
     # ``first`` in both orders.
@@ -269,7 +275,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     facts["kept_before"] = (kept_before > 0).astype(float)
     facts["recent_month_share"] = (k_recent_month + 1.0) / (n_recent_month + 2.0)
     facts["unpaid_recent"] = (n_recent_month - k_recent_month).astype(float)
-    facts["last_in_window"] = np.where(has_last, (paid_days_all[last] <= window)
+    facts["last_in_window"] = np.where(has_last, (paid_days_unsorted[last_bill] <= window)
                                        .astype(float), 0.5)
     facts["last_delay"] = np.where(has_last, np.minimum(last_delay, _DELAY_CAP), 0) / 30
     facts["late_paid_share"] = (k_late + 1.0) / (n_late + 2.0)
@@ -864,9 +870,11 @@ def _sample(rows: np.ndarray, limit: int) -> np.ndarray:
     return rows[np.linspace(0, len(rows) - 1, limit).astype(int)]
 
 
-def _due_span(invoices: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Each customer's first and last due date over the bills not cancelled (two Series
-    indexed by customer id, in id order; customers with none left out): what
+def due_span(invoices: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each customer's first and last due date over the canonical ``invoices`` not
+    cancelled (two datetime Series, ``min`` and ``max``, indexed by customer id in id
+    order; customers with none left out), from which :func:`fit_scorecard` estimates
+    how long customers stay: what
     ``groupby("customer_id")["due_date"].agg(["min", "max"])`` gives, from one
     factorisation of the ids and two NumPy reductions (a third of the time at 100,000
     customers)."""
@@ -886,7 +894,8 @@ def _due_span(invoices: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def _recovery(facts: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFrame,
-              criteria: Criteria, as_of: date) -> Recovery:
+              criteria: Criteria, as_of: date,
+              spans: Callable[[], tuple[pd.Series, pd.Series]] | None = None) -> Recovery:
     window = int(criteria["calibration.window_days"])
     termination = int(criteria["money.termination_days"])
     as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
@@ -908,7 +917,7 @@ def _recovery(facts: pd.DataFrame, customers: pd.DataFrame, invoices: pd.DataFra
         late_source = Reason("late_prior", "money.late_payment_prior", {"bills": len(late)})
     # Cancellations: customers whose bills stopped (no bill due in the last 60 days) or
     # whose contract is disabled, over the customer-months of the last year.
-    first_due, last_due = _due_span(invoices)
+    first_due, last_due = spans() if spans is not None else due_span(invoices)
     as_of_ts = pd.Timestamp(as_of)
     year_ago = as_of_ts - pd.DateOffset(months=12)
     left = (last_due < as_of_ts - pd.Timedelta(days=60)) & (last_due >= year_ago)
@@ -977,29 +986,39 @@ def fit_payment_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
 
 def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Criteria,
                   as_of: date, *, judged: pd.DataFrame | None = None,
-                  ordered: CustomerOrder | None = None) -> ScorecardFit:
+                  ordered: CustomerOrder | None = None,
+                  spans: Callable[[], tuple[pd.Series, pd.Series]] | None = None
+                  ) -> ScorecardFit:
     """The scorecard's fit, its validation out of time and the decision to use it, with
     what follows a broken agreement and how long customers stay
-    (:func:`fit_payment_model` without the band calibration; the same arguments)."""
+    (:func:`fit_payment_model` without the band calibration; the same arguments).
+
+    ``spans``: a function returning :func:`due_span` of these invoices, when a caller
+    computes it elsewhere (``shell.fitting``: beside the fits); it is called once, after
+    the fits."""
     bills, ordered = judged_in_order(invoices, criteria, as_of, judged=judged,
                                      ordered=ordered)
     facts = _bill_facts(bills, invoices, customers, criteria, True, ordered)
     as_of_day = int(np.datetime64(as_of, "D").astype("int64"))
-    recovery = _recovery(facts, customers, invoices, criteria, as_of) if len(facts) else \
-        Recovery(float(criteria["money.late_payment_prior"]), 45.0,
-                 min(1 / float(criteria["money.monthly_churn_prior"]),
-                     float(criteria["money.max_remaining_months"])),
-                 Reason("late_prior", "money.late_payment_prior", {"bills": 0}),
-                 Reason("remaining_prior", "money.monthly_churn_prior", {"leavers": 0}))
     empty = Skill(None, 0, 0, float("nan"), float("nan"), float("nan"), float("nan"),
                   float("nan"))
     n = len(FACTS)
 
     plans = continuation(facts, criteria, as_of) if len(facts) else ()
 
+    def recovery() -> Recovery:
+        if len(facts):
+            return _recovery(facts, customers, invoices, criteria, as_of, spans)
+        return Recovery(float(criteria["money.late_payment_prior"]), 45.0,
+                        min(1 / float(criteria["money.monthly_churn_prior"]),
+                            float(criteria["money.max_remaining_months"])),
+                        Reason("late_prior", "money.late_payment_prior", {"bills": 0}),
+                        Reason("remaining_prior", "money.monthly_churn_prior",
+                               {"leavers": 0}))
+
     def fallback(note: Reason, skill: Skill = empty) -> ScorecardFit:
         return ScorecardFit(False, note, ((),) * n, ((0.0,),) * n, (0.0,) * n, 0.0, 0.0,
-                            skill, recovery, plans)
+                            skill, recovery(), plans)
 
     if facts.empty:
         return fallback(Reason("no_bills"))
@@ -1050,4 +1069,4 @@ def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Cri
         "bills": len(usable), "cutoff": skill.cutoff.isoformat(), "brier_model": skill.brier_model,
         "brier_base": skill.brier_base, "regularisation": card.regularisation})
     return ScorecardFit(True, note, card.edges, card.points, card.reference, card.intercept,
-                        card.regularisation, skill, recovery, plans)
+                        card.regularisation, skill, recovery(), plans)

@@ -1,14 +1,15 @@
 """The portfolio's history features and payment model, computed together.
 
-All three parts start from the same judged bills in the same (customer, due date)
-order, so those are made once; then the scorecard (point-in-time facts, scikit-learn
-fits) runs on the calling thread while the features and the band calibration (NumPy
-sums and searches over every bill) run beside it on a second one. NumPy and pandas
-release the GIL in their loops over arrays, where nearly all of their time goes, so the
-parts use both cores of a small machine (measured at 100,000 customers × 24 months:
+All three parts start from the same judged bills in the same (customer, due date) order,
+so those are made once; then the scorecard (point-in-time facts, scikit-learn fits) runs
+on the calling thread while the features, the band calibration (NumPy sums and searches
+over every bill) and each customer's span of due dates (how long customers stay, which
+the scorecard's fit reads last) run beside it on a second one. NumPy and pandas release
+the GIL in their loops over arrays, where nearly all of their time goes, so the parts
+use both cores of a small machine (measured at 100,000 customers × 24 months:
 ``python -m relief_kit.tools.bench --only features``). scikit-learn's import (about
-0.7 s, SciPy's statistics mostly) starts first, on a third thread, when the process has
-not imported it yet; the scorecard's fits wait for it if they get there first. (Started
+0.7 s, SciPy's statistics mostly) starts first, on a third thread, when the process has not
+imported it yet; the scorecard's fits wait for it if they get there first. (Started
 earlier, while the files are read, it cost more than it saved: an import holds the GIL
 nearly throughout, and the reader's conversions waited for it.)
 
@@ -29,7 +30,7 @@ import pandas as pd
 from relief_kit.core.calibration import calibrate_bills
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.history import customer_ids, features, judged_in_order
-from relief_kit.core.payment_model import PaymentModel, fit_scorecard
+from relief_kit.core.payment_model import PaymentModel, due_span, fit_scorecard
 
 #: What the model's fit imports on first use (see ``payment_model._fit``).
 _FITTING_MODULES = ("sklearn.linear_model", "sklearn.model_selection", "threadpoolctl")
@@ -82,7 +83,8 @@ def history_and_model(invoices: pd.DataFrame, customers: pd.DataFrame, criteria:
         frame = aside.submit(features, invoices, customers, criteria, as_of, judged=judged,
                              ordered=ordered) if with_features else None
         calibration = aside.submit(calibrate_bills, judged, criteria, as_of, ordered)
+        spans = aside.submit(due_span, invoices)  # for how long customers stay
         scorecard = fit_scorecard(invoices, customers, criteria, as_of, judged=judged,
-                                  ordered=ordered)
+                                  ordered=ordered, spans=spans.result)
         model = scorecard.with_calibration(calibration.result())
         return (frame.result() if frame is not None else None), model
