@@ -215,3 +215,48 @@ def test_cached_calibration_of_another_method_is_refused(criteria):
         Calibration.from_dict({**plain, "method": "1"})
     with pytest.raises(ValueError):
         Calibration.from_dict({k: v for k, v in plain.items() if k != "method"})
+
+
+def test_the_calibration_counts_what_a_groupby_over_each_bills_band_counts(criteria):
+    # The calibration counts on the bills' arrays, with the bands as numbers; here the
+    # same counts are taken the plain way, a frame per group of the bundled sample
+    # (agreements of every kind, every band), at two dates.
+    from relief_kit import resources
+    from relief_kit.core.calibration import BANDS, KINDS, point_in_time_bands
+    from relief_kit.core.history import judged_bills
+    from relief_kit.sources.tables import load_folder
+
+    sample = load_folder(resources.SAMPLE)
+    window = int(criteria["calibration.window_days"])
+    for as_of in (sample.as_of, date(2026, 3, 1)):
+        cal = calibrate(sample.invoices, sample.customers, criteria, as_of)
+        bills = judged_bills(sample.invoices, criteria, as_of)
+        end = bills["due_date"] + pd.Timedelta(days=window)
+        bills["within"] = bills["paid"] & (bills["paid_on"] <= end)
+        bills["band"] = point_in_time_bands(bills, criteria)
+        counted = bills[(end <= pd.Timestamp(as_of)) & (bills["relief"] | ~bills["on_time"])]
+        ordinary = counted[~counted["relief"]]
+        agreements = counted[counted["relief"]]
+        assert len(ordinary) > 100 and set(agreements["arrangement"]) == set(KINDS)
+        assert (cal.overall.bills, cal.overall.paid) == (len(ordinary),
+                                                         int(ordinary["within"].sum()))
+        for band in BANDS:
+            mine = ordinary[ordinary["band"] == band]
+            assert (cal.ordinary[band].bills, cal.ordinary[band].paid) == (
+                len(mine), int(mine["within"].sum())), (as_of, band)
+            for kind in KINDS:
+                cell = agreements[(agreements["band"] == band)
+                                  & (agreements["arrangement"] == kind)]
+                rate = cal.arrangements[(band, kind)]
+                assert (rate.bills, rate.paid) == (len(cell), int(cell["within"].sum())), (
+                    as_of, band, kind)
+        for kind in KINDS:
+            mine = agreements[agreements["arrangement"] == kind]
+            assert (cal.kinds[kind].bills, cal.kinds[kind].paid) == (
+                len(mine), int(mine["within"].sum())), (as_of, kind)
+        outcomes = cal.outcomes
+        assert outcomes["invoice_id"].tolist() == ordinary["invoice_id"].tolist()
+        assert outcomes["band"].tolist() == ordinary["band"].tolist()
+        assert outcomes["paid_within_window"].tolist() == ordinary["within"].tolist()
+        assert outcomes["predicted"].tolist() == [cal.ordinary[b].used
+                                                  for b in ordinary["band"]]

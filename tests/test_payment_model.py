@@ -250,6 +250,8 @@ def test_the_features_and_model_computed_side_by_side_are_those_computed_one_by_
     frame, together = history_and_model(sample.invoices, sample.customers, CRITERIA, AS_OF)
     pd.testing.assert_frame_equal(frame, alone, check_exact=True)
     assert together.used and together.to_dict() == model.to_dict()
+    pd.testing.assert_frame_equal(together.calibration.outcomes, model.calibration.outcomes,
+                                  check_exact=True)
     only_features, no_model = history_and_model(sample.invoices, sample.customers, CRITERIA,
                                                 AS_OF, with_model=False)
     no_features, only_model = history_and_model(sample.invoices, sample.customers, CRITERIA,
@@ -266,3 +268,24 @@ def test_a_repeated_customer_fails_the_same_way_when_the_features_run_aside(samp
     repeated = pd.concat([sample.customers, sample.customers.iloc[[3]]], ignore_index=True)
     with pytest.raises(InputError, match="customer_id: o cliente .* mais de uma vez"):
         history_and_model(sample.invoices, repeated, CRITERIA, AS_OF)
+
+
+def test_the_fit_reads_the_customers_due_spans_it_is_handed_once_after_the_fits(sample, model):
+    # shell.fitting computes each customer's first and last due date beside the fits and
+    # hands the scorecard a function that waits for them: called once, at the end.
+    from relief_kit.core.payment_model import due_span, fit_scorecard
+
+    calls = []
+
+    def spans():
+        calls.append(len(calls))
+        return due_span(sample.invoices)
+
+    handed = fit_scorecard(sample.invoices, sample.customers, CRITERIA, AS_OF, spans=spans)
+    assert calls == [0]
+    assert handed.with_calibration(model.calibration).to_dict() == model.to_dict()
+    first, last = due_span(sample.invoices)
+    live = sample.invoices[sample.invoices["status"] != "cancelled"]
+    expected = live.groupby("customer_id")["due_date"].agg(["min", "max"])
+    assert first.to_dict() == expected["min"].to_dict()
+    assert last.to_dict() == expected["max"].to_dict()
