@@ -173,7 +173,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     paid_on = bills["paid_on"].to_numpy("datetime64[ns]")
     paid_on_day = np.where(np.isnat(paid_on), due,  # unpaid: its due day
                            paid_on.astype("datetime64[D]").astype("int64"))
-    del paid_on  # (one value per bill: the arrays below are the memory this takes)
+    del paid_on  # not read again: its memory serves the next array
     paid_days_unsorted = np.where(paid_flag, paid_on_day - due, 10**6)
     agreement_all = bills["relief"].to_numpy(bool)  # from an arrangement (judged_bills)
     ordinary_late_all = ~agreement_all & ~bills["on_time"].to_numpy(bool)
@@ -245,7 +245,8 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     # A payment before the portfolio's earliest due date counts from that day (every
     # due date is on or after it, so "paid by this due date" is unchanged); a negative
     # day would fall into the previous customer's keys and be missed.
-    # (Computed in place: each step over every bill would otherwise be another array.)
+    # Computed in place, in the array of ``paid_on_day`` (not read again): each step
+    # over every bill would otherwise be another array.
     paid_key = paid_on_day
     paid_key -= base
     np.maximum(paid_key, 0, out=paid_key)
@@ -365,8 +366,11 @@ def _kind_column(agreement: np.ndarray, agreed_kind: np.ndarray
     indices[agreement] = number.reshape(-1) + 1
     encoded = pa.DictionaryArray.from_arrays(
         indices, pa.array(["ordinary", *names.tolist()], pa.large_string()))
-    # The dtype pandas itself gives text (``str`` from pandas 3, object before).
-    return pd.array(encoded.cast(pa.large_string()), dtype=pd.Series(["ordinary"]).dtype)
+    values = encoded.cast(pa.large_string())
+    text = pd.Series(["ordinary"]).dtype  # what pandas gives text: str from pandas 3
+    if text == np.dtype(object):  # pandas 2: Python strings
+        return pd.array(values.to_numpy(zero_copy_only=False), dtype=object)
+    return pd.array(values, dtype=text)
 
 
 #: The facts that say which option is priced (the rest are about the customer and the
@@ -994,8 +998,8 @@ def fit_scorecard(invoices: pd.DataFrame, customers: pd.DataFrame, criteria: Cri
     (:func:`fit_payment_model` without the band calibration; the same arguments).
 
     ``spans``: a function returning :func:`due_span` of these invoices, when a caller
-    computes it elsewhere (``shell.fitting``: beside the fits); it is called once, after
-    the fits."""
+    computes it elsewhere (``shell.fitting``: beside the fits); it is called once, when
+    the rest of the fit is done."""
     bills, ordered = judged_in_order(invoices, criteria, as_of, judged=judged,
                                      ordered=ordered)
     facts = _bill_facts(bills, invoices, customers, criteria, True, ordered)

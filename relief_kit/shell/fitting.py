@@ -1,17 +1,18 @@
 """The portfolio's history features and payment model, computed together.
 
-All three parts start from the same judged bills in the same (customer, due date) order,
-so those are made once; then the scorecard (point-in-time facts, scikit-learn fits) runs
-on the calling thread while the features, the band calibration (NumPy sums and searches
-over every bill) and each customer's span of due dates (how long customers stay, which
-the scorecard's fit reads last) run beside it on a second one. NumPy and pandas release
-the GIL in their loops over arrays, where nearly all of their time goes, so the parts
-use both cores of a small machine (measured at 100,000 customers × 24 months:
-``python -m relief_kit.tools.bench --only features``). scikit-learn's import (about
-0.7 s, SciPy's statistics mostly) starts first, on a third thread, when the process has not
-imported it yet; the scorecard's fits wait for it if they get there first. (Started
-earlier, while the files are read, it cost more than it saved: an import holds the GIL
-nearly throughout, and the reader's conversions waited for it.)
+The features, the band calibration and the scorecard start from the same judged bills
+in the same (customer, due date) order, so those are made once; then the scorecard
+(point-in-time facts, scikit-learn fits) runs on the calling thread while the features,
+the band calibration (NumPy sums and searches over every bill) and each customer's span
+of due dates (how long customers stay, which the scorecard's fit reads last) run beside
+it on a second one. NumPy and pandas release the GIL in their loops over arrays, where
+nearly all of their time goes, so the parts use both cores of a small machine (measured
+at 100,000 customers × 24 months: ``python -m relief_kit.tools.bench --only
+features``). scikit-learn's import (about 0.7 s, SciPy's statistics mostly) starts
+first, on a third thread, when the process has not imported it yet; the scorecard's
+fits wait for it if they get there first. (Started earlier, while the files are read,
+it cost more than it saved: an import holds the GIL nearly throughout, and the reader's
+conversions waited for it.)
 
 The results are those of :func:`relief_kit.core.history.features` and
 :func:`relief_kit.core.payment_model.fit_payment_model` called one after the other
