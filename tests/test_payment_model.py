@@ -270,9 +270,9 @@ def test_a_repeated_customer_fails_the_same_way_when_the_features_run_aside(samp
         history_and_model(sample.invoices, repeated, CRITERIA, AS_OF)
 
 
-def test_the_fit_reads_the_customers_due_spans_it_is_handed_once_after_the_fits(sample, model):
+def test_the_fit_reads_the_customers_due_spans_it_is_handed_once(sample, model):
     # shell.fitting computes each customer's first and last due date beside the fits and
-    # hands the scorecard a function that waits for them: called once, at the end.
+    # hands the scorecard a function that waits for them: called once.
     from relief_kit.core.payment_model import due_span, fit_scorecard
 
     calls = []
