@@ -33,9 +33,9 @@ from relief_kit.core.calendar import BusinessCalendar
 from relief_kit.core.criteria import Criteria
 from relief_kit.core.decisions import RELIEF_ACTIONS, CoveredBill
 from relief_kit.core.model import Action, Terms
+from relief_kit.core.schema import OWED as _OPEN
 
 CENT = Decimal("0.01")
-_OPEN = ("open", "partial")
 FOLLOW_UP_KINDS = ("broken", "due_soon", "active", "kept")
 
 

@@ -21,10 +21,9 @@ from decimal import Decimal
 import pandas as pd
 
 from relief_kit.core.model import Bill, Customer, HistoryFeatures
+from relief_kit.core.schema import NOT_BILLED as _NOT_COUNTED
+from relief_kit.core.schema import OWED as _OPEN
 from relief_kit.core.terms import add_months, cents
-
-_OPEN = ("open", "partial")
-_NOT_COUNTED = ("cancelled", "renegotiated")
 
 
 def open_due_by(invoices: pd.DataFrame, as_of: date) -> list[int]:

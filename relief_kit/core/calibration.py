@@ -44,6 +44,7 @@ from relief_kit.core.history import (
     BANDS,
     CustomerOrder,
     band_codes,
+    band_names,
     customer_order,
     judged_bills,
 )
@@ -196,8 +197,7 @@ def point_in_time_bands(bills: pd.DataFrame, criteria: Criteria,
     if bills.empty or not len(rows):
         return pd.Series(index=bills.index[rows], dtype=object)
     codes = _point_in_time_codes(bills, criteria, rows, ordered)
-    return pd.Series(np.array(BANDS, dtype=object)[codes], index=bills.index[rows],
-                     dtype=object)
+    return pd.Series(band_names(codes), index=bills.index[rows], dtype=object)
 
 
 def _point_in_time_codes(bills: pd.DataFrame, criteria: Criteria, rows: np.ndarray,
@@ -306,7 +306,7 @@ def calibrate_bills(bills: pd.DataFrame, criteria: Criteria, as_of: date,
     }
 
     relief_rows = rows[is_relief]
-    relief_band = pd.Series(np.array(BANDS, dtype=object)[band[is_relief]])
+    relief_band = pd.Series(band_names(band[is_relief]))
     arrangement = pd.Series(bills["arrangement"].array.take(relief_rows))
     kept = pd.Series(within[relief_rows])
     per_kind = _counts(kept, [arrangement], pd.Index(KINDS))
@@ -330,7 +330,7 @@ def calibrate_bills(bills: pd.DataFrame, criteria: Criteria, as_of: date,
         "invoice_id": bills["invoice_id"].array.take(ordinary_rows),
         "customer_id": bills["customer_id"].array.take(ordinary_rows),
         "due_date": ordinary_due,
-        "band": pd.Series(np.array(BANDS, dtype=object)[ordinary_band], dtype=object),
+        "band": pd.Series(band_names(ordinary_band), dtype=object),
         "predicted": used[ordinary_band],
         "predicted_then": _rates_known_then(ordinary_due.astype("datetime64[D]").astype(
             "int64"), ordinary_band, ordinary_paid, window, prior),

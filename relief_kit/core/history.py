@@ -55,7 +55,7 @@ from relief_kit.core.model import HistoryFeatures
 
 #: Bills that do not count (the one definition is :data:`schema.NOT_BILLED`).
 NOT_COUNTED = schema.NOT_BILLED
-OPEN = ("open", "partial")
+OPEN = schema.OWED
 #: The punctuality bands, in the order of :func:`band_codes`' numbers.
 BANDS = ("good", "fair", "poor", "new")
 _BAND_NAMES = np.array(BANDS, dtype=object)
@@ -167,8 +167,13 @@ def band_codes(share: np.ndarray, judged: np.ndarray, criteria: Criteria) -> np.
 def band_of(share: pd.Series, judged: pd.Series, criteria: Criteria) -> pd.Series:
     """Punctuality band per row from on-time share and judged-bill count (the names of
     :func:`band_codes`, indexed like ``share``)."""
-    return pd.Series(_BAND_NAMES[band_codes(share, judged, criteria)], index=share.index,
+    return pd.Series(band_names(band_codes(share, judged, criteria)), index=share.index,
                      dtype=object)
+
+
+def band_names(codes: np.ndarray) -> np.ndarray:
+    """The names of :func:`band_codes`' numbers (an object array of the same shape)."""
+    return _BAND_NAMES[codes]
 
 
 def _longest_run(code: np.ndarray, on_time: np.ndarray, customers: int,

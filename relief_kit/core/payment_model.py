@@ -289,13 +289,11 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
     agreed = np.flatnonzero(agreement)  # positions among the returned bills
     agreed_kind = bills["arrangement"].array.take(rows[agreement]).to_numpy(object)
 
-    def kind_is(name: str) -> np.ndarray:
-        flags = np.zeros(len(rows), dtype=bool)
-        flags[agreed[agreed_kind == name]] = True
-        return flags
-
+    is_kind = {}
     for name in ("discount", "postponement", "instalment"):
-        facts[f"is_{name}"] = kind_is(name).astype(float)
+        is_kind[name] = np.zeros(len(rows), dtype=bool)
+        is_kind[name][agreed[agreed_kind == name]] = True
+        facts[f"is_{name}"] = is_kind[name].astype(float)
     # A postponement of a bill not yet overdue (a due-date change: the ERP moved the bill)
     # is another product than postponing a debt: no earlier bill of the customer was
     # renegotiated into it (none due in the 120 days before it).
@@ -337,7 +335,7 @@ def _bill_facts(bills: pd.DataFrame, invoices: pd.DataFrame, customers: pd.DataF
         grouped = sub.groupby(["c", "k", "i"], sort=False)
         number[sub["at"].to_numpy()] = grouped.cumcount().to_numpy() + 1
         total[sub["at"].to_numpy()] = grouped["a"].transform("sum").to_numpy(float)
-    facts["instalment_number"] = np.where(kind_is("instalment"), number - 1, 0.0)
+    facts["instalment_number"] = np.where(is_kind["instalment"], number - 1, 0.0)
     depth = np.where(agreement, total / fee, facts["open_before"].to_numpy() + 1.0)
     facts["depth"] = np.log(np.clip(np.nan_to_num(depth, nan=1.0), 0.2, 24.0))
     facts["kind"] = _kind_column(agreement, agreed_kind)

@@ -43,6 +43,8 @@ INVOICE_STATUSES = ("open", "paid", "partial", "cancelled", "renegotiated")
 #: Bills that are no longer owed (cancelled, or replaced by a renegotiation): they are
 #: not debt, do not count for punctuality and do not show the price of the plan.
 NOT_BILLED = ("cancelled", "renegotiated")
+#: Bills still owed, in whole or in part (open, or partly paid).
+OWED = ("open", "partial")
 #: Relief arrangements a bill may come from (empty: an ordinary monthly bill).
 ARRANGEMENTS = ("", "discount", "postponement", "instalment")
 #: Coarse categories of an at-risk household (LGPD: never a diagnosis).
