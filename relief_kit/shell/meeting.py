@@ -311,6 +311,23 @@ def agreements_by_kind(portfolio, criteria, as_of: date, *,
                          "acordos": list(counts.values())})
 
 
+def proposed_replay(portfolio, proposed, as_of: date, shared, current: list,
+                    pseudonym: Callable[[str, str], str]) -> Replay:
+    """The what-if of ``proposed`` criteria (a ``Criteria``): every request of
+    ``portfolio`` recommended again with the answers of ``current`` (the current
+    criteria's ``replay.recommend_all``, from the ``replay.replay_inputs`` ``shared``)
+    and compared with it (:func:`what_if`). Features, calibration and priced options are
+    shared with the current replay unless the proposal changes the sections they read.
+    """
+    from relief_kit.shell.replay import recommend_all, replay_inputs
+
+    proposed_inputs = replay_inputs(portfolio, proposed, as_of=as_of, like=shared)
+    return what_if(current, recommend_all(
+        portfolio, proposed, as_of=as_of, inputs=proposed_inputs,
+        answers={c.request_id: c.checklist for c in current}, explain=False,
+        like=current, like_inputs=shared, price_asking=False), pseudonym)
+
+
 def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) -> dict:
     """Every section's table, keyed by section title (pseudonymous throughout)."""
     from relief_kit.shell.replay import recommend_all, replay_inputs
@@ -336,14 +353,8 @@ def meeting_tables(inputs: MeetingInputs, pseudonym: Callable[[str, str], str]) 
                                                               latest=inputs.latest)
     tables["Dinheiro"] = money_summary(decisions)
     if inputs.proposed is not None:
-        # Features and calibration are shared with the current replay unless the
-        # proposal changes the sections they read.
-        proposed_inputs = replay_inputs(portfolio, inputs.proposed, as_of=inputs.as_of,
-                                        like=shared)
-        replay = what_if(current, recommend_all(
-            portfolio, inputs.proposed, as_of=inputs.as_of, inputs=proposed_inputs,
-            answers={c.request_id: c.checklist for c in current}, explain=False,
-            like=current, like_inputs=shared, price_asking=False), pseudonym)
+        replay = proposed_replay(portfolio, inputs.proposed, inputs.as_of, shared, current,
+                                 pseudonym)
         tables["E se: transições"] = replay.transitions
         tables["E se: casos que mudam"] = replay.changed
         tables["E se: resumo"] = pd.DataFrame([{

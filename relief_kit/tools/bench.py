@@ -565,9 +565,11 @@ def bench_review(options: argparse.Namespace, space: Workspace) -> None:
 #: decisions and both criteria loaded, freed memory kept for reuse (``shell.heap``, as
 #: the meeting command sets it) and the payment model's fitting modules
 #: (scikit-learn, SciPy: about 1 s; a process pays that once, and the end-to-end figure
-#: includes it) imported before the clock starts; then the features, calibration and
-#: bills of every case once, the proposal's money comparison shared when it prices
-#: alike, requests for information not priced, the cyclic garbage collector paused
+#: includes it) imported before the clock starts; then the current criteria's replay
+#: as ``meeting.meeting_tables`` computes it and the proposal's through the meeting's
+#: own ``meeting.proposed_replay`` (features, calibration and bills of every case once,
+#: the proposal's money comparison shared when it prices alike), requests for
+#: information not priced, the cyclic garbage collector paused
 #: throughout and what exists at the end frozen rather than walked, as the meeting
 #: command ends its pause (``then_freeze``: its process exits after the report; a
 #: collection over the replay's objects, which the meeting never runs, took about
@@ -579,7 +581,7 @@ from pathlib import Path
 import sklearn.linear_model, sklearn.model_selection
 from relief_kit.core.criteria import load_criteria
 from relief_kit.shell.heap import keep_freed_memory
-from relief_kit.shell.meeting import what_if
+from relief_kit.shell.meeting import proposed_replay
 from relief_kit.shell.pseudonyms import Pseudonymizer
 from relief_kit.shell.replay import cycle_collection_paused, recommend_all, replay_inputs
 from relief_kit.sources.tables import load_folder
@@ -590,12 +592,8 @@ def replay(portfolio, criteria, alternative, as_of, answers):
         current_inputs = replay_inputs(portfolio, criteria, as_of=as_of)
         current = recommend_all(portfolio, criteria, as_of=as_of, inputs=current_inputs,
                                 answers=answers, explain=False, price_asking=False)
-        then = recommend_all(portfolio, alternative, as_of=as_of, answers=answers,
-                             inputs=replay_inputs(portfolio, alternative, as_of=as_of,
-                                                  like=current_inputs),
-                             explain=False, like=current, like_inputs=current_inputs,
-                             price_asking=False)
-        return what_if(current, then, Pseudonymizer(b"k" * 32))
+        return proposed_replay(portfolio, alternative, as_of, current_inputs, current,
+                               Pseudonymizer(b"k" * 32))
 
 if __name__ == "__main__":
     data, proposed, as_of = Path(sys.argv[1]), sys.argv[2], date.fromisoformat(sys.argv[3])
