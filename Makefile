@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# Bytecode, as a non-editable install has it (PYTHONDONTWRITEBYTECODE may be set).
+	$(BIN)/python -m compileall -q relief_kit
 	touch $(STAMP)
 
 demo: $(STAMP)
