@@ -112,6 +112,21 @@ def test_a_reused_kernel_starts_each_case_from_an_empty_namespace():
             second.run_silently("raise ValueError('falhou')")
 
 
+def test_a_kernel_is_ready_once_its_idle_status_arrives_on_iopub_without_a_drain():
+    from relief_kit.shell.batch.kernels import KernelPool
+
+    with KernelPool() as pool:
+        kernel = pool.kernel()  # started: kernel_info answered on shell and on iopub
+        loop, client = kernel.loop, kernel.client
+        asked = client.kernel_info()
+        reply = loop.run_until_complete(client._async_recv_reply(asked, timeout=10))
+        assert reply["content"]["status"] == "ok"
+        assert loop.run_until_complete(kernel._idle_after(asked, 10))  # its own idle
+        # A request that was never sent has no idle status: told within the timeout.
+        assert not loop.run_until_complete(kernel._idle_after("nunca-enviado", 0.3))
+        kernel.run_silently("x = 1")  # and the channels still serve a case's requests
+
+
 def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     position = next(i for i, c in enumerate(notebook.cells)

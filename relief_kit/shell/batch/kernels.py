@@ -175,7 +175,50 @@ class WorkerKernel:
         self.client = self.manager.client(context=self.manager.context)
         self.client.start_channels()
         self.client.allow_stdin = False
-        self.loop.run_until_complete(self.client.wait_for_ready(timeout=self.start_timeout))
+        self.loop.run_until_complete(self._ready(self.start_timeout))
+
+    async def _ready(self, timeout: float) -> None:
+        """Wait until the kernel answers on both channels the runner reads: its
+        ``kernel_info`` reply on shell, then its idle status after that request on
+        IOPub (the proof that our subscription is connected; a status sent before it
+        was is lost, so the request is sent again). jupyter_client's ``wait_for_ready``
+        checks the same things, then drains IOPub until 0.2 s pass with nothing on it:
+        0.2 s of both kernels idle at the start of every run, for messages that the
+        runner's readers skip anyway (each reads only what answers its own request).
+
+        Raises ``RuntimeError`` as ``wait_for_ready`` does: the kernel died before
+        replying, or did not reply within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            msg_id = self.client.kernel_info()
+            try:
+                reply = await self.client._async_recv_reply(msg_id, timeout=1)
+            except TimeoutError:
+                reply = None
+            if reply is not None and await self._idle_after(msg_id, 0.2):
+                self.client._handle_kernel_info_reply(reply)  # the protocol's version
+                return
+            if not await self.manager.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    async def _idle_after(self, msg_id: str, timeout: float) -> bool:
+        """Whether the kernel's idle status after request ``msg_id`` arrives on IOPub
+        within ``timeout`` seconds; the messages read before it are dropped."""
+        from queue import Empty
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = await self.client._async_get_iopub_msg(
+                    timeout=max(0.0, deadline - time.monotonic()))
+            except Empty:
+                return False
+            if (message["parent_header"].get("msg_id") == msg_id
+                    and message["msg_type"] == "status"
+                    and message["content"].get("execution_state") == "idle"):
+                return True
 
     def run_silently(self, code: str, timeout: float = 60) -> None:
         """Run ``code`` in the kernel silently: no execution count, no history, no
@@ -207,20 +250,12 @@ class WorkerKernel:
                                  f"{content.get('evalue', '')}")
 
     async def _finish(self, msg_id: str, timeout: float) -> dict:
-        from queue import Empty
-
         deadline = time.monotonic() + timeout
         reply = await self.client._async_recv_reply(msg_id, timeout=timeout)
-        while True:  # its idle status: nothing of it is left on iopub for the next case
-            try:
-                message = await self.client._async_get_iopub_msg(
-                    timeout=max(0.0, deadline - time.monotonic()))
-            except Empty:
-                raise TimeoutError("Timeout waiting for the kernel's idle status") from None
-            if (message["parent_header"].get("msg_id") == msg_id
-                    and message["msg_type"] == "status"
-                    and message["content"].get("execution_state") == "idle"):
-                return reply
+        # Its idle status: nothing of it is left on iopub for the next case.
+        if not await self._idle_after(msg_id, max(0.0, deadline - time.monotonic())):
+            raise TimeoutError("Timeout waiting for the kernel's idle status")
+        return reply
 
     def reset(self, timeout: float = 60) -> None:
         """Empty the kernel's namespace (:data:`RESET_CODE`) between two cases; raises
