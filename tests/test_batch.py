@@ -127,6 +127,21 @@ def test_a_kernel_is_ready_once_its_idle_status_arrives_on_iopub_without_a_drain
         kernel.run_silently("x = 1")  # and the channels still serve a case's requests
 
 
+def test_the_runner_can_wait_for_a_kernel_process_to_be_launched_not_ready():
+    import threading
+
+    from relief_kit.shell.batch.kernels import KernelPool
+
+    with KernelPool() as pool:
+        assert not pool.wait_launched(1, timeout=0.1)  # nothing started yet
+        warming = threading.Thread(target=pool.warm)
+        warming.start()
+        assert pool.wait_launched(1, timeout=30)
+        assert len(pool.live_pids()) == 1  # its process runs, ready or not yet
+        assert not pool.wait_launched(2, timeout=0.1)  # one kernel asked for, one started
+        warming.join()
+
+
 def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     position = next(i for i, c in enumerate(notebook.cells)

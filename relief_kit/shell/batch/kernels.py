@@ -156,8 +156,21 @@ class WorkerKernel:
         self.pending_reset: str | None = None  # see reset_ahead
         self.start_timeout = start_timeout
 
-    def start(self) -> None:
-        """Start the kernel and its client (on this worker's loop)."""
+    def start(self, launched: Callable[[], None] | None = None) -> None:
+        """Start the kernel and its client (on this worker's loop); ``launched()`` is
+        called once the kernel's process is started (or failed to start), before the
+        client waits for it to be ready."""
+        try:
+            self._launch()
+        finally:
+            if launched is not None:
+                launched()
+        self.client = self.manager.client(context=self.manager.context)
+        self.client.start_channels()
+        self.client.allow_stdin = False
+        self.loop.run_until_complete(self._ready(self.start_timeout))
+
+    def _launch(self) -> None:
         # An in-memory history database avoids SQLite locking errors between kernels.
         self.loop.run_until_complete(self.manager.start_kernel(
             extra_arguments=["--HistoryManager.hist_file=:memory:",
@@ -172,10 +185,6 @@ class WorkerKernel:
                              # dropped (a stack walk each, three per cell).
                              "--IPKernelApp.logging_config="
                              '{"loggers": {"IPKernelApp": {"level": "WARNING"}}}']))
-        self.client = self.manager.client(context=self.manager.context)
-        self.client.start_channels()
-        self.client.allow_stdin = False
-        self.loop.run_until_complete(self._ready(self.start_timeout))
 
     async def _ready(self, timeout: float) -> None:
         """Wait until the kernel answers on both channels the runner reads: its
@@ -343,6 +352,8 @@ class KernelPool:
         self._stopping = threading.Event()
         self._abandoned = threading.Event()
         self._closed = False
+        self._launches = threading.Condition()
+        self._launched = 0  # kernel processes started (or failed to start) so far
 
     def __enter__(self) -> KernelPool:
         return self
@@ -422,11 +433,24 @@ class KernelPool:
         self.retire()
         kernel = WorkerKernel(self._context, slot.loop, start_timeout=self.start_timeout)
         slot.kernel = kernel  # before starting: abandon() can reach a half-started one
-        kernel.start()
+        kernel.start(launched=self._note_launch)
         if self._abandoned.is_set():
             raise Abandoned("o lote foi interrompido")
         if self.on_start is not None:
             self.on_start(kernel)
+
+    def _note_launch(self) -> None:
+        with self._launches:
+            self._launched += 1
+            self._launches.notify_all()
+
+    def wait_launched(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` kernel processes of this pool have been started (or
+        failed to start), at most ``timeout`` seconds; whether they were. Their own
+        start-up then goes on in their processes while the caller works."""
+        with self._launches:
+            return self._launches.wait_for(
+                lambda: self._launched >= count or self._abandoned.is_set(), timeout)
 
     def retire(self) -> None:
         """Close this worker's kernel (dead, or about to be replaced)."""

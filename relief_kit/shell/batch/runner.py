@@ -355,9 +355,17 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
     with KernelPool(isolated=isolated, on_start=_preloader(data_dir, handoff)) as pool:
         try:
             # The kernels first: their start-up (a process, ipykernel's and the kit's
-            # imports) overlaps the runner's own imports, fingerprint and planning.
+            # imports) overlaps the runner's own imports, fingerprint and planning. Their
+            # processes are launched before this thread starts that work: launching is
+            # Python in this process (about 0.3 s), which this thread's imports slowed
+            # down (one lock for both), while the second core waited for a kernel.
             if own and not isolated:  # our threads: one warm-up lands on each
-                _warm(runner, pool, workers)
+                warming = _warm(runner, pool, workers)
+                deadline = time.monotonic() + pool.start_timeout
+                while (not pool.wait_launched(workers, timeout=0.1)
+                       and not all(w.done() for w in warming)
+                       and time.monotonic() < deadline):
+                    pass
             from relief_kit.shell.case import data_fingerprint
 
             # The data's version, once per run: every kernel loads the folder once for it.
