@@ -288,24 +288,25 @@ def _warm_calibration(data: Path) -> float:
     return seconds
 
 
-def _obvious_loop(data: Path, ids: list[str], workers: int, work: Path) -> float:
-    """The two commands per case (papermill, then nbconvert), in ``workers`` lanes."""
+def _obvious_loop(data: Path, ids: list[str], workers: int, work: Path) -> list[float]:
+    """Seconds of each case of the two commands per case (papermill, then nbconvert),
+    run in ``workers`` lanes (each case timed while the other lanes run theirs)."""
     from relief_kit.shell.batch import NOTEBOOK
 
     work.mkdir(parents=True, exist_ok=True)
 
-    def one(request_id: str) -> None:
+    def one(request_id: str) -> float:
+        started = time.perf_counter()
         out = work / f"{request_id}.ipynb"
         subprocess.run([str(BIN / "papermill"), str(NOTEBOOK), str(out), "-p", "data_dir",
                         str(data), "-p", "request_id", request_id, "-p", "interactive",
                         "False", "--no-progress-bar"], check=True, capture_output=True)
         subprocess.run([str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input",
                         str(out)], check=True, capture_output=True)
+        return time.perf_counter() - started
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(one, ids))
-    return time.perf_counter() - started
+        return list(pool.map(one, ids))
 
 
 @dataclass(frozen=True)
@@ -456,18 +457,30 @@ def bench_batch(options: argparse.Namespace, space: Workspace) -> None:
     print(f"  mesmos {n} casos, {workers} workers em cada medida, {sizes.small:,} clientes; "
           f"calibração da carteira calculada antes das medidas em "
           f"{_warm_calibration(data):.1f} s (todas a leem do cache)", flush=True)
-    # The batch three times (each a fresh process, on a fresh archive): the median run.
-    runs, run = _median_run((_batch(data, ids, workers, space.scratch("arquivo-batch"))
-                             for _ in range(BATCH_RUNS)), key=lambda r: r.command)
+    # The batch three times (each a fresh process, on a fresh archive; the median run
+    # counts), each followed by a third of the obvious loop's cases: the two measured in
+    # the same minutes, so that the machine's drift moves both alike (run whole, one
+    # after the other, the loop's cost per case moved by a quarter between bench runs
+    # ten minutes apart). The loop's cost is its lanes' busy time (each case's seconds,
+    # summed, over the lanes): the parts' ends, where one lane waits for the other,
+    # are not counted against it.
+    runs, loop_cases = [], []
+    for part in range(BATCH_RUNS):
+        runs.append(_batch(data, ids, workers, space.scratch("arquivo-batch")))
+        loop_cases += _obvious_loop(data, ids[part * n // BATCH_RUNS:
+                                              (part + 1) * n // BATCH_RUNS],
+                                    workers, space.scratch("laco"))
+    runs, run = _median_run(runs, key=lambda r: r.command)
+    loop = sum(loop_cases) / workers
     fresh = _trivial_runs(ids, workers, reuse=False, sockets_in=space.scratch("kernels"))
     reused = _trivial_runs(ids, workers, reuse=True, sockets_in=space.scratch("kernels"))
     pooled = _trivial_pooled(ids, workers, space.scratch("trivial"))
-    loop = _obvious_loop(data, ids, workers, space.scratch("laco"))
     per = {name: seconds / n for name, seconds in (
         ("command", run.command), ("batch", run.run), ("fresh", fresh), ("reused", reused),
         ("pooled", pooled), ("loop", loop))}
     print(f"  laço óbvio (papermill + jupyter nbconvert --no-input por caso, {workers} "
-          f"raias): {loop:.1f} s = {per['loop'] * 1000:.0f} ms/caso")
+          f"raias; em {BATCH_RUNS} partes, cada uma logo após uma execução do lote): "
+          f"{loop:.1f} s por raia = {per['loop'] * 1000:.0f} ms/caso")
     print(f"  notebook trivial, kernel novo por caso: {fresh:.1f} s = "
           f"{per['fresh'] * 1000:.0f} ms/caso")
     print(f"  notebook trivial, kernel reaproveitado: {reused:.1f} s = "
