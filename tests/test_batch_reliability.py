@@ -49,7 +49,12 @@ def test_a_long_run_keeps_descriptors_threads_and_memory_flat(portfolio, tmp_pat
     # Nothing grows (a thread the warm-up run's PDF pass left winding down may be gone).
     assert figures["end"]["fds"] <= figures["start"]["fds"]
     assert figures["end"]["threads"] <= figures["start"]["threads"]
-    assert figures["end"]["os_threads"] <= figures["start"]["os_threads"]
+    # OS threads: pyarrow's CPU and I/O pools start threads as reads arrive, up to their
+    # caps (2 and 8 here), and how many a run adds depends on how its three concurrent
+    # table reads overlap: processes running the same reads counted 6, 7 or 8 threads
+    # at rest (12 after ten reads at once). A leak grows with the cases (100 here); the
+    # pools cannot.
+    assert figures["end"]["os_threads"] <= figures["start"]["os_threads"] + 3
     assert figures["end"]["rss_mb"] - figures["start"]["rss_mb"] < 40
 
 
