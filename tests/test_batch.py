@@ -112,11 +112,19 @@ def test_a_reused_kernel_starts_each_case_from_an_empty_namespace():
             second.run_silently("raise ValueError('falhou')")
 
 
-def test_a_kernel_is_ready_once_its_idle_status_arrives_on_iopub_without_a_drain():
+def test_a_kernel_is_ready_once_its_idle_status_arrives_on_iopub_without_a_drain(
+        monkeypatch):
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+
     from relief_kit.shell.batch.kernels import KernelPool
 
+    def drained(*args, **kwargs):  # jupyter_client's wait, with its 0.2 s drain
+        raise AssertionError("wait_for_ready should not be used")
+
+    monkeypatch.setattr(AsyncKernelClient, "wait_for_ready", drained)
     with KernelPool() as pool:
-        kernel = pool.kernel()  # started: kernel_info answered on shell and on iopub
+        kernel = pool.kernel()  # started through _ready: kernel_info on shell and iopub
+        kernel.run_silently("x = 1")  # and the channels serve a case's requests
         loop, client = kernel.loop, kernel.client
         asked = client.kernel_info()
         reply = loop.run_until_complete(client._async_recv_reply(asked, timeout=10))
@@ -124,10 +132,28 @@ def test_a_kernel_is_ready_once_its_idle_status_arrives_on_iopub_without_a_drain
         assert loop.run_until_complete(kernel._idle_after(asked, 10))  # its own idle
         # A request that was never sent has no idle status: told within the timeout.
         assert not loop.run_until_complete(kernel._idle_after("nunca-enviado", 0.3))
-        kernel.run_silently("x = 1")  # and the channels still serve a case's requests
 
 
-def test_the_runner_can_wait_for_a_kernel_process_to_be_launched_not_ready():
+def test_a_kernel_tells_its_process_is_launched_before_its_client_waits_for_it():
+    import zmq.asyncio
+    from jupyter_core.utils import ensure_event_loop
+
+    from relief_kit.shell.batch.kernels import WorkerKernel
+
+    context = zmq.asyncio.Context()
+    kernel = WorkerKernel(context, ensure_event_loop())
+    told = []
+    try:
+        kernel.start(launched=lambda: told.append((kernel.pid, kernel.client)))
+        (pid, client), = told
+        assert pid is not None and client is None  # its process up, no client yet
+        kernel.run_silently("x = 1")
+    finally:
+        kernel.close()
+        context.term()
+
+
+def test_the_runner_can_wait_for_a_kernel_process_to_be_launched():
     import threading
 
     from relief_kit.shell.batch.kernels import KernelPool
@@ -137,9 +163,14 @@ def test_the_runner_can_wait_for_a_kernel_process_to_be_launched_not_ready():
         warming = threading.Thread(target=pool.warm)
         warming.start()
         assert pool.wait_launched(1, timeout=30)
-        assert len(pool.live_pids()) == 1  # its process runs, ready or not yet
+        assert len(pool.live_pids()) == 1
         assert not pool.wait_launched(2, timeout=0.1)  # one kernel asked for, one started
         warming.join()
+        waiting = threading.Thread(target=pool.wait_launched, args=(2, 60))
+        waiting.start()
+        pool.abandon()  # a waiter is told at once
+        waiting.join(timeout=5)
+        assert not waiting.is_alive()
 
 
 def test_a_failing_case_and_a_dying_kernel_do_not_stop_the_others(data, tmp_path):

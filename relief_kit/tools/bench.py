@@ -461,17 +461,18 @@ def bench_batch(options: argparse.Namespace, space: Workspace) -> None:
     # counts), each followed by a third of the obvious loop's cases: the two measured in
     # the same minutes, so that the machine's drift moves both alike (run whole, one
     # after the other, the loop's cost per case moved by a quarter between bench runs
-    # ten minutes apart). The loop's cost is its lanes' busy time (each case's seconds,
-    # summed, over the lanes): the parts' ends, where one lane waits for the other,
-    # are not counted against it.
-    runs, loop_cases = [], []
+    # ten minutes apart). Each part's cost per case is its lanes' busy time (its cases'
+    # seconds, summed, over the lanes: the part's end, where one lane waits for the
+    # other, is not counted against it); the median part counts, as the median run of
+    # the batch does (a burst of the machine's other work is left out of both alike).
+    runs, parts = [], []
     for part in range(BATCH_RUNS):
         runs.append(_batch(data, ids, workers, space.scratch("arquivo-batch")))
-        loop_cases += _obvious_loop(data, ids[part * n // BATCH_RUNS:
-                                              (part + 1) * n // BATCH_RUNS],
-                                    workers, space.scratch("laco"))
+        cases = _obvious_loop(data, ids[part * n // BATCH_RUNS:(part + 1) * n // BATCH_RUNS],
+                              workers, space.scratch("laco"))
+        parts.append(sum(cases) / workers / len(cases))
     runs, run = _median_run(runs, key=lambda r: r.command)
-    loop = sum(loop_cases) / workers
+    loop = statistics.median(parts) * n  # seconds for the n cases, at the median part
     fresh = _trivial_runs(ids, workers, reuse=False, sockets_in=space.scratch("kernels"))
     reused = _trivial_runs(ids, workers, reuse=True, sockets_in=space.scratch("kernels"))
     pooled = _trivial_pooled(ids, workers, space.scratch("trivial"))
@@ -480,7 +481,8 @@ def bench_batch(options: argparse.Namespace, space: Workspace) -> None:
         ("pooled", pooled), ("loop", loop))}
     print(f"  laço óbvio (papermill + jupyter nbconvert --no-input por caso, {workers} "
           f"raias; em {BATCH_RUNS} partes, cada uma logo após uma execução do lote): "
-          f"{loop:.1f} s por raia = {per['loop'] * 1000:.0f} ms/caso")
+          f"{per['loop'] * 1000:.0f} ms/caso na parte mediana (partes: "
+          f"{', '.join(f'{p * 1000:.0f}' for p in parts)} ms/caso)")
     print(f"  notebook trivial, kernel novo por caso: {fresh:.1f} s = "
           f"{per['fresh'] * 1000:.0f} ms/caso")
     print(f"  notebook trivial, kernel reaproveitado: {reused:.1f} s = "
@@ -837,23 +839,32 @@ def bench_import(options: argparse.Namespace, space: Workspace) -> None:
                 f"memória {peak:,.0f} MiB (meta <= 1.024 MiB: {_verdict(peak <= 1024)})")
 
 
-def _bytecode() -> int:
+def _bytecode() -> str:
     """The kit's modules compiled to bytecode (``__pycache__``) where missing or out of
-    date, as ``pip install`` leaves an installed package; returns how many were
-    compiled. Without it, an editable install in an environment that sets
-    ``PYTHONDONTWRITEBYTECODE`` (this machine's does) compiles every module it imports
-    from source again in every process: the batch's parent and each of its kernels,
-    each obvious loop's papermill and kernel (about 0.4 s of the batch's 4 s)."""
+    date, as ``pip install`` leaves an installed package; says (in Portuguese) how many
+    were compiled, or that they could not be (a read-only folder: the measures then
+    compile in every process, and the line says so). Without it, an editable install
+    in an environment that sets ``PYTHONDONTWRITEBYTECODE`` (this machine's does)
+    compiles every module it imports from source again in every process: the batch's
+    parent and each of its kernels, each obvious loop's papermill and kernel (about
+    0.4 s of the batch's 4 s)."""
     import compileall
     import io
     from contextlib import redirect_stdout
 
     package = Path(__file__).resolve().parents[1]
     before = {path: path.stat().st_mtime_ns for path in package.rglob("*.pyc")}
-    with redirect_stdout(io.StringIO()):
-        compileall.compile_dir(package, quiet=1)
-    return sum(before.get(path) != path.stat().st_mtime_ns
-               for path in package.rglob("*.pyc"))
+    told = io.StringIO()
+    with redirect_stdout(told):
+        compiled = compileall.compile_dir(package, quiet=1)
+    if not compiled:
+        problem = next((line for line in told.getvalue().splitlines() if line.strip()),
+                       "compileall falhou")
+        return (f"bytecode do kit NÃO compilado ({problem.strip()}): cada processo "
+                f"medido compila os módulos do kit")
+    updated = sum(before.get(path) != path.stat().st_mtime_ns
+                  for path in package.rglob("*.pyc"))
+    return f"bytecode do kit compilado como numa instalação ({updated} módulos atualizados)"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -873,8 +884,7 @@ def main(argv: list[str] | None = None) -> None:
         if name not in SECTIONS:
             parser.error(f"unknown section {name!r}; use: {', '.join(SECTIONS)}")
     print(f"relief-kit bench ({'--quick' if options.quick else 'completo'}): "
-          f"{os.cpu_count()} núcleos, {options.workers} workers; bytecode do kit "
-          f"compilado como numa instalação ({_bytecode()} módulos atualizados)", flush=True)
+          f"{os.cpu_count()} núcleos, {options.workers} workers; {_bytecode()}", flush=True)
     space = Workspace()
     started = time.perf_counter()
     try:

@@ -446,8 +446,9 @@ class KernelPool:
 
     def wait_launched(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` kernel processes of this pool have been started (or
-        failed to start), at most ``timeout`` seconds; whether they were. Their own
-        start-up then goes on in their processes while the caller works."""
+        failed to start), at most ``timeout`` seconds; True when they were or the pool
+        was abandoned meanwhile, False when the time ran out. Their own start-up then
+        goes on in their processes while the caller works."""
         with self._launches:
             return self._launches.wait_for(
                 lambda: self._launched >= count or self._abandoned.is_set(), timeout)
@@ -469,6 +470,8 @@ class KernelPool:
         """Second interruption: kill every kernel now; their cases are not written."""
         self._stopping.set()
         self._abandoned.set()
+        with self._launches:  # whoever waits for a launch stops waiting
+            self._launches.notify_all()
         with self._lock:
             kernels = [s.kernel for s in self._slots if s.kernel is not None]
         for kernel in kernels:

@@ -362,10 +362,14 @@ def _run(data_dir: Path, archive: Path, signals: _Signals, *, criteria_path, set
             if own and not isolated:  # our threads: one warm-up lands on each
                 warming = _warm(runner, pool, workers)
                 deadline = time.monotonic() + pool.start_timeout
-                while (not pool.wait_launched(workers, timeout=0.1)
-                       and not all(w.done() for w in warming)
-                       and time.monotonic() < deadline):
-                    pass
+                while not pool.wait_launched(workers, timeout=0.1):
+                    # Not for ever: a warm-up that failed before its kernel's process
+                    # was launched is never counted (the case will say why), and a
+                    # Ctrl-C is handled once the run is planned.
+                    if signals.count or time.monotonic() > deadline or any(
+                            w.done() and not w.cancelled() and w.exception() is not None
+                            for w in warming):
+                        break
             from relief_kit.shell.case import data_fingerprint
 
             # The data's version, once per run: every kernel loads the folder once for it.
