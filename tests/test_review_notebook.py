@@ -53,9 +53,10 @@ def test_notebook_stays_thin_no_rules_loops_or_sql():
     assert notebook.cells[0].metadata.get("tags") == ["hide-in-record", "lab-only"]
     for cell in code:
         source = cell.source
-        # The parameters cell only declares, one parameter a line.
+        # The parameters cell only declares, one parameter a line; the others only call
+        # the kit (few cells: each is a round trip per case in the batch).
         if "parameters" not in cell.metadata.get("tags", []):
-            assert len(source.splitlines()) <= 6
+            assert len(source.splitlines()) <= 11
         for forbidden in ("for ", "while ", "SELECT", "sqlite", "def ", "lambda", "import pandas"):
             assert forbidden not in source
 
