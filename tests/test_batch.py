@@ -134,6 +134,35 @@ def test_a_kernel_is_ready_once_its_idle_status_arrives_on_iopub_without_a_drain
         assert not loop.run_until_complete(kernel._idle_after("nunca-enviado", 0.3))
 
 
+def test_a_notebook_gets_its_language_info_from_the_kernels_start_not_a_new_request(
+        tmp_path):
+    from relief_kit.shell.batch.execute import execute_parameterised
+    from relief_kit.shell.batch.kernels import KernelPool
+
+    path = tmp_path / "trivial.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x = 0")
+    cell.metadata["tags"] = ["parameters"]
+    notebook.cells = [cell, nbformat.v4.new_code_cell("print(x + 1)")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, path)
+    with KernelPool() as pool:
+        kernel = pool.kernel()
+        asked = []
+        kernel.client.kernel_info = (lambda ask: lambda: asked.append(1) or ask())(
+            kernel.client.kernel_info)
+        executed = execute_parameterised(str(path), {"x": 41}, pool)
+        assert executed.cells[-1].outputs[0]["text"] == "42\n"
+        info = executed.metadata["language_info"]
+        assert info == kernel.language_info and info["name"] == "python"
+        assert info["version"] == ".".join(map(str, sys.version_info[:3]))
+        assert asked == []  # no kernel_info round trip per notebook
+        kernel.language_info = None  # not known: asked after the cells, as papermill does
+        again = execute_parameterised(str(path), {"x": 1}, pool)
+        assert asked == [1] and again.metadata["language_info"] == info
+
+
 def test_a_kernel_tells_its_process_is_launched_before_its_client_waits_for_it():
     import zmq.asyncio
     from jupyter_core.utils import ensure_event_loop

@@ -13,8 +13,10 @@ the stock verb writes it.
 papermill's standard engine, handed a kernel manager, builds a new kernel client for
 every notebook and leaves it open (a zmq context, four sockets and a heartbeat thread
 per case). The ``relief-kit`` engine registered here is papermill's nbclient engine
-with one difference: it runs the notebook through the worker's own client, which the
-pool keeps for the kernel's life. The namespace is emptied between cases by the pool
+with two differences: it runs the notebook through the worker's own client, which the
+pool keeps for the kernel's life, and it fills the notebook's ``language_info`` from
+what the kernel said when it started instead of asking again after every notebook
+(:class:`PooledNotebookClient`). The namespace is emptied between cases by the pool
 (:meth:`relief_kit.shell.batch.kernels.WorkerKernel.reset`), not by a notebook cell; the
 reset is sent as soon as a case's last cell has run (``KernelPool.case_done``), so the
 kernel empties itself while the worker exports the case.
@@ -38,18 +40,49 @@ ENGINE = "relief-kit"
 KERNEL_NAME = "python3"
 
 
+class PooledNotebookClient(PapermillNotebookClient):
+    """papermill's notebook client on a worker's kernel, whose ``language_info`` is
+    known from the kernel's start (``WorkerKernel.language_info``).
+
+    papermill's ``execute`` (papermill 2.x) ends every notebook with a ``kernel_info``
+    request only to copy the kernel's ``language_info`` into the notebook's metadata: a
+    round trip (reply, busy, idle) per case through the runner's one interpreter, for
+    what the same kernel process already said when it started. :meth:`execute` is
+    papermill's with that value given instead of asked again (asked as papermill does
+    when it is not known)."""
+
+    def __init__(self, nb_man, language_info=None, **kwargs):
+        super().__init__(nb_man, **kwargs)
+        self.known_language_info = language_info
+
+    def execute(self, **kwargs):
+        self.reset_execution_trackers()
+        with self.setup_kernel(**kwargs):
+            self.log.info(f"Executing notebook with kernel: {self.kernel_name}")
+            self.papermill_execute_cells()
+            language_info = self.known_language_info
+            if language_info is None:
+                reply = self.wait_for_reply(self.kc.kernel_info())
+                language_info = reply["content"]["language_info"]
+            self.nb.metadata["language_info"] = copy.deepcopy(language_info)
+            self.set_widgets_metadata()
+        return self.nb
+
+
 class PooledClientEngine(NBClientEngine):
-    """papermill's nbclient engine, executing through a client it is given (``kc``)."""
+    """papermill's nbclient engine, executing through a client it is given (``kc``),
+    with the kernel's ``language_info`` when known (see :class:`PooledNotebookClient`)."""
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
                                  stdout_file=None, stderr_file=None, start_timeout=60,
-                                 execution_timeout=None, kc=None, **kwargs):
+                                 execution_timeout=None, kc=None, language_info=None,
+                                 **kwargs):
         kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
         final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
                              kernel_name=kernel_name, log=logger, log_output=log_output,
                              stdout_file=stdout_file, stderr_file=stderr_file)
-        client = PapermillNotebookClient(nb_man, **final)
+        client = PooledNotebookClient(nb_man, language_info=language_info, **final)
         client.kc = kc  # nbclient uses a client already set and leaves it open
         return client.execute()
 
@@ -123,7 +156,8 @@ def execute_parameterised(path: str, parameters: dict, pool: KernelPool, *,
                 ENGINE, notebook, kernel_name=KERNEL_NAME, input_path=path,
                 output_path=None, progress_bar=False, log_output=False, start_timeout=60,
                 stdout_file=None, stderr_file=None, km=kernel.manager, kc=kernel.client,
-                execution_timeout=execution_timeout, autosave_cell_every=0)
+                language_info=kernel.language_info, execution_timeout=execution_timeout,
+                autosave_cell_every=0)
             pool.case_done()  # the kernel empties itself while this case is exported
             break
         except DeadKernelError:

@@ -152,6 +152,9 @@ class WorkerKernel:
             connection_file=str(self.folder / "kernel.json"), context=context,
             kernel_spec_manager=_batch_kernel_specs())
         self.client = None
+        #: The kernel's ``language_info``, from its ``kernel_info`` reply at start
+        #: (:meth:`_ready`): what papermill's client asks for again after every notebook.
+        self.language_info: dict | None = None
         self.served = 0
         self.pending_reset: str | None = None  # see reset_ahead
         self.start_timeout = start_timeout
@@ -206,6 +209,7 @@ class WorkerKernel:
                 reply = None
             if reply is not None and await self._idle_after(msg_id, 0.2):
                 self.client._handle_kernel_info_reply(reply)  # the protocol's version
+                self.language_info = reply["content"].get("language_info")
                 return
             if not await self.manager.is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")
