@@ -46,16 +46,13 @@ def test_a_long_run_keeps_descriptors_threads_and_memory_flat(portfolio, tmp_pat
     print(figures)
     assert figures["limit"] == 256
     assert figures["written"] == 100 and figures["failed"] == []
-    # Nothing grows (a thread the warm-up run's PDF pass left winding down may be gone).
+    # Nothing grows (a thread the warm-up run's PDF pass left winding down may be gone);
+    # OS threads included: pyarrow's pools, which start threads as concurrent reads
+    # happen to overlap, are capped at one thread each and full before the warm-up
+    # (resource_probe.fill_native_pools).
     start, middle, end = figures["start"], figures["middle"], figures["end"]
-    for key in ("fds", "threads"):
+    for key in ("fds", "threads", "os_threads"):
         assert middle[key] <= start[key] and end[key] <= middle[key], key
-    # OS threads: pyarrow's CPU and I/O pools start threads as reads arrive, up to their
-    # caps, and how many a run adds depends on how its three concurrent table reads
-    # overlap (processes running the same reads counted 6, 7 or 8 threads at rest).
-    # Such growth stops; a leak does not: the second run must add nothing.
-    assert middle["os_threads"] <= start["os_threads"] + 2
-    assert end["os_threads"] <= middle["os_threads"]
     assert figures["end"]["rss_mb"] - figures["start"]["rss_mb"] < 40
 
 
