@@ -61,3 +61,31 @@ def test_a_record_with_an_image_gets_nbconverts_alt_text(executed):
     stock, _ = _stock(exporter).from_notebook_node(notebook, resources={"relief_kit": facts})
     assert fast == stock
     assert 'alt="No description has been provided for this image"' in fast
+
+
+def test_the_record_is_checked_as_nbconvert_checks_it_with_the_runs_own_validator(
+        executed, monkeypatch):
+    from nbformat import json_compat, validator
+
+    notebook, facts = executed
+    exporter = record_exporter()
+    nbformat.validate(notebook)  # the run's reading of the notebook compiles this one
+    # Only the validators compiled so far, none of the relaxed one nbconvert asks for.
+    monkeypatch.setattr(validator, "validators", {
+        key: value for key, value in validator.validators.items() if not key[-1]})
+    compiled = []
+    real = json_compat.FastJsonSchemaValidator.__init__
+    monkeypatch.setattr(json_compat.FastJsonSchemaValidator, "__init__",
+                        lambda self, schema: compiled.append(1) or real(self, schema))
+    exporter.from_notebook_node(notebook, resources={"relief_kit": facts})
+    assert compiled == []  # nbconvert's own check compiles a relaxed validator
+    # What the relaxed schema allows still passes (a property the schema does not know)...
+    extra = nbformat.from_dict(notebook)
+    extra.cells[-1]["ferramenta"] = "relief-kit"
+    exporter._validate_preprocessor(extra, None)
+    # ...and what it does not still fails, as nbconvert's check does.
+    extra.cells[-1]["cell_type"] = "planilha"
+    with pytest.raises(nbformat.ValidationError):
+        exporter._validate_preprocessor(extra, None)
+    with pytest.raises(nbformat.ValidationError):
+        HTMLExporter()._validate_preprocessor(extra, None)
