@@ -34,7 +34,7 @@ from relief_kit.core.money import PRICED_SECTIONS
 from relief_kit.core.payment_model import PaymentModel
 from relief_kit.core.recommend import recommend
 from relief_kit.shell.fitting import history_and_model
-from relief_kit.sources.tables import Portfolio
+from relief_kit.sources.tables import Portfolio, text_isin
 from relief_kit.text import formatting as fmt
 from relief_kit.text import labels
 from relief_kit.text.reasons import reason_text
@@ -128,7 +128,7 @@ def replay_inputs(portfolio: Portfolio, criteria: Criteria, *, as_of: date,
             with_features=not reuse_features,
             with_model=calibration is None and not reuse_calibration)
         values = (None if reuse_features
-                  else features_values(frame[frame.index.isin(asking_ids)]))
+                  else features_values(frame[text_isin(frame.index, asking_ids)]))
         return frame, fitted, values
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relief-kit-replay") as fitting:
