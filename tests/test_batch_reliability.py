@@ -49,7 +49,8 @@ def test_a_long_run_keeps_descriptors_threads_and_memory_flat(portfolio, tmp_pat
     # Nothing grows (a thread the warm-up run's PDF pass left winding down may be gone);
     # OS threads included: pyarrow's pools, which start threads as concurrent reads
     # happen to overlap, are capped at one thread each and full before the warm-up
-    # (resource_probe.fill_native_pools).
+    # (resource_probe.fill_native_pools; the probe's set-up only: the kit leaves the
+    # pools at pyarrow's defaults, bounded by their capacity).
     start, middle, end = figures["start"], figures["middle"], figures["end"]
     for key in ("fds", "threads", "os_threads"):
         assert middle[key] <= start[key] and end[key] <= middle[key], key

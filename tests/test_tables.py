@@ -595,16 +595,20 @@ def test_pyarrow_reads_a_well_formed_file_and_leaves_a_broken_row_to_pandas(tmp_
 def test_text_isin_answers_as_pandas_isin_for_the_readers_columns_and_others():
     from relief_kit.sources.tables import text_isin
 
-    ids = pd.Series(["C1", "C2", None, "C3", "C1", ""], dtype="str")
-    assert isinstance(ids.array, pd.arrays.ArrowStringArray)  # what the reader makes
-    for wanted in (["C1", "C3"], {"C2", "nenhum"}, [], [""], ("C1",) * 3):
-        expected = ids.isin(list(wanted)).to_numpy()
-        found = text_isin(ids, wanted)
-        assert found.dtype == bool and found.tolist() == expected.tolist()
-        index = pd.Index(ids)
-        assert text_isin(index, wanted).tolist() == index.isin(list(wanted)).tolist()
-    # Several chunks (a concatenation), and columns that are not Arrow strings.
-    twice = pd.concat([ids, ids], ignore_index=True)
+    values = ["C1", "C2", None, "C3", "C1", ""]
+    arrow = pd.Series(values, dtype=pd.StringDtype("pyarrow"))
+    assert isinstance(arrow.array, pd.arrays.ArrowStringArray)  # pyarrow's kernel
+    for ids in (arrow, pd.Series(values, dtype="str"), pd.Series(values, dtype=object)):
+        for wanted in (["C1", "C3"], {"C2", "nenhum"}, [], [""], ("C1",) * 3,
+                       ["C1", None], [1, "C2"]):
+            expected = ids.isin(list(wanted)).to_numpy()
+            found = text_isin(ids, wanted)
+            assert found.dtype == bool and found.tolist() == expected.tolist(), wanted
+            index = pd.Index(ids)
+            assert text_isin(index, wanted).tolist() == index.isin(list(wanted)).tolist()
+    # Several chunks (a concatenation), and columns that are not text.
+    twice = pd.concat([arrow, arrow], ignore_index=True)
     assert text_isin(twice, ["C2"]).tolist() == twice.isin(["C2"]).tolist()
     assert text_isin(pd.Series([1, 2, 3]), [2]).tolist() == [False, True, False]
-    assert text_isin(ids.astype(object), ["C1"]).tolist() == ids.isin(["C1"]).tolist()
+    with pytest.raises(TypeError):
+        text_isin(arrow, "C1")  # not ['C', '1']

@@ -12,6 +12,7 @@ failure is an outcome, so one case cannot stop the others.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -44,7 +45,7 @@ def _facts(notebook) -> dict:
                 facts = dict(data[FACTS_MIMETYPE])
                 data[FACTS_MIMETYPE] = {k: v for k, v in facts.items() if k != CONTACT_KEY}
                 return facts
-    raise InputError("o notebook não entregou os dados do caso (célula de fatos ausente).")
+    raise InputError("o notebook não entregou os dados do caso (saída de fatos ausente).")
 
 
 def build_case_files(job: CaseJob, pool: KernelPool) -> dict[str, bytes]:
@@ -65,7 +66,7 @@ def case_files(job: CaseJob, executed) -> dict[str, bytes]:
     facts = _facts(executed)
     contact = facts.pop(CONTACT_KEY, None)
     if contact is None:
-        raise InputError("o notebook não entregou o contato do cliente (célula de fatos).")
+        raise InputError("o notebook não entregou o contato do cliente (saída de fatos).")
     facts["fingerprint"] = job.fingerprint
     facts["kit_version"] = __version__
     # The messages need the customer's contact, which case.json leaves out on purpose;
@@ -185,8 +186,27 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, DeadKernelError):
         return "o kernel morreu durante a execução do caso (tentado duas vezes)"
     if isinstance(exc, PapermillExecutionError):
-        return f"erro na célula {exc.exec_count}: {exc.ename}: {exc.evalue}".splitlines()[0]
+        line = _failed_line(exc.traceback)
+        where = f"erro na célula {exc.exec_count}" + (f", linha {line}" if line else "")
+        return f"{where}: {exc.ename}: {exc.evalue}".splitlines()[0]
     text = str(exc).strip().splitlines()
     if isinstance(exc, ReliefKitError) and text:
         return text[0]  # already a sentence for the user
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip(": ")
+
+
+#: IPython's frame of the cell itself in a traceback (``Cell In[4], line 2``), colours
+#: taken out first.
+_CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _failed_line(traceback: list[str] | None) -> int | None:
+    """The line of the cell where a failed cell stopped (its first frame in IPython's
+    traceback, the kernel's ``error`` output), or None when the traceback does not say:
+    a cell of the review notebook runs several steps of the case."""
+    for entry in traceback or ():
+        found = _CELL_FRAME.search(_COLOURS.sub("", entry))
+        if found:
+            return int(found.group(1))
+    return None

@@ -49,7 +49,8 @@ class PooledNotebookClient(PapermillNotebookClient):
     round trip (reply, busy, idle) per case through the runner's one interpreter, for
     what the same kernel process already said when it started. :meth:`execute` is
     papermill's with that value given instead of asked again (asked as papermill does
-    when it is not known)."""
+    when it is not known), without papermill's Windows event-loop line (the batch runs
+    on POSIX systems); a test fails when papermill's method changes."""
 
     def __init__(self, nb_man, language_info=None, **kwargs):
         super().__init__(nb_man, **kwargs)

@@ -91,7 +91,8 @@ class RecordExporter(HTMLExporter):
         which nbformat compiles a second schema validator (fastjsonschema; about 30 ms,
         measured with ``nbformat.validator.get_validator``) at the first export of every
         run, holding the runner's interpreter lock on the way to the first record. The
-        relaxed schema only allows extra properties, so a notebook valid under the full
+        relaxed schema only lifts constraints (every ``additionalProperties``: extra
+        keys, any value under a mimebundle's keys), so a notebook valid under the full
         schema (compiled when the runner read the notebook) is valid under it; one that
         is not is checked nbconvert's way, which logs and raises as it does.
 
