@@ -92,3 +92,77 @@ def test_the_record_is_checked_as_nbconvert_checks_it_with_the_runs_own_validato
         exporter._validate_preprocessor(extra, None)
     with pytest.raises(nbformat.ValidationError):
         HTMLExporter()._validate_preprocessor(extra, None)
+
+
+def _fresh_exporters(monkeypatch, cache_dir):
+    import threading
+
+    from relief_kit.shell.batch import export, template_cache
+
+    monkeypatch.setenv(template_cache.CACHE_ENV, str(cache_dir))
+    monkeypatch.setattr(export, "_bytecode", None)
+    monkeypatch.setattr(export, "_exporters", threading.local())
+    return export
+
+
+def _compiles(monkeypatch):
+    import jinja2
+
+    compiled = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda self, *a, **k: (
+        compiled.append(a[1] if len(a) > 1 else k.get("name")) or real(self, *a, **k)))
+    return compiled
+
+
+def test_the_record_templates_are_compiled_once_and_kept_for_later_runs(
+        executed, monkeypatch, tmp_path):
+    import threading
+
+    import jinja2
+
+    notebook, facts = executed
+    export = _fresh_exporters(monkeypatch, tmp_path / "cache")
+    compiled = _compiles(monkeypatch)
+    first, _ = export.record_exporter().from_notebook_node(
+        notebook, resources={"relief_kit": facts})
+    assert compiled  # nothing cached yet: compiled, and stored in the user's cache
+    cache = export.record_bytecode_cache()
+    folder = tmp_path / "cache" / export.BYTECODE_FOLDER
+    assert isinstance(cache, jinja2.FileSystemBytecodeCache) and any(folder.iterdir())
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    # Another writer thread's exporter, and a later run's (a new process: nothing in
+    # memory), load the bytecode instead of compiling; the page is the same.
+    compiled.clear()
+    pages = []
+    thread = threading.Thread(target=lambda: pages.append(export.record_exporter(
+        ).from_notebook_node(notebook, resources={"relief_kit": facts})[0]))
+    thread.start()
+    thread.join()
+    monkeypatch.setattr(export, "_bytecode", None)
+    monkeypatch.setattr(export, "_exporters", threading.local())
+    pages.append(export.record_exporter().from_notebook_node(
+        notebook, resources={"relief_kit": facts})[0])
+    assert compiled == []
+    assert pages == [first, first]
+
+
+def test_a_cache_folder_others_can_write_is_not_used_for_the_record_templates(
+        executed, monkeypatch, tmp_path):
+    import threading
+
+    notebook, facts = executed
+    shared = tmp_path / "compartilhada"
+    (shared / "nbconvert-record").mkdir(parents=True)
+    (shared / "nbconvert-record").chmod(0o777)
+    export = _fresh_exporters(monkeypatch, shared)
+    compiled = _compiles(monkeypatch)
+    export.record_exporter().from_notebook_node(notebook, resources={"relief_kit": facts})
+    assert compiled and not any((shared / "nbconvert-record").iterdir())
+    # Kept in the process instead: a second writer thread compiles nothing.
+    compiled.clear()
+    thread = threading.Thread(target=lambda: export.record_exporter().from_notebook_node(
+        notebook, resources={"relief_kit": facts}))
+    thread.start()
+    thread.join()
+    assert compiled == []

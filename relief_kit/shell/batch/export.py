@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 
+import jinja2
 from nbconvert import HTMLExporter
 
 from relief_kit import resources
@@ -34,6 +35,51 @@ HIDDEN_TAGS = ("parameters", "injected-parameters", "hide-in-record")
 _SOUP_TARGETS = ("<img", "jp-Cell-inputWrapper", "jp-OutputArea-output")
 
 _exporters = threading.local()
+
+#: Subfolder of the kit's cache (``template_cache.cache_folder``) for the bytecode Jinja
+#: compiles nbconvert's record templates to.
+BYTECODE_FOLDER = "nbconvert-record"
+_bytecode_lock = threading.Lock()
+_bytecode = None
+
+
+class _InProcessBytecode(jinja2.BytecodeCache):
+    """Jinja bytecode kept in this process, for when the user's cache folder cannot be
+    used: the run's exporters compile the templates once between them instead of once
+    each (a dict write or read is atomic under the interpreter lock)."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        data = self.stored.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket) -> None:
+        self.stored[bucket.key] = bucket.bytecode_to_string()
+
+
+def record_bytecode_cache():
+    """The ``jinja2.BytecodeCache`` of the record exporters: a ``FileSystemBytecodeCache``
+    in the user's cache folder (:data:`BYTECODE_FOLDER` under ``template_cache.
+    cache_folder()``, created for the user alone; a folder someone else owns or can
+    write to is never used), kept between runs, else one in this process.
+
+    Each exporter (one per writer thread) compiled nbconvert's templates for the
+    record at its first export: about 50 ms each, holding the runner's interpreter
+    lock; from the cache it loads them in about 3 ms. Jinja checks each entry against
+    its template's source and the Python version before using it (an edited template
+    or another Python is compiled again)."""
+    global _bytecode
+    with _bytecode_lock:
+        if _bytecode is None:
+            from relief_kit.shell.batch.template_cache import cache_folder, usable_folder
+
+            folder = cache_folder() / BYTECODE_FOLDER
+            _bytecode = (jinja2.FileSystemBytecodeCache(str(folder)) if usable_folder(folder)
+                         else _InProcessBytecode())
+        return _bytecode
 
 
 class RecordExporter(HTMLExporter):
@@ -124,6 +170,8 @@ def record_exporter() -> RecordExporter:
         config.HTMLExporter.extra_template_basedirs = [str(resources.TEMPLATES)]
         config.HTMLExporter.template_name = "record"
         exporter = _exporters.html = RecordExporter(config=config)
+        # Set before the first export loads (and compiles) the templates.
+        exporter.environment.bytecode_cache = record_bytecode_cache()
     return exporter
 
 

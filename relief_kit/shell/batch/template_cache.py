@@ -78,7 +78,7 @@ def _private(path: Path, *, folder: bool) -> bool:
             and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
-def _usable_folder(folder: Path) -> bool:
+def usable_folder(folder: Path) -> bool:
     """The cache folder, created for the user alone if missing; False when it cannot
     be, or is not private (see the module docstring)."""
     if not hasattr(os, "getuid"):  # no owner to check (Windows): no cache
@@ -131,7 +131,7 @@ def compiled_templates_file(fallback: Path, folder: Path | None = None) -> Path 
     try:
         name = f"{PREFIX}{templates_key()[:40]}.pickle"
         cached = folder / name
-        usable = _usable_folder(folder)
+        usable = usable_folder(folder)
         if usable and _private(cached, folder=False) and _readable(cached):
             return cached
         data = pickle.dumps(compile_templates(), protocol=pickle.HIGHEST_PROTOCOL)
