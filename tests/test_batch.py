@@ -138,28 +138,23 @@ def test_a_notebook_gets_its_language_info_from_the_kernels_start_not_a_new_requ
         tmp_path):
     from relief_kit.shell.batch.execute import execute_parameterised
     from relief_kit.shell.batch.kernels import KernelPool
+    from relief_kit.tools.bench import _trivial_notebook
 
     path = tmp_path / "trivial.ipynb"
-    notebook = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("x = 0")
-    cell.metadata["tags"] = ["parameters"]
-    notebook.cells = [cell, nbformat.v4.new_code_cell("print(x + 1)")]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    nbformat.write(notebook, path)
+    nbformat.write(_trivial_notebook(), path)  # prints its parameter request_id
     with KernelPool() as pool:
         kernel = pool.kernel()
         asked = []
         kernel.client.kernel_info = (lambda ask: lambda: asked.append(1) or ask())(
             kernel.client.kernel_info)
-        executed = execute_parameterised(str(path), {"x": 41}, pool)
-        assert executed.cells[-1].outputs[0]["text"] == "42\n"
+        executed = execute_parameterised(str(path), {"request_id": "R41"}, pool)
+        assert executed.cells[-1].outputs[0]["text"] == "R41\n"
         info = executed.metadata["language_info"]
         assert info == kernel.language_info and info["name"] == "python"
         assert info["version"] == ".".join(map(str, sys.version_info[:3]))
         assert asked == []  # no kernel_info round trip per notebook
         kernel.language_info = None  # not known: asked after the cells, as papermill does
-        again = execute_parameterised(str(path), {"x": 1}, pool)
+        again = execute_parameterised(str(path), {"request_id": "R1"}, pool)
         assert asked == [1] and again.metadata["language_info"] == info
 
 
