@@ -112,6 +112,56 @@ def test_a_reused_kernel_starts_each_case_from_an_empty_namespace():
             second.run_silently("raise ValueError('falhou')")
 
 
+def test_a_wait_on_a_kernel_that_was_killed_ends_at_once_not_at_its_timeout():
+    from relief_kit.core.errors import ReliefKitError
+    from relief_kit.shell.batch.kernels import KernelPool
+
+    with KernelPool() as pool:
+        kernel = pool.kernel()
+        asked = kernel.send_silently("import time; time.sleep(120)")
+        kernel.kill()
+        started = time.monotonic()
+        with pytest.raises(ReliefKitError, match="kernel parou"):
+            kernel.finish_silently(asked, timeout=600)
+        assert time.monotonic() - started < 10
+
+
+def test_a_pool_abandoned_while_its_kernels_load_lets_their_loading_threads_go():
+    """A run that finds nothing to write abandons its pool while the kernels may still be
+    loading the portfolio (on_start waits for the kernel's answer): the threads loading
+    them must end then, not when that wait times out (the runner waits for them; a
+    re-run of the demo with every case up to date took ten minutes)."""
+    import threading
+
+    from relief_kit.shell.batch.kernels import KernelPool
+
+    loading = threading.Event()
+
+    def load(kernel) -> None:  # as the runner's preloader: send, then wait for it
+        asked = kernel.send_silently("import time; time.sleep(120)")
+        loading.set()
+        try:
+            kernel.finish_silently(asked, timeout=600)
+        except Exception:
+            pass
+
+    with KernelPool(on_start=load) as pool:
+        warming = threading.Thread(target=lambda: _swallow(pool.warm))
+        warming.start()
+        assert loading.wait(60)
+        started = time.monotonic()
+        pool.abandon()
+        warming.join(timeout=30)
+        assert not warming.is_alive() and time.monotonic() - started < 10
+
+
+def _swallow(call) -> None:
+    try:
+        call()
+    except Exception:
+        pass
+
+
 def test_a_kernel_is_ready_once_its_idle_status_arrives_on_iopub_without_a_drain(
         monkeypatch):
     from jupyter_client.asynchronous.client import AsyncKernelClient

@@ -136,6 +136,10 @@ def _batch_kernel_specs():
     return BatchKernelSpecs()
 
 
+#: Seconds a wait for a kernel's answer lasts before the kernel is checked to be alive.
+ALIVE_CHECK = 1.0
+
+
 class WorkerKernel:
     """One kernel process and the one client that talks to it."""
 
@@ -239,8 +243,10 @@ class WorkerKernel:
         status) up to ``timeout`` seconds.
 
         Raises ``TimeoutError`` when the kernel does not answer in time and
-        :class:`ReliefKitError` (with the kernel's error) when the code failed; a reset
-        sent ahead (:meth:`reset_ahead`) is waited for first, and raises the same way."""
+        :class:`ReliefKitError` when the code failed (with the kernel's error) or the
+        kernel died meanwhile (noticed within about :data:`ALIVE_CHECK` seconds); a
+        reset sent ahead (:meth:`reset_ahead`) is waited for first, and raises the same
+        way."""
         pending, self.pending_reset = self.pending_reset, None
         if pending is not None:  # its reply comes first: read it, not skip it
             self.finish_silently(pending, timeout)
@@ -263,12 +269,38 @@ class WorkerKernel:
                                  f"{content.get('evalue', '')}")
 
     async def _finish(self, msg_id: str, timeout: float) -> dict:
+        """The reply to request ``msg_id``, then its idle status on IOPub (nothing of it
+        is left there for the next case), within ``timeout`` seconds. The wait is cut
+        into slices of :data:`ALIVE_CHECK` seconds, the kernel checked alive between
+        them: a kernel killed meanwhile (the pool abandoned, say, when a run finds
+        nothing to write while its kernels are still loading) ends the wait within a
+        second or so instead of at the timeout (ten minutes for the portfolio's load;
+        the runner waited all of it, deaf to Ctrl-C).
+
+        Raises ``TimeoutError`` when the time runs out and :class:`ReliefKitError` when
+        the kernel is dead."""
         deadline = time.monotonic() + timeout
-        reply = await self.client._async_recv_reply(msg_id, timeout=timeout)
-        # Its idle status: nothing of it is left on iopub for the next case.
-        if not await self._idle_after(msg_id, max(0.0, deadline - time.monotonic())):
-            raise TimeoutError("Timeout waiting for the kernel's idle status")
-        return reply
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                reply = await self.client._async_recv_reply(
+                    msg_id, timeout=max(0.0, min(left, ALIVE_CHECK)))
+                break
+            except TimeoutError:
+                if left <= ALIVE_CHECK:
+                    raise
+                await self._raise_if_dead()
+        while True:
+            left = deadline - time.monotonic()
+            if await self._idle_after(msg_id, max(0.0, min(left, ALIVE_CHECK))):
+                return reply
+            if left <= ALIVE_CHECK:
+                raise TimeoutError("Timeout waiting for the kernel's idle status")
+            await self._raise_if_dead()
+
+    async def _raise_if_dead(self) -> None:
+        if not await self.manager.is_alive():
+            raise ReliefKitError("o kernel parou antes de responder")
 
     def reset(self, timeout: float = 60) -> None:
         """Empty the kernel's namespace (:data:`RESET_CODE`) between two cases; raises
