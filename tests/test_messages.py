@@ -144,6 +144,11 @@ def test_every_outcome_and_connection_status_says_what_is_true(kind, status):
     files = render_case_messages(facts(kind, contract_status=status))
     provider = load_provider()
     connection = connection_status(status)
+    # Laid out as written: no WhatsApp line opens with a space (a template's trailing
+    # line break once split a paragraph there), no run of blank lines in the e-mail.
+    assert not re.search(r"(?m)^[ \t]", files["whatsapp.txt"].decode()), f"{kind}/{status}"
+    body = email.message_from_bytes(files["email.eml"], policy=policy.default).get_content()
+    assert "\n\n\n" not in body, f"{kind}/{status}/email"
     for channel, text in _texts(files).items():
         where = f"{kind}/{status}/{channel}"
         # Identification on every message, WhatsApp included (CDC art. 42-A).
