@@ -30,6 +30,7 @@ from relief_kit.sources.tables import (
     evidence_path,
     read_folder_info,
     read_table,
+    text_isin,
 )
 from relief_kit.text import formatting as fmt
 
@@ -56,7 +57,7 @@ def _duplicates(problems: list[Problem], frame: pd.DataFrame, file: str, key: st
     repeated = ids.duplicated(keep="first") & ids.ne("")
     if not repeated.any():
         return
-    firsts = ~ids.duplicated(keep="first") & ids.isin(set(ids[repeated]))
+    firsts = ~ids.duplicated(keep="first") & text_isin(ids, set(ids[repeated]))
     first_line = dict(zip(ids[firsts], frame.index[firsts.to_numpy()] + FIRST_LINE,
                           strict=True))
     _flag(problems, frame, repeated, ERROR, file, key, lambda row: (
@@ -68,7 +69,7 @@ def _unknown_customer(problems: list[Problem], frame: pd.DataFrame, file: str,
                       customer_ids: pd.Series | None) -> None:
     if customer_ids is None:
         return
-    unknown = ~frame["customer_id"].isin(customer_ids) & frame["customer_id"].ne("")
+    unknown = ~text_isin(frame["customer_id"], customer_ids) & frame["customer_id"].ne("")
     _flag(problems, frame, unknown, ERROR, file, "customer_id", lambda row: (
         f"cliente {shown(row['customer_id'])} não existe em {schema.CUSTOMERS}; cadastre o "
         f"cliente ou corrija o customer_id"))
