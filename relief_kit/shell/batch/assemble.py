@@ -195,18 +195,19 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip(": ")
 
 
-#: IPython's frame of the cell itself in a traceback (``Cell In[4], line 2``), colours
-#: taken out first.
+#: IPython's frame of the cell itself in a traceback (``Cell In[4], line 2``), read with
+#: the colours taken out (nbconvert's ``strip_ansi``).
 _CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
-_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _failed_line(traceback: list[str] | None) -> int | None:
     """The line of the cell where a failed cell stopped (its first frame in IPython's
     traceback, the kernel's ``error`` output), or None when the traceback does not say:
     a cell of the review notebook runs several steps of the case."""
+    from nbconvert.filters import strip_ansi
+
     for entry in traceback or ():
-        found = _CELL_FRAME.search(_COLOURS.sub("", entry))
+        found = _CELL_FRAME.search(strip_ansi(entry))
         if found:
             return int(found.group(1))
     return None

@@ -280,27 +280,35 @@ class WorkerKernel:
         Raises ``TimeoutError`` when the time runs out and :class:`ReliefKitError` when
         the kernel is dead."""
         deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                reply = await self.client._async_recv_reply(
-                    msg_id, timeout=max(0.0, min(left, ALIVE_CHECK)))
-                break
-            except TimeoutError:
-                if left <= ALIVE_CHECK:
-                    raise
-                await self._raise_if_dead()
-        while True:
-            left = deadline - time.monotonic()
-            if await self._idle_after(msg_id, max(0.0, min(left, ALIVE_CHECK))):
-                return reply
-            if left <= ALIVE_CHECK:
-                raise TimeoutError("Timeout waiting for the kernel's idle status")
-            await self._raise_if_dead()
 
-    async def _raise_if_dead(self) -> None:
-        if not await self.manager.is_alive():
-            raise ReliefKitError("o kernel parou antes de responder")
+        async def reply(wait: float) -> dict | None:
+            try:
+                return await self.client._async_recv_reply(msg_id, timeout=wait)
+            except TimeoutError:
+                return None
+
+        async def idle(wait: float) -> bool | None:
+            return await self._idle_after(msg_id, wait) or None
+
+        answer = await self._while_alive(reply, deadline, "Timeout waiting for reply")
+        await self._while_alive(idle, deadline, "Timeout waiting for the kernel's idle status")
+        return answer
+
+    async def _while_alive(self, attempt, deadline: float, timed_out: str):
+        """``await attempt(seconds)`` again and again, each for at most
+        :data:`ALIVE_CHECK` seconds, the kernel checked alive in between, until it
+        returns something other than None (returned) or ``deadline`` (``time.monotonic``)
+        passes (``TimeoutError(timed_out)``). Raises :class:`ReliefKitError` when the
+        kernel is dead."""
+        while True:
+            left = deadline - time.monotonic()
+            found = await attempt(max(0.0, min(left, ALIVE_CHECK)))
+            if found is not None:
+                return found
+            if left <= ALIVE_CHECK:
+                raise TimeoutError(timed_out)
+            if not await self.manager.is_alive():
+                raise ReliefKitError("o kernel parou antes de responder")
 
     def reset(self, timeout: float = 60) -> None:
         """Empty the kernel's namespace (:data:`RESET_CODE`) between two cases; raises
